@@ -1,0 +1,34 @@
+#pragma once
+// Datasets yield batches of (input sequence, targets). Data stays compact in memory (uint8 for
+// images) and is converted to float per batch, into buffers the host reuses.
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "unroll/types.hpp"
+
+namespace unroll {
+
+enum class Split { Train, Test };
+
+struct DatasetInfo {
+  int input_size = 0;    // features per step
+  int steps = 1;         // T (1 for non-sequential data)
+  int output_size = 0;   // classes (labels) or target features (values)
+  bool labels = true;    // targets are class labels (else real-valued `values`)
+  /// Targets at every step (labelling, language modelling) rather than the last step only.
+  bool every_step = false;
+  /// Whether a Test split exists.
+  bool has_test = false;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual DatasetInfo info() const = 0;
+  virtual std::size_t size(Split split) const = 0;
+  /// Fill x (resized to input_size x steps*B) and y for the samples `indices` of `split`.
+  virtual void batch(Split split, std::span<const std::size_t> indices, Seq& x, Targets& y) = 0;
+};
+
+}  // namespace unroll

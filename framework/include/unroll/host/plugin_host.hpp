@@ -1,0 +1,56 @@
+#pragma once
+// Host side of the plugin boundary: finds plugin libraries, checks their API version and ABI
+// fingerprint before calling anything in them, runs their registration function, and makes
+// objects that keep their library loaded for as long as they live.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "unroll/registry.hpp"
+
+namespace unroll {
+
+class PluginHost {
+ public:
+  PluginHost();
+  ~PluginHost();
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
+
+  /// Load one library. Errors (missing file, not a plugin, version or ABI mismatch, failing
+  /// registration, duplicate component) throw Error naming the library.
+  void load_library(const std::filesystem::path& path);
+  /// Load every lib*.so in a folder (not recursive). A missing folder is an error.
+  void load_directory(const std::filesystem::path& dir);
+  /// Load the standard search path: the built-in folder next to the executable
+  /// (<exe>/../lib/unroll/plugins), then each folder of UNROLL_PLUGIN_PATH (':'-separated),
+  /// then `extra_dirs` (--plugin-dir). Folders that do not exist are skipped, except extras.
+  void load_default(const std::vector<std::string>& extra_dirs = {});
+  /// Folders load_default() would look in, in order.
+  static std::vector<std::filesystem::path> search_path(const std::vector<std::string>& extra_dirs = {});
+  /// <exe>/../lib/unroll/plugins.
+  static std::filesystem::path builtin_dir();
+
+  Registry& registry() { return registry_; }
+  const Registry& registry() const { return registry_; }
+  const std::vector<std::string>& loaded() const { return loaded_; }
+
+  /// Build a component from validated options. The returned object holds its library.
+  template <class T>
+  std::shared_ptr<T> create(Kind kind, const std::string& name, const Options& opts, BuildContext& ctx) const {
+    const Registry::Entry& e = entry(kind, name);
+    T* raw = static_cast<T*>(e.make(opts, ctx));
+    if (!raw) throw Error("the " + kind_name(kind) + " factory '" + name + "' in " + e.library + " returned nothing");
+    auto lib = e.lib;
+    return std::shared_ptr<T>(raw, [lib](T* p) { delete p; });
+  }
+  /// Entry for (kind, name); throws Error listing the names that exist.
+  const Registry::Entry& entry(Kind kind, const std::string& name) const;
+
+ private:
+  Registry registry_;
+  std::vector<std::string> loaded_;
+};
+
+}  // namespace unroll

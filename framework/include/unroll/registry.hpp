@@ -1,0 +1,87 @@
+#pragma once
+// The registry: what a plugin's registration function fills in. Each entry is a component kind
+// name, its schema and a factory. The host wraps every object a factory makes so that the
+// object keeps its plugin library loaded (DESIGN.md, trap 2).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "unroll/dataset.hpp"
+#include "unroll/initializer.hpp"
+#include "unroll/layer.hpp"
+#include "unroll/loss.hpp"
+#include "unroll/optimizer.hpp"
+#include "unroll/regularizer.hpp"
+#include "unroll/schedule.hpp"
+#include "unroll/schema.hpp"
+
+namespace unroll {
+
+enum class Kind { Layer, Loss, Initializer, Optimizer, Schedule, Regularizer, Dataset };
+/// "layer", "loss", ... (the word used in docs and in Component options).
+std::string kind_name(Kind k);
+const std::vector<Kind>& all_kinds();
+
+/// What a factory knows besides its own options.
+class BuildContext {
+ public:
+  virtual ~BuildContext() = default;
+  std::string name;      // instance name: "dense0", "optimizer", "schedule", "data"
+  int input_size = 0;    // layers: features per column coming in
+  uint64_t seed = 0;     // experiment seed
+  std::string base_dir;  // folder of the experiment file, for relative paths in options
+  /// Build a nested schedule block (for composing schedules such as warm-up).
+  virtual std::shared_ptr<Schedule> make_schedule(const Node& block) = 0;
+};
+
+template <class T>
+using Factory = std::function<std::unique_ptr<T>(const Options&, BuildContext&)>;
+
+/// Host-side holder of a plugin library (opaque to plugins).
+struct LibraryHandle;
+
+class Registry {
+ public:
+  // ---- Called by plugins from their registration function ----
+  void add_layer(Schema s, Factory<Layer> f) { add(Kind::Layer, std::move(s), erase(std::move(f))); }
+  void add_loss(Schema s, Factory<Loss> f) { add(Kind::Loss, std::move(s), erase(std::move(f))); }
+  void add_initializer(Schema s, Factory<Initializer> f) { add(Kind::Initializer, std::move(s), erase(std::move(f))); }
+  void add_optimizer(Schema s, Factory<Optimizer> f) { add(Kind::Optimizer, std::move(s), erase(std::move(f))); }
+  void add_schedule(Schema s, Factory<Schedule> f) { add(Kind::Schedule, std::move(s), erase(std::move(f))); }
+  void add_regularizer(Schema s, Factory<Regularizer> f) { add(Kind::Regularizer, std::move(s), erase(std::move(f))); }
+  void add_dataset(Schema s, Factory<Dataset> f) { add(Kind::Dataset, std::move(s), erase(std::move(f))); }
+
+  // ---- Host side ----
+  struct Entry {
+    Kind kind;
+    Schema schema;
+    std::string library;  // path of the library that registered it
+    std::shared_ptr<LibraryHandle> lib;
+    std::function<void*(const Options&, BuildContext&)> make;  // returns a new T*
+  };
+  /// Entry for (kind, name) or nullptr.
+  const Entry* find(Kind k, const std::string& name) const;
+  /// Names registered for a kind, sorted.
+  std::vector<std::string> names(Kind k) const;
+  /// Every entry, in (kind, name) order.
+  std::vector<const Entry*> entries() const;
+  /// Library whose registration function is running (set by the loader).
+  void begin_library(std::string path, std::shared_ptr<LibraryHandle> lib);
+  void end_library();
+
+ private:
+  template <class T>
+  static std::function<void*(const Options&, BuildContext&)> erase(Factory<T> f) {
+    return [f = std::move(f)](const Options& o, BuildContext& c) -> void* { return f(o, c).release(); };
+  }
+  void add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make);
+
+  std::map<std::pair<Kind, std::string>, Entry> entries_;
+  std::string current_library_;
+  std::shared_ptr<LibraryHandle> current_lib_;
+};
+
+}  // namespace unroll

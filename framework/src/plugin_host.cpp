@@ -1,0 +1,110 @@
+#include "unroll/host/plugin_host.hpp"
+
+#include <algorithm>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+#include <cstdlib>
+#include <sstream>
+
+#include "unroll/plugin.hpp"
+
+namespace fs = std::filesystem;
+
+namespace unroll {
+
+struct LibraryHandle {
+  boost::dll::shared_library lib;
+};
+
+PluginHost::PluginHost() = default;
+PluginHost::~PluginHost() = default;
+
+void PluginHost::load_library(const fs::path& path_in) {
+  const fs::path path = fs::absolute(path_in);
+  const std::string where = path.string();
+  if (std::find(loaded_.begin(), loaded_.end(), where) != loaded_.end()) return;
+  if (!fs::exists(path)) throw Error("plugin library " + where + " does not exist");
+
+  auto handle = std::make_shared<LibraryHandle>();
+  try {
+    // rtld_global off (default): each plugin's symbols stay private to it.
+    handle->lib.load(path, boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local);
+  } catch (const std::exception& e) {
+    throw Error("cannot load plugin library " + where + ": " + e.what());
+  }
+  if (!handle->lib.has("unroll_plugin_info") || !handle->lib.has("unroll_register"))
+    throw Error("library " + where +
+                " is not an unroll plugin: it does not export 'unroll_plugin_info' and 'unroll_register' "
+                "(define the entry point with UNROLL_PLUGIN(registry) { ... } from <unroll/plugin.hpp>)");
+
+  auto info_fn = handle->lib.get_alias<PluginInfoFn>("unroll_plugin_info");
+  const PluginInfo* info = info_fn();
+  if (!info || info->api_version != UNROLL_API_VERSION) {
+    std::ostringstream s;
+    s << "plugin library " << where << " was built for unroll API version " << (info ? info->api_version : -1)
+      << ", but this host implements API version " << UNROLL_API_VERSION << "; rebuild the plugin against this unroll";
+    throw Error(s.str());
+  }
+  const std::string theirs = info->abi_fingerprint ? info->abi_fingerprint : "";
+  const std::string ours = UNROLL_ABI_FINGERPRINT;
+  if (theirs != ours)
+    throw Error("plugin library " + where + " was built with incompatible settings:\n  plugin: " + theirs +
+                "\n  host:   " + ours + "\nrebuild it with unroll_add_plugin() from find_package(unroll)");
+
+  auto reg_fn = handle->lib.get_alias<PluginRegisterFn>("unroll_register");
+  registry_.begin_library(where, handle);
+  const char* err = nullptr;
+  try {
+    err = reg_fn(registry_);
+  } catch (...) {
+    registry_.end_library();
+    throw;
+  }
+  registry_.end_library();
+  if (err) throw Error("plugin library " + where + " failed to register: " + err);
+  loaded_.push_back(where);
+}
+
+void PluginHost::load_directory(const fs::path& dir) {
+  if (!fs::is_directory(dir)) throw Error("plugin folder " + dir.string() + " does not exist");
+  std::vector<fs::path> libs;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const auto name = e.path().filename().string();
+    if (e.is_regular_file() && name.rfind("lib", 0) == 0 && e.path().extension() == ".so") libs.push_back(e.path());
+  }
+  std::sort(libs.begin(), libs.end());  // a fixed order: the same registry every time
+  for (const auto& p : libs) load_library(p);
+}
+
+fs::path PluginHost::builtin_dir() {
+  const fs::path exe = boost::dll::program_location().parent_path().string();
+  return (exe / ".." / "lib" / "unroll" / "plugins").lexically_normal();
+}
+
+std::vector<fs::path> PluginHost::search_path(const std::vector<std::string>& extra_dirs) {
+  std::vector<fs::path> out{builtin_dir()};
+  if (const char* env = std::getenv("UNROLL_PLUGIN_PATH")) {
+    std::stringstream ss(env);
+    std::string item;
+    while (std::getline(ss, item, ':'))
+      if (!item.empty()) out.emplace_back(item);
+  }
+  for (const auto& d : extra_dirs) out.emplace_back(d);
+  return out;
+}
+
+void PluginHost::load_default(const std::vector<std::string>& extra_dirs) {
+  for (const auto& d : search_path({}))
+    if (fs::is_directory(d)) load_directory(d);
+  for (const auto& d : extra_dirs) load_directory(d);
+}
+
+const Registry::Entry& PluginHost::entry(Kind kind, const std::string& name) const {
+  if (const auto* e = registry_.find(kind, name)) return *e;
+  std::string known;
+  for (const auto& n : registry_.names(kind)) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown " + kind_name(kind) + " '" + name + "' (known " + kind_name(kind) + "s: " +
+              (known.empty() ? "none; no plugin providing one is loaded" : known) + ")");
+}
+
+}  // namespace unroll
