@@ -45,6 +45,12 @@ class PluginHost {
     auto lib = e.lib;
     return std::shared_ptr<T>(raw, [lib](T* p) { delete p; });
   }
+  /// Build from a block already passed through validate_component() ({kind: NAME, ...}).
+  template <class T>
+  std::shared_ptr<T> build(Kind kind, const Node& validated, BuildContext& ctx) const {
+    const std::string& name = validated.at("kind").text();
+    return create<T>(kind, name, Options(validated, &entry(kind, name).schema), ctx);
+  }
   /// Entry for (kind, name); throws Error listing the names that exist.
   const Registry::Entry& entry(Kind kind, const std::string& name) const;
 

@@ -1,0 +1,381 @@
+#include "unroll/host/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "unroll/error.hpp"
+#include "unroll/host/plugin_host.hpp"
+
+namespace unroll {
+
+namespace {
+
+SourceLoc loc_of(const YAML::Mark& m, const std::string& file) {
+  if (m.line < 0) return SourceLoc{file, 0, 0};
+  return SourceLoc{file, m.line + 1, m.column + 1};
+}
+
+Node convert(const YAML::Node& y, const std::string& file) {
+  const SourceLoc loc = loc_of(y.Mark(), file);
+  switch (y.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null: {
+      Node n;
+      n.set_loc(loc);
+      return n;
+    }
+    case YAML::NodeType::Scalar: return Node::scalar(y.Scalar(), loc);
+    case YAML::NodeType::Sequence: {
+      Node n = Node::sequence(loc);
+      for (const auto& item : y) n.push_back(convert(item, file));
+      return n;
+    }
+    case YAML::NodeType::Map: {
+      Node n = Node::map(loc);
+      for (const auto& kv : y) {
+        const std::string key = kv.first.Scalar();
+        if (n.has(key))
+          throw Error(loc_of(kv.first.Mark(), file).str() + ": key '" + key + "' appears twice in the same mapping");
+        Node v = convert(kv.second, file);
+        v.set_key_loc(loc_of(kv.first.Mark(), file));
+        if (v.is_null()) v.set_loc(loc_of(kv.first.Mark(), file));
+        n.set(key, std::move(v));
+      }
+      return n;
+    }
+  }
+  return Node();
+}
+
+void emit(YAML::Emitter& out, const Node& n) {
+  switch (n.type()) {
+    case Node::Type::Null: out << YAML::Null; break;
+    case Node::Type::Scalar: out << n.text(); break;
+    case Node::Type::Sequence: {
+      // Short lists of scalars read best inline: [1, 2, 3].
+      bool flat = std::all_of(n.items().begin(), n.items().end(), [](const Node& i) { return i.is_scalar(); });
+      if (flat) out << YAML::Flow;
+      out << YAML::BeginSeq;
+      for (const auto& i : n.items()) emit(out, i);
+      out << YAML::EndSeq;
+      break;
+    }
+    case Node::Type::Map: {
+      out << YAML::BeginMap;
+      for (const auto& [k, v] : n.entries()) {
+        out << YAML::Key << k << YAML::Value;
+        emit(out, v);
+      }
+      out << YAML::EndMap;
+      break;
+    }
+  }
+}
+
+Kind kind_from_name(const std::string& s) {
+  for (Kind k : all_kinds())
+    if (kind_name(k) == s) return k;
+  throw Error("internal: unknown component kind '" + s + "' in a schema");
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string num(double v) {
+  std::ostringstream s;
+  s.precision(10);
+  s << v;
+  return s.str();
+}
+
+void check_range(const OptionSpec& spec, double v, const Node& n, const std::string& owner) {
+  const bool lo_bad = spec.min_exclusive ? !(v > spec.min) : !(v >= spec.min);
+  const bool hi_bad = spec.max_exclusive ? !(v < spec.max) : !(v <= spec.max);
+  if (lo_bad || hi_bad)
+    throw Error(n.loc().str() + ": '" + spec.name + "' of " + owner + " must be in " + spec.range_text() + ", got " +
+                num(v));
+}
+
+void check_value(const OptionSpec& spec, Node& n, const std::string& owner, const PluginHost* host) {
+  const std::string where = n.loc().str() + ": '" + spec.name + "' of " + owner;
+  auto expect = [&](const std::string& what) -> Error {
+    std::string got = n.is_scalar() ? "'" + n.text() + "'" : n.type_name();
+    return Error(where + " expects " + what + ", got " + got);
+  };
+  switch (spec.type) {
+    case OptType::Int: {
+      auto v = n.as_int();
+      if (!v) throw expect("an integer");
+      check_range(spec, static_cast<double>(*v), n, owner);
+      break;
+    }
+    case OptType::Float: {
+      auto v = n.as_double();
+      if (!v) throw expect("a number");
+      check_range(spec, *v, n, owner);
+      break;
+    }
+    case OptType::Bool:
+      if (!n.as_bool()) throw expect("true or false");
+      break;
+    case OptType::String:
+      if (!n.is_scalar()) throw expect("a string");
+      break;
+    case OptType::Choice:
+      if (!n.is_scalar() || std::find(spec.choices.begin(), spec.choices.end(), n.text()) == spec.choices.end()) {
+        std::string hint = n.is_scalar() ? nearest(n.text(), spec.choices) : "";
+        throw Error(expect("one of: " + join(spec.choices)).what() +
+                    (hint.empty() ? std::string() : " (did you mean '" + hint + "'?)"));
+      }
+      break;
+    case OptType::FloatList:
+    case OptType::IntList: {
+      if (n.is_scalar()) {  // a single value is a one-element list
+        Node seq = Node::sequence(n.loc());
+        seq.set_key_loc(n.key_loc());
+        seq.push_back(n);
+        n = seq;
+      }
+      if (!n.is_sequence()) throw expect(to_string(spec.type));
+      for (auto& item : n.items()) {
+        bool ok = spec.type == OptType::IntList ? item.as_int().has_value() : item.as_double().has_value();
+        if (!ok)
+          throw Error(item.loc().str() + ": '" + spec.name + "' of " + owner + " expects " + to_string(spec.type) +
+                      ", got '" + item.text() + "'");
+        check_range(spec, *item.as_double(), item, owner);
+      }
+      break;
+    }
+    case OptType::Component: {
+      if (!host) throw Error("internal: validating a component option without a plugin host");
+      if (n.is_scalar()) {  // shorthand: `init: zeros` means {kind: zeros}
+        Node m = Node::map(n.loc());
+        m.set_key_loc(n.key_loc());
+        m.set("kind", n);
+        n = m;
+      }
+      if (!n.is_map()) throw expect("a " + spec.component_kind + " block such as {kind: ...}");
+      n = validate_component(n, kind_from_name(spec.component_kind), *host);
+      break;
+    }
+  }
+}
+
+Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas, const PluginHost* host,
+                   const std::string& owner, bool allow_kind) {
+  if (!block.is_map()) throw Error(block.loc().str() + ": " + owner + " expects a mapping, got " + block.type_name());
+  Node out = Node::map(block.loc());
+  out.set_key_loc(block.key_loc());
+  auto find_spec = [&](const std::string& key) -> const OptionSpec* {
+    for (const Schema* s : schemas)
+      if (const OptionSpec* o = s->find(key)) return o;
+    return nullptr;
+  };
+  std::vector<std::string> valid;
+  for (const Schema* s : schemas)
+    for (const auto& o : s->options()) valid.push_back(o.name);
+
+  if (allow_kind)
+    if (const Node* k = block.find("kind")) out.set("kind", *k);
+  for (const auto& [key, value] : block.entries()) {
+    if (allow_kind && key == "kind") continue;
+    const OptionSpec* spec = find_spec(key);
+    if (!spec) {
+      std::string hint = nearest(key, valid);
+      throw Error(value.key_loc().str() + ": unknown key '" + key + "' in " + owner +
+                  (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                  (valid.empty() ? "; it takes no options" : "; valid keys: " + join(valid)));
+    }
+  }
+  // Declared order, defaults filled in: config.yaml then lists every option.
+  for (const Schema* s : schemas)
+    for (const auto& spec : s->options()) {
+      const Node* given = block.find(spec.name);
+      Node v;
+      if (given && !given->is_null()) {
+        v = *given;
+      } else if (spec.required) {
+        throw Error((given ? given->key_loc() : block.loc()).str() + ": " + owner + " requires option '" + spec.name +
+                    "' (" + to_string(spec.type) + ": " + spec.doc + ")");
+      } else if (spec.default_yaml.empty() && spec.type != OptType::String) {
+        v = Node();  // optional, unset: null
+        out.set(spec.name, v);
+        continue;
+      } else {
+        v = spec.type == OptType::String ? Node::scalar(spec.default_yaml)
+                                         : parse_yaml(spec.default_yaml, "default of " + owner + "." + spec.name);
+        v.set_loc(SourceLoc{"default of " + owner + "." + spec.name, 0, 0});
+      }
+      check_value(spec, v, owner, host);
+      out.set(spec.name, std::move(v));
+    }
+  return out;
+}
+
+}  // namespace
+
+Node parse_yaml(const std::string& text, const std::string& file) {
+  YAML::Node y;
+  try {
+    y = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(loc_of(e.mark, file).str() + ": YAML syntax error: " + e.msg);
+  }
+  return convert(y, file);
+}
+
+Node load_yaml_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read experiment file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_yaml(ss.str(), path);
+}
+
+std::string to_yaml(const Node& node) {
+  YAML::Emitter out;
+  emit(out, node);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+  auto distance = [](const std::string& a, const std::string& b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= b.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
+  };
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& c : candidates) {
+    size_t d = distance(word, c);
+    // A prefix or substring match counts as close ("lr" for "learning_rate" does not, "mom" for "momentum" does).
+    if (c.find(word) != std::string::npos && word.size() >= 3) d = std::min<size_t>(d, 1);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  return best_d <= limit ? best : "";
+}
+
+Node validate_block(const Node& block, const Schema& schema, const PluginHost* host) {
+  return validate_impl(block, {&schema}, host, "'" + schema.name() + "'", false);
+}
+
+Node validate_component(const Node& block, Kind kind, const PluginHost& host, const Schema* extra) {
+  const std::string what = kind_name(kind);
+  if (!block.is_map())
+    throw Error(block.loc().str() + ": a " + what + " must be a mapping with a 'kind' key, got " + block.type_name());
+  const Node* k = block.find("kind");
+  if (!k || !k->is_scalar())
+    throw Error(block.loc().str() + ": this " + what + " block has no 'kind' (known " + what +
+                "s: " + join(host.registry().names(kind)) + ")");
+  const Registry::Entry* e = host.registry().find(kind, k->text());
+  if (!e) {
+    auto names = host.registry().names(kind);
+    std::string hint = nearest(k->text(), names);
+    throw Error(k->loc().str() + ": unknown " + what + " kind '" + k->text() + "'" +
+                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; known " + what +
+                "s: " + (names.empty() ? "none (no plugin providing one is loaded)" : join(names)));
+  }
+  std::vector<const Schema*> schemas{&e->schema};
+  if (extra) schemas.push_back(extra);
+  return validate_impl(block, schemas, &host, what + " '" + k->text() + "'", true);
+}
+
+void apply_set(Node& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error("--set " + assignment + ": expected PATH=VALUE, e.g. --set optimizer.lr=0.1");
+  const std::string path = assignment.substr(0, eq);
+  const std::string origin = "--set " + assignment;
+  Node value = parse_yaml(assignment.substr(eq + 1), origin);
+  value.set_loc(SourceLoc{origin, 0, 0});
+  value.set_key_loc(SourceLoc{origin, 0, 0});
+
+  // Tokens: names and [index]es.
+  struct Tok {
+    std::string key;
+    long index = -1;
+  };
+  std::vector<Tok> toks;
+  for (size_t i = 0; i < path.size();) {
+    if (path[i] == '.') {
+      ++i;
+      continue;
+    }
+    if (path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string::npos) throw Error(origin + ": missing ']' in the path");
+      try {
+        toks.push_back({"", std::stol(path.substr(i + 1, close - i - 1))});
+      } catch (...) {
+        throw Error(origin + ": '" + path.substr(i, close - i + 1) + "' is not a list index");
+      }
+      i = close + 1;
+      continue;
+    }
+    size_t end = path.find_first_of(".[", i);
+    if (end == std::string::npos) end = path.size();
+    toks.push_back({path.substr(i, end - i), -1});
+    i = end;
+  }
+  if (toks.empty()) throw Error(origin + ": empty path");
+
+  Node* cur = &root;
+  std::string so_far;
+  for (size_t t = 0; t < toks.size(); ++t) {
+    const bool last = t + 1 == toks.size();
+    const Tok& tok = toks[t];
+    if (tok.index >= 0) {
+      if (!cur->is_sequence())
+        throw Error(origin + ": '" + so_far + "' is " + cur->type_name() + ", not a list, so [" +
+                    std::to_string(tok.index) + "] does not apply");
+      auto& items = cur->items();
+      if (tok.index > static_cast<long>(items.size()) || (!last && tok.index == static_cast<long>(items.size())))
+        throw Error(origin + ": index " + std::to_string(tok.index) + " is out of range: '" + so_far + "' has " +
+                    std::to_string(items.size()) + " elements");
+      so_far += "[" + std::to_string(tok.index) + "]";
+      if (last) {
+        if (value.is_null()) {
+          if (tok.index < static_cast<long>(items.size())) items.erase(items.begin() + tok.index);
+        } else if (tok.index == static_cast<long>(items.size())) {
+          items.push_back(value);
+        } else {
+          items[tok.index] = value;
+        }
+        return;
+      }
+      cur = &items[tok.index];
+    } else {
+      if (!cur->is_map() && !cur->is_null())
+        throw Error(origin + ": '" + so_far + "' is " + cur->type_name() + ", not a mapping, so '." + tok.key +
+                    "' does not apply");
+      so_far += (so_far.empty() ? "" : ".") + tok.key;
+      if (last) {
+        if (value.is_null()) cur->erase(tok.key);
+        else cur->set(tok.key, value);
+        return;
+      }
+      Node* next = cur->find(tok.key);
+      if (!next) next = &cur->set(tok.key, Node::map(SourceLoc{origin, 0, 0}));
+      cur = next;
+    }
+  }
+}
+
+}  // namespace unroll

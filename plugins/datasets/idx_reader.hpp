@@ -1,0 +1,207 @@
+#pragma once
+// The IDX format (LeCun's MNIST files, also used by Fashion-MNIST), shared by the `idx` and
+// `fashion_mnist` dataset plugins. Header-only: each plugin compiles its own copy, so neither
+// library depends on the other.
+//
+// Format: a 4-byte magic 0x00 0x00 TYPE NDIMS (TYPE 0x08 = unsigned byte), NDIMS big-endian
+// uint32 sizes, then the data. Images are 0x00000803 (count, rows, cols), labels 0x00000801
+// (count). Files may be gzip-compressed (detected by the 0x1f 0x8b magic, not by the name).
+#include <algorithm>
+#include <boost/iostreams/copy.hpp>
+#include <boost/iostreams/device/array.hpp>
+#include <boost/iostreams/device/back_inserter.hpp>
+#include <boost/iostreams/filter/gzip.hpp>
+#include <boost/iostreams/filtering_stream.hpp>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unroll/dataset.hpp>
+#include <unroll/error.hpp>
+
+namespace unroll::idx {
+
+/// Bytes of a file, gunzipped when it starts with the gzip magic.
+inline std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open " + path);
+  std::vector<uint8_t> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
+  std::vector<char> out;
+  try {
+    namespace io = boost::iostreams;
+    io::filtering_istream gz;
+    gz.push(io::gzip_decompressor());
+    gz.push(io::array_source(reinterpret_cast<const char*>(raw.data()), raw.size()));
+    io::copy(gz, io::back_inserter(out));
+  } catch (const std::exception& e) {
+    throw Error(path + ": starts with the gzip magic but cannot be decompressed (" + e.what() + ")");
+  }
+  return std::vector<uint8_t>(out.begin(), out.end());
+}
+
+/// An IDX array of unsigned bytes: its sizes and its data.
+struct Array {
+  std::vector<uint32_t> dims;
+  std::vector<uint8_t> data;
+};
+
+inline std::string hex32(uint32_t v) {
+  std::ostringstream s;
+  s << "0x" << std::hex;
+  s.width(8);
+  s.fill('0');
+  s << v;
+  return s.str();
+}
+
+/// Read an IDX file whose magic must be 0x000008<ndims>.
+inline Array read_array(const std::string& path, int ndims, const char* what) {
+  const std::vector<uint8_t> b = read_bytes(path);
+  auto be32 = [&](std::size_t at) {
+    return (uint32_t(b[at]) << 24) | (uint32_t(b[at + 1]) << 16) | (uint32_t(b[at + 2]) << 8) | uint32_t(b[at + 3]);
+  };
+  const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
+  const uint32_t expected = 0x00000800u | static_cast<uint32_t>(ndims);
+  if (b.size() < 4) throw Error(path + ": truncated IDX " + what + " file: expected at least 4 bytes, got " + std::to_string(b.size()));
+  if (be32(0) != expected)
+    throw Error(path + ": bad magic number " + hex32(be32(0)) + ", expected " + hex32(expected) + " (IDX " + what +
+                " file of unsigned bytes with " + std::to_string(ndims) + " dimension(s))");
+  if (b.size() < header)
+    throw Error(path + ": truncated IDX " + what + " header: expected " + std::to_string(header) + " bytes, got " +
+                std::to_string(b.size()));
+  Array a;
+  std::size_t n = 1;
+  for (int d = 0; d < ndims; ++d) {
+    a.dims.push_back(be32(4 + 4 * static_cast<std::size_t>(d)));
+    n *= a.dims.back();
+  }
+  if (b.size() - header < n)
+    throw Error(path + ": truncated IDX " + what + " data: expected " + std::to_string(n) + " bytes, got " +
+                std::to_string(b.size() - header));
+  a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.begin() + static_cast<std::ptrdiff_t>(header + n));
+  return a;
+}
+
+struct Files {
+  std::string train_images, train_labels, test_images, test_labels;  // test ones may be empty
+  double scale = 1.0 / 255.0;
+  bool sequential = false;
+  int classes = 0;  // 0 = max label + 1
+};
+
+/// Images as uint8, converted to float per batch. Flat: one column of rows*cols features.
+/// Sequential: each image is `rows` steps of `cols` features (row t at step t), label at the end.
+class Dataset final : public unroll::Dataset {
+ public:
+  explicit Dataset(const Files& f) : scale_(static_cast<float>(f.scale)), sequential_(f.sequential) {
+    load(f.train_images, f.train_labels, splits_[0]);
+    if (!f.test_images.empty() || !f.test_labels.empty()) {
+      if (f.test_images.empty() || f.test_labels.empty())
+        throw Error("test_images and test_labels must be given together (got only " +
+                    (f.test_images.empty() ? f.test_labels : f.test_images) + ")");
+      load(f.test_images, f.test_labels, splits_[1]);
+      if (splits_[1].rows != splits_[0].rows || splits_[1].cols != splits_[0].cols)
+        throw Error(f.test_images + ": images are " + std::to_string(splits_[1].rows) + "x" +
+                    std::to_string(splits_[1].cols) + " but the training images in " + f.train_images + " are " +
+                    std::to_string(splits_[0].rows) + "x" + std::to_string(splits_[0].cols));
+      has_test_ = true;
+    }
+    classes_ = f.classes;
+    if (classes_ == 0)
+      for (const auto& s : splits_)
+        for (uint8_t l : s.labels) classes_ = std::max(classes_, l + 1);
+    for (const auto& s : splits_)
+      for (std::size_t i = 0; i < s.labels.size(); ++i)
+        if (s.labels[i] >= classes_)
+          throw Error(s.label_file + ": label " + std::to_string(s.labels[i]) + " at index " + std::to_string(i) +
+                      " is not below the number of classes (" + std::to_string(classes_) + ")");
+  }
+
+  DatasetInfo info() const override {
+    const auto& s = splits_[0];
+    DatasetInfo i;
+    i.input_size = static_cast<int>(sequential_ ? s.cols : s.rows * s.cols);
+    i.steps = sequential_ ? static_cast<int>(s.rows) : 1;
+    i.output_size = classes_;
+    i.labels = true;
+    i.every_step = false;
+    i.has_test = has_test_;
+    return i;
+  }
+
+  std::size_t size(Split split) const override { return split_of(split).labels.size(); }
+
+  void batch(Split split, std::span<const std::size_t> indices, Seq& x, Targets& y) override {
+    const auto& s = split_of(split);
+    const int B = static_cast<int>(indices.size());
+    const int rows = static_cast<int>(s.rows), cols = static_cast<int>(s.cols);
+    const std::size_t pixels = s.rows * s.cols;
+    if (sequential_)
+      x.resize(cols, rows, B);
+    else
+      x.resize(rows * cols, 1, B);
+    y.labels.resize(indices.size());
+    y.values.resize(0, 0);
+    y.steps = 1;
+    y.batch = B;
+    for (int b = 0; b < B; ++b) {
+      const std::size_t idx = indices[b];
+      if (idx >= s.labels.size())
+        throw Error("idx dataset: sample " + std::to_string(idx) + " requested, the split has " +
+                    std::to_string(s.labels.size()));
+      const uint8_t* img = s.pixels.data() + idx * pixels;
+      if (sequential_) {
+        for (int r = 0; r < rows; ++r)
+          for (int c = 0; c < cols; ++c) x.data(c, static_cast<Eigen::Index>(r) * B + b) = scale_ * img[r * cols + c];
+      } else {
+        for (std::size_t p = 0; p < pixels; ++p) x.data(static_cast<Eigen::Index>(p), b) = scale_ * img[p];
+      }
+      y.labels[b] = s.labels[idx];
+    }
+  }
+
+ private:
+  struct Part {
+    std::vector<uint8_t> pixels, labels;
+    std::size_t rows = 0, cols = 0;
+    std::string label_file;
+  };
+
+  const Part& split_of(Split split) const {
+    if (split == Split::Test && !has_test_) throw Error("idx dataset: no test split (test_images is not set)");
+    return splits_[split == Split::Train ? 0 : 1];
+  }
+
+  static void load(const std::string& image_file, const std::string& label_file, Part& p) {
+    Array images = read_array(image_file, 3, "images");
+    Array labels = read_array(label_file, 1, "labels");
+    if (labels.dims[0] != images.dims[0])
+      throw Error(label_file + ": " + std::to_string(labels.dims[0]) + " labels, but " + image_file + " has " +
+                  std::to_string(images.dims[0]) + " images");
+    if (images.dims[1] == 0 || images.dims[2] == 0) throw Error(image_file + ": images have a zero dimension");
+    p.rows = images.dims[1];
+    p.cols = images.dims[2];
+    p.pixels = std::move(images.data);
+    p.labels = std::move(labels.data);
+    p.label_file = label_file;
+  }
+
+  float scale_;
+  bool sequential_;
+  bool has_test_ = false;
+  int classes_ = 0;
+  Part splits_[2];
+};
+
+/// `path` relative to `base_dir` unless absolute (or base_dir is empty).
+inline std::string resolve(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).string();
+}
+
+}  // namespace unroll::idx
