@@ -103,6 +103,9 @@ void check_range(const OptionSpec& spec, double v, const Node& n, const std::str
                 num(v));
 }
 
+Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas, const PluginHost* host,
+                   const std::string& owner, bool allow_kind);
+
 void check_value(const OptionSpec& spec, Node& n, const std::string& owner, const PluginHost* host) {
   const std::string where = n.loc().str() + ": '" + spec.name + "' of " + owner;
   auto expect = [&](const std::string& what) -> Error {
@@ -165,6 +168,10 @@ void check_value(const OptionSpec& spec, Node& n, const std::string& owner, cons
       n = validate_component(n, kind_from_name(spec.component_kind), *host);
       break;
     }
+    case OptType::Block:
+      if (!n.is_map()) throw expect("a mapping");
+      n = validate_impl(n, {spec.block_schema.get()}, host, "'" + spec.name + "'", false);
+      break;
   }
 }
 
@@ -282,15 +289,13 @@ Node validate_component(const Node& block, Kind kind, const PluginHost& host, co
     throw Error(block.loc().str() + ": a " + what + " must be a mapping with a 'kind' key, got " + block.type_name());
   const Node* k = block.find("kind");
   if (!k || !k->is_scalar())
-    throw Error(block.loc().str() + ": this " + what + " block has no 'kind' (known " + what +
-                "s: " + join(host.registry().names(kind)) + ")");
+    throw Error(block.loc().str() + ": this " + what + " block has no 'kind' (known " + kind_plural(kind) + ": " + join(host.registry().names(kind)) + ")");
   const Registry::Entry* e = host.registry().find(kind, k->text());
   if (!e) {
     auto names = host.registry().names(kind);
     std::string hint = nearest(k->text(), names);
     throw Error(k->loc().str() + ": unknown " + what + " kind '" + k->text() + "'" +
-                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; known " + what +
-                "s: " + (names.empty() ? "none (no plugin providing one is loaded)" : join(names)));
+                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; known " + kind_plural(kind) + ": " + (names.empty() ? "none (no plugin providing one is loaded)" : join(names)));
   }
   std::vector<const Schema*> schemas{&e->schema};
   if (extra) schemas.push_back(extra);

@@ -103,7 +103,7 @@ const Registry::Entry& PluginHost::entry(Kind kind, const std::string& name) con
   if (const auto* e = registry_.find(kind, name)) return *e;
   std::string known;
   for (const auto& n : registry_.names(kind)) known += (known.empty() ? "" : ", ") + n;
-  throw Error("unknown " + kind_name(kind) + " '" + name + "' (known " + kind_name(kind) + "s: " +
+  throw Error("unknown " + kind_name(kind) + " '" + name + "' (known " + kind_plural(kind) + ": " +
               (known.empty() ? "none; no plugin providing one is loaded" : known) + ")");
 }
 

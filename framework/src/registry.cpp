@@ -17,6 +17,8 @@ std::string kind_name(Kind k) {
   return "?";
 }
 
+std::string kind_plural(Kind k) { return k == Kind::Loss ? "losses" : kind_name(k) + "s"; }
+
 const std::vector<Kind>& all_kinds() {
   static const std::vector<Kind> k{Kind::Layer,    Kind::Loss,        Kind::Initializer, Kind::Optimizer,
                                    Kind::Schedule, Kind::Regularizer, Kind::Dataset};

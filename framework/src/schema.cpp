@@ -17,6 +17,7 @@ std::string to_string(OptType t) {
     case OptType::FloatList: return "list of float";
     case OptType::IntList: return "list of int";
     case OptType::Component: return "component";
+    case OptType::Block: return "block";
   }
   return "?";
 }
@@ -78,6 +79,10 @@ OptionSpec& Schema::component(const std::string& name, const std::string& kind, 
               .doc = doc,
               .default_yaml = def_yaml,
               .component_kind = kind});
+}
+
+OptionSpec& Schema::block(const std::string& name, std::shared_ptr<const Schema> sub, const std::string& doc) {
+  return add({.name = name, .type = OptType::Block, .doc = doc, .default_yaml = "{}", .block_schema = std::move(sub)});
 }
 
 const OptionSpec* Schema::find(const std::string& name) const {

@@ -7,9 +7,7 @@
 // uint32 sizes, then the data. Images are 0x00000803 (count, rows, cols), labels 0x00000801
 // (count). Files may be gzip-compressed (detected by the 0x1f 0x8b magic, not by the name).
 #include <algorithm>
-#include <boost/iostreams/copy.hpp>
 #include <boost/iostreams/device/array.hpp>
-#include <boost/iostreams/device/back_inserter.hpp>
 #include <boost/iostreams/filter/gzip.hpp>
 #include <boost/iostreams/filtering_stream.hpp>
 #include <cstdint>
@@ -27,21 +25,33 @@ namespace unroll::idx {
 
 /// Bytes of a file, gunzipped when it starts with the gzip magic.
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error("cannot open " + path);
-  std::vector<uint8_t> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> raw(static_cast<std::size_t>(in.tellg()));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(raw.size()));
+  if (!in) throw Error("cannot read " + path);
   if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
-  std::vector<char> out;
+  std::vector<uint8_t> out;
+  out.reserve(raw.size() * 2);
   try {
     namespace io = boost::iostreams;
     io::filtering_istream gz;
     gz.push(io::gzip_decompressor());
     gz.push(io::array_source(reinterpret_cast<const char*>(raw.data()), raw.size()));
-    io::copy(gz, io::back_inserter(out));
+    gz.exceptions(std::ios::badbit);  // let the decompressor's own error through
+    char buf[1 << 16];
+    while (gz.read(buf, sizeof buf) || gz.gcount() > 0) out.insert(out.end(), buf, buf + gz.gcount());
+  } catch (const boost::iostreams::gzip_error& e) {
+    static const char* const why[] = {"unknown error", "corrupt compressed data", "checksum mismatch",
+                                      "length mismatch", "malformed gzip header", "malformed gzip footer",
+                                      "unsupported compression method"};
+    const int k = e.error() >= 1 && e.error() <= 6 ? e.error() : 0;
+    throw Error(path + ": starts with the gzip magic but cannot be decompressed (" + why[k] + ")");
   } catch (const std::exception& e) {
     throw Error(path + ": starts with the gzip magic but cannot be decompressed (" + e.what() + ")");
   }
-  return std::vector<uint8_t>(out.begin(), out.end());
+  return out;
 }
 
 /// An IDX array of unsigned bytes: its sizes and its data.
@@ -61,7 +71,7 @@ inline std::string hex32(uint32_t v) {
 
 /// Read an IDX file whose magic must be 0x000008<ndims>.
 inline Array read_array(const std::string& path, int ndims, const char* what) {
-  const std::vector<uint8_t> b = read_bytes(path);
+  std::vector<uint8_t> b = read_bytes(path);
   auto be32 = [&](std::size_t at) {
     return (uint32_t(b[at]) << 24) | (uint32_t(b[at + 1]) << 16) | (uint32_t(b[at + 2]) << 8) | uint32_t(b[at + 3]);
   };
@@ -83,7 +93,9 @@ inline Array read_array(const std::string& path, int ndims, const char* what) {
   if (b.size() - header < n)
     throw Error(path + ": truncated IDX " + what + " data: expected " + std::to_string(n) + " bytes, got " +
                 std::to_string(b.size() - header));
-  a.data.assign(b.begin() + static_cast<std::ptrdiff_t>(header), b.begin() + static_cast<std::ptrdiff_t>(header + n));
+  b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(header));
+  b.resize(n);
+  a.data = std::move(b);
   return a;
 }
 
@@ -134,7 +146,9 @@ class Dataset final : public unroll::Dataset {
     return i;
   }
 
-  std::size_t size(Split split) const override { return split_of(split).labels.size(); }
+  std::size_t size(Split split) const override {
+    return split == Split::Test && !has_test_ ? 0 : split_of(split).labels.size();
+  }
 
   void batch(Split split, std::span<const std::size_t> indices, Seq& x, Targets& y) override {
     const auto& s = split_of(split);

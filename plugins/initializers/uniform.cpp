@@ -21,10 +21,10 @@ UNROLL_PLUGIN(registry) {
   Schema s("uniform", "Uniform random weights: w ~ U(low, high).");
   s.real("low", -0.05, "Lower end of the interval.");
   s.real("high", 0.05, "Upper end of the interval (must exceed low).");
-  registry.add_initializer(std::move(s), [](const Options& o, BuildContext& c) -> std::unique_ptr<Initializer> {
+  registry.add_initializer(std::move(s), [](const Options& o, BuildContext&) -> std::unique_ptr<Initializer> {
     const double low = o.real("low"), high = o.real("high");
     if (!(low < high))
-      throw Error(o.node().loc().str() + ": " + c.name + ": uniform initializer needs low < high, got low = " +
+      throw Error(o.node().loc().str() + ": the uniform initializer needs low < high, got low = " +
                   std::to_string(low) + ", high = " + std::to_string(high));
     return std::make_unique<Uniform>(low, high);
   });

@@ -20,6 +20,8 @@ struct DatasetInfo {
   bool every_step = false;
   /// Whether a Test split exists.
   bool has_test = false;
+  /// Also report the loss in bits per symbol (cross-entropy / ln 2), e.g. bits per character.
+  bool bits_per_symbol = false;
 };
 
 class Dataset {

@@ -23,6 +23,8 @@ namespace unroll {
 enum class Kind { Layer, Loss, Initializer, Optimizer, Schedule, Regularizer, Dataset };
 /// "layer", "loss", ... (the word used in docs and in Component options).
 std::string kind_name(Kind k);
+/// "layers", "losses", ... (for messages that list names).
+std::string kind_plural(Kind k);
 const std::vector<Kind>& all_kinds();
 
 /// What a factory knows besides its own options.

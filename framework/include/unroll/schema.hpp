@@ -4,6 +4,7 @@
 // before anything is built, fills in defaults, and hands the component typed Options. The same
 // schema drives `unroll plugins --describe` and the generated reference docs.
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,7 @@
 
 namespace unroll {
 
-enum class OptType { Int, Float, Bool, String, Choice, FloatList, IntList, Component };
+enum class OptType { Int, Float, Bool, String, Choice, FloatList, IntList, Component, Block };
 std::string to_string(OptType t);
 
 /// One option of a component. Build with Schema's helpers, refine with the chained setters.
@@ -26,6 +27,7 @@ struct OptionSpec {
   bool min_exclusive = false, max_exclusive = false;
   std::vector<std::string> choices;       // OptType::Choice
   std::string component_kind;             // OptType::Component: "initializer", "schedule", ...
+  std::shared_ptr<const class Schema> block_schema;  // OptType::Block: the nested block's options
 
   /// Closed range [lo, hi].
   OptionSpec& range(double lo, double hi) { min = lo; max = hi; return *this; }
@@ -33,6 +35,8 @@ struct OptionSpec {
   /// Open lower bound: value > lo.
   OptionSpec& above(double lo) { min = lo; min_exclusive = true; return *this; }
   OptionSpec& below(double hi) { max = hi; max_exclusive = true; return *this; }
+  /// No default and not required: absent means null (the feature is off).
+  OptionSpec& optional() { required = false; return *this; }
   /// "[0, inf)", "(0, 1]", or "" when unbounded.
   std::string range_text() const;
 };
@@ -55,6 +59,9 @@ class Schema {
   /// A nested component block, e.g. a layer's weight initializer: kind is "initializer".
   OptionSpec& component(const std::string& name, const std::string& kind, const std::string& def_yaml,
                         const std::string& doc);
+
+  /// A nested plain block (no kind) with its own options, e.g. train.stop.
+  OptionSpec& block(const std::string& name, std::shared_ptr<const Schema> sub, const std::string& doc);
 
   const std::string& name() const { return name_; }
   const std::string& summary() const { return summary_; }

@@ -1,0 +1,108 @@
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "unroll/error.hpp"
+#include "unroll/host/config.hpp"
+#include "unroll/host/experiment.hpp"
+#include "unroll/host/plugin_host.hpp"
+
+namespace po = boost::program_options;
+
+namespace unroll::cli {
+
+namespace {
+
+std::string default_text(const OptionSpec& o) {
+  if (o.required) return "(required)";
+  if (o.default_yaml.empty()) return o.type == OptType::String ? "\"\"" : "(unset)";
+  return o.default_yaml;
+}
+
+void describe(const Schema& s, const std::string& kind, const std::string& library) {
+  std::printf("%s %s: %s\n", kind.c_str(), s.name().c_str(), s.summary().c_str());
+  if (!library.empty()) std::printf("  from %s\n", library.c_str());
+  if (s.options().empty()) {
+    std::printf("  (no options)\n");
+    return;
+  }
+  std::printf("  options:\n");
+  for (const auto& o : s.options()) {
+    std::string type = to_string(o.type);
+    if (o.type == OptType::Choice) {
+      type = "one of ";
+      for (size_t i = 0; i < o.choices.size(); ++i) type += (i ? "|" : "") + o.choices[i];
+    } else if (o.type == OptType::Component) {
+      type = o.component_kind;
+    }
+    std::printf("    %-18s %-22s default %-22s %s\n", o.name.c_str(), type.c_str(), default_text(o).c_str(),
+                o.range_text().empty() ? "" : ("range " + o.range_text()).c_str());
+    std::printf("    %-18s %s\n", "", o.doc.c_str());
+    if (o.type == OptType::Block && o.block_schema)
+      for (const auto& sub : o.block_schema->options())
+        std::printf("      %s.%-14s %-20s default %-12s %s\n", o.name.c_str(), sub.name.c_str(),
+                    to_string(sub.type).c_str(), default_text(sub).c_str(), sub.doc.c_str());
+  }
+}
+
+}  // namespace
+
+int cmd_plugins(const std::vector<std::string>& args) {
+  po::options_description opts("unroll plugins [--describe NAME]");
+  opts.add_options()("help,h", "show this help")("describe,d", po::value<std::string>(),
+                                                  "print one component's options (or 'train' for the train block)")(
+      "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  PluginHost host;
+  host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
+                                           : std::vector<std::string>{});
+  if (vm.count("describe")) {
+    const std::string name = vm["describe"].as<std::string>();
+    if (name == "train") {
+      describe(train_schema(), "block", "");
+      return 0;
+    }
+    bool found = false;
+    std::vector<std::string> all;
+    for (const auto* e : host.registry().entries()) {
+      all.push_back(e->schema.name());
+      if (e->schema.name() != name) continue;
+      if (found) std::printf("\n");
+      describe(e->schema, kind_name(e->kind), e->library);
+      found = true;
+    }
+    if (!found) {
+      std::string hint = nearest(name, all);
+      throw Error("no component named '" + name + "'" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                  "; `unroll plugins` lists them all");
+    }
+    return 0;
+  }
+  for (Kind k : all_kinds()) {
+    auto names = host.registry().names(k);
+    std::printf("%s (%zu):\n", kind_plural(k).c_str(), names.size());
+    for (const auto& n : names) {
+      const auto* e = host.registry().find(k, n);
+      std::printf("  %-16s %-60s [%s]\n", n.c_str(), e->schema.summary().substr(0, 60).c_str(),
+                  std::filesystem::path(e->library).filename().c_str());
+    }
+  }
+  std::printf("\nsearch path:");
+  for (const auto& d : PluginHost::search_path()) std::printf(" %s", d.c_str());
+  std::printf("\n`unroll plugins --describe NAME` prints a component's options.\n");
+  return 0;
+}
+
+}  // namespace unroll::cli

@@ -1,0 +1,48 @@
+// unroll: the command-line host. Each subcommand lives in its own file (cmd_*.cpp).
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "unroll/error.hpp"
+
+namespace {
+
+const char* kUsage =
+    "unroll: train MLPs and RNNs by back-propagation (through time) from YAML experiments.\n"
+    "\n"
+    "usage: unroll COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  run FILE [--set PATH=VALUE ...] [--out DIR] [--threads N]   train one experiment\n"
+    "  plugins [--describe NAME]                                  list components, or one's options\n"
+    "\n"
+    "common options: --plugin-dir DIR (repeatable; also UNROLL_PLUGIN_PATH), --help\n"
+    "Run `unroll COMMAND --help` for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (cmd == "run") return unroll::cli::cmd_run(args);
+    if (cmd == "plugins") return unroll::cli::cmd_plugins(args);
+    std::fprintf(stderr, "unroll: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const unroll::cli::UsageError& e) {
+    std::fprintf(stderr, "unroll %s: %s\n", cmd.c_str(), e.what());
+    return 2;
+  } catch (const unroll::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "internal error: %s\n", e.what());
+    return 3;
+  }
+}

@@ -1,0 +1,51 @@
+#pragma once
+// A model: the layer list of an experiment, with the activation buffers between layers kept
+// across batches (no allocation per batch once shapes settle).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "unroll/config_node.hpp"
+#include "unroll/layer.hpp"
+
+namespace unroll {
+
+class PluginHost;
+
+class Model {
+ public:
+  /// Build the layers of `model` (validated layer blocks) for inputs of `input_size` features.
+  /// Layer names: the block's `name`, else KIND + index ("dense0", "relu1").
+  Model(const Node& model, int input_size, const PluginHost& host, uint64_t seed, const std::string& base_dir);
+
+  /// Run every parameter's initializer with a stream derived from (seed, parameter name).
+  void initialize(const PluginHost& host, uint64_t seed, const std::string& base_dir);
+
+  const Seq& forward(const Seq& x, Mode mode);
+  /// Back-propagate dL/d(output); parameter gradients accumulate. The first layer's dx is not
+  /// computed (nobody needs it).
+  void backward(const Seq& dy);
+
+  std::vector<Param*> params();
+  std::vector<std::pair<std::string, Matrix*>> buffers();
+  std::vector<std::shared_ptr<Layer>>& layers() { return layers_; }
+  int input_size() const { return input_size_; }
+  int output_size() const { return layers_.back()->output_size(); }
+  bool recurrent() const;
+  /// New sequences for every recurrent layer.
+  void reset_state(int batch);
+  /// Give every layer its random stream for this epoch (dropout masks, noise).
+  void set_epoch(uint64_t seed, int epoch);
+  /// One line per layer: name, kind, output size, parameter count.
+  std::string describe() const;
+
+ private:
+  std::vector<std::shared_ptr<Layer>> layers_;
+  std::vector<std::string> kinds_;
+  std::vector<Seq> acts_;   // acts_[i] = output of layer i
+  std::vector<Seq> grads_;  // grads_[i] = dL/d(input of layer i)
+  Seq dtop_;
+  int input_size_;
+};
+
+}  // namespace unroll

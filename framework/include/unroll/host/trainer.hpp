@@ -1,0 +1,42 @@
+#pragma once
+// The training loop. One fixed, readable update pipeline per (truncation window of a) batch:
+//
+//   forward (train) -> loss -> backward -> regularizer restore/penalties -> clip ->
+//   gradient transforms -> lr = base_lr * schedule -> optimizer step -> constraints -> zero grads
+//
+// Sequences: full BPTT back-propagates through all T steps once per batch. Truncated BPTT
+// (train.bptt.k1/k2, Williams & Peng 1990): every k1 steps the model is run forward over the
+// last k2 steps, starting from the state saved at the window start (its gradient cut there), and
+// the loss of the k1 new steps is back-propagated through the k2-step window, followed by an
+// update. docs/bptt.md explains it with a picture.
+#include <map>
+#include <string>
+
+#include "unroll/host/experiment.hpp"
+
+namespace unroll {
+
+class PluginHost;
+
+struct RunOptions {
+  std::string out_dir;   // run folder; created if missing
+  int threads = 0;       // 0: train.threads, else all cores
+  bool quiet = false;    // no per-epoch lines on stdout
+};
+
+struct RunResult {
+  std::string dir;
+  std::string stop_reason;  // "epochs", "train_loss_below", ...
+  int epochs = 0;
+  std::map<std::string, double> final_metrics;  // last epoch's row plus test_loss/test_accuracy
+};
+
+/// Train the experiment, writing config.yaml, metrics.csv, summary.json, log.txt and a
+/// checkpoint into opt.out_dir. Throws Error on bad input or divergence (after writing what
+/// it has).
+RunResult run_experiment(const Experiment& exp, PluginHost& host, const RunOptions& opt);
+
+/// Number of threads actually used for matrix products.
+int configure_threads(int requested);
+
+}  // namespace unroll

@@ -1,0 +1,121 @@
+#include "unroll/host/model.hpp"
+
+#include <sstream>
+
+#include "unroll/host/config.hpp"
+#include "unroll/host/plugin_host.hpp"
+
+namespace unroll {
+
+namespace {
+class HostContext : public BuildContext {
+ public:
+  HostContext(const PluginHost& h, std::string n, int in, uint64_t s, std::string dir) : host_(h) {
+    name = std::move(n);
+    input_size = in;
+    seed = s;
+    base_dir = std::move(dir);
+  }
+  std::shared_ptr<Schedule> make_schedule(const Node& block) override {
+    return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
+  }
+
+ private:
+  const PluginHost& host_;
+};
+}  // namespace
+
+Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t seed, const std::string& base_dir)
+    : input_size_(input_size) {
+  int in = input_size;
+  int index = 0;
+  for (const Node& block : model.items()) {
+    const std::string kind = block.at("kind").text();
+    std::string name = block.find("name") ? block.find("name")->text() : "";
+    if (name.empty()) name = kind + std::to_string(index);
+    HostContext ctx(host, name, in, seed, base_dir);
+    auto layer = host.build<Layer>(Kind::Layer, block, ctx);
+    layer->bind(LayerContext{name, in});
+    in = layer->output_size();
+    layers_.push_back(std::move(layer));
+    kinds_.push_back(kind);
+    ++index;
+  }
+  acts_.resize(layers_.size());
+  grads_.resize(layers_.size());
+}
+
+void Model::initialize(const PluginHost& host, uint64_t seed, const std::string& base_dir) {
+  for (Param* p : params()) {
+    if (p->init.is_null()) continue;
+    HostContext ctx(host, p->name, 0, seed, base_dir);
+    auto init = host.build<Initializer>(Kind::Initializer, validate_component(p->init, Kind::Initializer, host), ctx);
+    Rng rng = Rng::derive(seed, p->name);
+    init->fill(*p, rng);
+  }
+}
+
+const Seq& Model::forward(const Seq& x, Mode mode) {
+  const Seq* in = &x;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->forward(*in, acts_[i], mode);
+    in = &acts_[i];
+  }
+  return *in;
+}
+
+void Model::backward(const Seq& dy) {
+  const Seq* d = &dy;
+  for (size_t i = layers_.size(); i-- > 0;) {
+    layers_[i]->backward(*d, grads_[i], i > 0);
+    d = &grads_[i];
+  }
+}
+
+std::vector<Param*> Model::params() {
+  std::vector<Param*> out;
+  for (auto& l : layers_)
+    for (Param* p : l->params()) out.push_back(p);
+  return out;
+}
+
+std::vector<std::pair<std::string, Matrix*>> Model::buffers() {
+  std::vector<std::pair<std::string, Matrix*>> out;
+  for (auto& l : layers_)
+    for (auto& b : l->buffers()) out.push_back(b);
+  return out;
+}
+
+bool Model::recurrent() const {
+  for (const auto& l : layers_)
+    if (l->is_recurrent()) return true;
+  return false;
+}
+
+void Model::reset_state(int batch) {
+  for (auto& l : layers_)
+    if (l->is_recurrent()) l->reset_state(batch);
+}
+
+void Model::set_epoch(uint64_t seed, int epoch) {
+  for (auto& l : layers_) l->set_epoch_rng(Rng::derive(seed, l->name() + "/epoch" + std::to_string(epoch)));
+}
+
+std::string Model::describe() const {
+  std::ostringstream s;
+  long total = 0;
+  int in = input_size_;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    long n = 0;
+    for (Param* p : layers_[i]->params()) n += p->value.size();
+    total += n;
+    s << "  " << layers_[i]->name() << " (" << kinds_[i] << "): " << in << " -> " << layers_[i]->output_size();
+    if (n) s << ", " << n << " parameters";
+    s << "\n";
+    in = layers_[i]->output_size();
+  }
+  s << "  total: " << total << " parameters\n";
+  return s.str();
+}
+
+}  // namespace unroll

@@ -1,0 +1,585 @@
+#include "unroll/host/trainer.hpp"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include "unroll/error.hpp"
+#include "unroll/host/checkpoint.hpp"
+#include "unroll/host/config.hpp"
+#include "unroll/host/files.hpp"
+#include "unroll/host/model.hpp"
+#include "unroll/host/plugin_host.hpp"
+#include "unroll/host/progress.hpp"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace unroll {
+
+int configure_threads(int requested) {
+  int n = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  Eigen::setNbThreads(n);
+  omp_set_num_threads(n);
+  return n;
+}
+
+namespace {
+
+class BuildCtx : public BuildContext {
+ public:
+  BuildCtx(const PluginHost& h, std::string n, uint64_t s, std::string dir) : host_(h) {
+    name = std::move(n);
+    seed = s;
+    base_dir = std::move(dir);
+  }
+  std::shared_ptr<Schedule> make_schedule(const Node& block) override {
+    return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
+  }
+
+ private:
+  const PluginHost& host_;
+};
+
+std::string fmt(double v, int prec = 6) {
+  if (std::isnan(v)) return "nan";
+  std::ostringstream s;
+  s.precision(prec);
+  s << v;
+  return s.str();
+}
+
+/// Loss, accuracy and counts accumulated over batches.
+struct Tally {
+  double loss = 0;
+  long count = 0, correct = 0;
+  double mean() const { return count ? loss / count : NAN; }
+  double accuracy() const { return count ? static_cast<double>(correct) / count : NAN; }
+};
+
+/// Number of non-masked columns and correctly classified ones.
+void score(const ConstMatRef& out, const Targets& y, long& count, long& correct) {
+  if (!y.has_labels()) {
+    count += out.cols();
+    return;
+  }
+  for (Eigen::Index j = 0; j < out.cols(); ++j) {
+    if (y.labels[j] < 0) continue;
+    ++count;
+    Eigen::Index arg;
+    out.col(j).maxCoeff(&arg);
+    if (arg == y.labels[j]) ++correct;
+  }
+}
+
+/// Columns [from, from + n) of a target batch.
+void slice_targets(const Targets& src, Eigen::Index from, Eigen::Index n, int steps, Targets& dst) {
+  dst.steps = steps;
+  dst.batch = src.batch;
+  if (src.has_labels()) {
+    dst.labels.assign(src.labels.begin() + from, src.labels.begin() + from + n);
+    dst.values.resize(0, 0);
+  } else {
+    dst.labels.clear();
+    dst.values = src.values.middleCols(from, n);
+  }
+}
+
+class Trainer {
+ public:
+  Trainer(const Experiment& exp, PluginHost& host, const RunOptions& opt) : exp_(exp), host_(host), opt_(opt) {}
+
+  RunResult run();
+
+ private:
+  void build();
+  void train_epoch(int epoch);
+  void train_batch(std::span<const size_t> idx, int epoch, long batch_no);
+  void update(int epoch);
+  Tally evaluate(Split split, const std::vector<size_t>& idx);
+  void log(const std::string& line, bool echo = true);
+  void write_metrics();
+  void write_summary(const std::string& status, const std::string& stop, const std::string& error = "",
+                     const std::map<std::string, double>& test = {});
+
+  const Experiment& exp_;
+  PluginHost& host_;
+  RunOptions opt_;
+  const Node& cfg() const { return exp_.config; }
+
+  uint64_t seed_ = 1;
+  std::shared_ptr<Dataset> data_;
+  DatasetInfo info_;
+  std::unique_ptr<Model> model_;
+  std::shared_ptr<Loss> loss_;
+  std::shared_ptr<Optimizer> optim_;
+  std::shared_ptr<Schedule> sched_;
+  std::vector<std::shared_ptr<Regularizer>> regs_;
+  std::vector<Param*> params_;
+  std::vector<size_t> train_idx_, val_idx_, test_idx_;
+
+  // Settings.
+  int epochs_ = 1, batch_ = 32, eval_batch_ = 1000, k1_ = 0, k2_ = 0, threads_ = 1;
+  bool shuffle_ = true, every_step_ = false, stateful_ = false, grad_lags_ = false;
+  double clip_norm_ = 0, clip_value_ = 0, loss_below_ = 0;
+
+  // Reused buffers.
+  Seq x_, win_x_, dy_;
+  Targets y_, win_y_;
+  Matrix grad_;
+  std::vector<std::vector<Matrix>> saved_state_;
+
+  // Progress of the run.
+  long long step_ = 0;
+  long long steps_per_epoch_ = 0;
+  Rng reg_rng_;
+  Tally epoch_train_;
+  double grad_norm_sum_ = 0;
+  long updates_in_epoch_ = 0, clipped_in_epoch_ = 0;
+  double lr_ = 0;
+  std::vector<std::vector<double>> lag_sum_;  // per recurrent layer, per lag
+  std::vector<long> lag_count_;
+  std::string lag_csv_ = "epoch,layer,lag,grad_norm\n";
+
+  std::vector<std::string> columns_;
+  std::vector<std::vector<double>> rows_;
+  std::string log_text_;
+  std::unique_ptr<Progress> progress_;
+  int current_epoch_ = 0;
+  long current_batch_ = 0;
+  Clock::time_point start_;
+};
+
+void Trainer::log(const std::string& line, bool echo) {
+  log_text_ += line + "\n";
+  if (echo && !opt_.quiet) {
+    if (progress_) progress_->clear();
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+}
+
+void Trainer::build() {
+  seed_ = static_cast<uint64_t>(cfg().at("seed").as_int().value_or(1));
+  const Node& train = cfg().at("train");
+  epochs_ = static_cast<int>(*train.at("epochs").as_int());
+  batch_ = static_cast<int>(*train.at("batch").as_int());
+  eval_batch_ = static_cast<int>(*train.at("eval_batch").as_int());
+  shuffle_ = *train.at("shuffle").as_bool();
+  const Node& bptt = train.at("bptt");
+  k1_ = static_cast<int>(*bptt.at("k1").as_int());
+  k2_ = static_cast<int>(*bptt.at("k2").as_int());
+  stateful_ = *bptt.at("stateful").as_bool();
+  if (k2_ && k1_ && k2_ < k1_)
+    throw Error(bptt.at("k2").loc().str() + ": bptt.k2 (" + std::to_string(k2_) + ") must be >= k1 (" +
+                std::to_string(k1_) + ")");
+  clip_norm_ = *train.at("clip").at("norm").as_double();
+  clip_value_ = *train.at("clip").at("value").as_double();
+  grad_lags_ = *train.at("diagnostics").at("grad_lags").as_bool();
+  if (const Node& lb = train.at("stop").at("train_loss_below"); !lb.is_null()) loss_below_ = *lb.as_double();
+  int threads = opt_.threads > 0 ? opt_.threads : static_cast<int>(*train.at("threads").as_int());
+  threads_ = configure_threads(threads);
+
+  BuildCtx dctx(host_, "data", seed_, exp_.base_dir);
+  data_ = host_.build<Dataset>(Kind::Dataset, cfg().at("data"), dctx);
+  info_ = data_->info();
+
+  const std::string loss_at = train.at("loss_at").text();
+  every_step_ = loss_at == "auto" ? info_.every_step : loss_at == "every";
+  if (every_step_ && !info_.every_step && info_.steps > 1)
+    throw Error(train.at("loss_at").loc().str() + ": loss_at: every needs per-step targets, but dataset '" +
+                cfg().at("data").at("kind").text() + "' has targets at the last step only");
+
+  model_ = std::make_unique<Model>(cfg().at("model"), info_.input_size, host_, seed_, exp_.base_dir);
+  if (model_->output_size() != info_.output_size)
+    throw Error(cfg().at("model").loc().str() + ": the model outputs " + std::to_string(model_->output_size()) +
+                " features, but dataset '" + cfg().at("data").at("kind").text() + "' has " +
+                std::to_string(info_.output_size) + (info_.labels ? " classes" : " target features") +
+                " (set the last layer's units to " + std::to_string(info_.output_size) + ")");
+  model_->initialize(host_, seed_, exp_.base_dir);
+  params_ = model_->params();
+
+  BuildCtx lctx(host_, "loss", seed_, exp_.base_dir);
+  loss_ = host_.build<Loss>(Kind::Loss, cfg().at("loss"), lctx);
+  BuildCtx octx(host_, "optimizer", seed_, exp_.base_dir);
+  optim_ = host_.build<Optimizer>(Kind::Optimizer, cfg().at("optimizer"), octx);
+  BuildCtx sctx(host_, "schedule", seed_, exp_.base_dir);
+  sched_ = host_.build<Schedule>(Kind::Schedule, cfg().at("schedule"), sctx);
+  int r = 0;
+  for (const Node& block : cfg().at("regularizers").items()) {
+    BuildCtx rctx(host_, "regularizer" + std::to_string(r++), seed_, exp_.base_dir);
+    regs_.push_back(host_.build<Regularizer>(Kind::Regularizer, block, rctx));
+  }
+
+  // Train/validation split: a seeded permutation, the last `validation` samples held out.
+  const size_t n_train = data_->size(Split::Train);
+  const size_t n_val = static_cast<size_t>(*cfg().at("data").at("validation").as_int());
+  if (n_val >= n_train)
+    throw Error(cfg().at("data").at("validation").loc().str() + ": validation (" + std::to_string(n_val) +
+                ") must be smaller than the training set (" + std::to_string(n_train) + " samples)");
+  std::vector<size_t> perm(n_train);
+  std::iota(perm.begin(), perm.end(), 0);
+  if (n_val > 0) {
+    Rng split = Rng::derive(seed_, "validation-split");
+    for (size_t i = n_train - 1; i > 0; --i) std::swap(perm[i], perm[split.below(i + 1)]);
+  }
+  train_idx_.assign(perm.begin(), perm.end() - static_cast<long>(n_val));
+  val_idx_.assign(perm.end() - static_cast<long>(n_val), perm.end());
+  std::sort(train_idx_.begin(), train_idx_.end());
+  std::sort(val_idx_.begin(), val_idx_.end());
+  if (info_.has_test) {
+    test_idx_.resize(data_->size(Split::Test));
+    std::iota(test_idx_.begin(), test_idx_.end(), 0);
+  }
+  steps_per_epoch_ = static_cast<long long>((train_idx_.size() + batch_ - 1) / batch_);
+  if (stateful_) steps_per_epoch_ = static_cast<long long>(train_idx_.size() / batch_);
+  if (steps_per_epoch_ == 0)
+    throw Error("the training split has " + std::to_string(train_idx_.size()) + " samples, fewer than one batch of " +
+                std::to_string(batch_));
+
+  // Metrics columns, fixed for the run.
+  const bool acc = info_.labels && loss_->classifies();
+  columns_ = {"epoch", "train_loss"};
+  if (acc) columns_.push_back("train_accuracy");
+  if (!val_idx_.empty()) {
+    columns_.push_back("val_loss");
+    if (acc) columns_.push_back("val_accuracy");
+  }
+  if (info_.bits_per_symbol) {
+    columns_.push_back("train_bpc");
+    if (!val_idx_.empty()) columns_.push_back("val_bpc");
+  }
+  for (const char* c : {"lr", "grad_norm", "clip_rate", "seconds"}) columns_.push_back(c);
+}
+
+void Trainer::update(int epoch) {
+  double penalty = 0;
+  for (auto& r : regs_) penalty += r->add_penalty_gradient(params_, 1.0);
+  (void)penalty;
+  double sq = 0;
+  for (Param* p : params_) sq += p->grad.cast<double>().squaredNorm();
+  const double norm = std::sqrt(sq);
+  grad_norm_sum_ += norm;
+  ++updates_in_epoch_;
+  bool clipped = false;
+  if (clip_norm_ > 0 && norm > clip_norm_) {
+    const float s = static_cast<float>(clip_norm_ / norm);
+    for (Param* p : params_) p->grad *= s;
+    clipped = true;
+  }
+  if (clip_value_ > 0) {
+    const float v = static_cast<float>(clip_value_);
+    for (Param* p : params_) {
+      if ((p->grad.array().abs() > v).any()) clipped = true;
+      p->grad = p->grad.cwiseMax(-v).cwiseMin(v);
+    }
+  }
+  if (clipped) ++clipped_in_epoch_;
+  for (auto& r : regs_) r->transform_gradients(params_, step_, reg_rng_);
+  lr_ = optim_->base_lr() * sched_->factor(ScheduleState{epoch, step_, steps_per_epoch_});
+  optim_->step(params_, lr_);
+  for (auto& r : regs_) r->after_step(params_);
+  for (Param* p : params_) p->grad.setZero();
+  ++step_;
+}
+
+void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no) {
+  data_->batch(Split::Train, idx, x_, y_);
+  const int B = x_.batch, T = x_.steps, F = x_.features();
+  if (!stateful_) model_->reset_state(B);
+  const int k1 = k1_ > 0 ? std::min(k1_, T) : T;
+  const int k2 = k2_ > 0 ? std::max(k2_, k1) : k1;
+
+  auto& layers = model_->layers();
+  saved_state_.clear();
+  for (auto& l : layers)
+    if (l->is_recurrent()) saved_state_.push_back(l->state());
+
+  for (int t = 0; t < T;) {
+    const int end = std::min(t + k1, T);
+    const int start = std::max(0, end - k2);
+    const bool has_loss = every_step_ || end == T;
+    size_t ri = 0;
+    for (auto& l : layers)
+      if (l->is_recurrent()) l->set_state(saved_state_[ri++]);
+
+    const Seq* in = &x_;
+    if (start != 0 || end != T) {
+      win_x_.resize(F, end - start, B);
+      win_x_.data = x_.data.middleCols(static_cast<Eigen::Index>(start) * B, static_cast<Eigen::Index>(end - start) * B);
+      in = &win_x_;
+    }
+    for (auto& r : regs_) r->perturb(params_, reg_rng_);
+    const Seq& out = model_->forward(*in, Mode::Train);
+    if (has_loss) {
+      // Loss columns: the new steps [t, end) (every step), or the last step.
+      const int first = every_step_ ? t : T - 1;
+      const Eigen::Index col0 = static_cast<Eigen::Index>(first - start) * B;
+      const Eigen::Index ncols = static_cast<Eigen::Index>(end - first) * B;
+      const Eigen::Index tcol0 = y_.steps == 1 ? 0 : static_cast<Eigen::Index>(first) * B;
+      if (y_.steps == 1 && every_step_ && T > 1)
+        throw Error("dataset gives last-step targets, but the loss is taken at every step");
+      slice_targets(y_, tcol0, ncols, end - first, win_y_);
+      const auto out_cols = out.data.middleCols(col0, ncols);
+      const double sum = loss_->evaluate(out_cols, win_y_, &grad_);
+      long count = 0, correct = 0;
+      score(out_cols, win_y_, count, correct);
+      if (!std::isfinite(sum)) {
+        std::ostringstream s;
+        s << "training diverged: the loss is " << sum << " at epoch " << epoch + 1 << ", batch " << batch_no + 1
+          << " (lr " << fmt(lr_) << "); the last good checkpoint is kept. Lower the learning rate or clip gradients "
+          << "(train.clip.norm)";
+        throw Error(s.str());
+      }
+      epoch_train_.loss += sum;
+      epoch_train_.count += count;
+      epoch_train_.correct += correct;
+      dy_.resize(out.features(), end - start, B);
+      dy_.data.setZero();
+      if (count > 0) dy_.data.middleCols(col0, ncols) = grad_ * static_cast<Scalar>(1.0 / count);
+      model_->backward(dy_);
+      if (grad_lags_) {
+        size_t li = 0;
+        for (auto& l : layers) {
+          if (!l->is_recurrent()) continue;
+          auto norms = l->hidden_grad_norms();
+          if (lag_sum_.size() <= li) lag_sum_.resize(li + 1);
+          auto& sums = lag_sum_[li];
+          const int last = end - 1 - start;  // lag measured from the window's last step
+          for (int s = 0; s < static_cast<int>(norms.size()); ++s) {
+            const size_t lag = static_cast<size_t>(last - s);
+            if (sums.size() <= lag) sums.resize(lag + 1, 0.0);
+            sums[lag] += norms[s];
+          }
+          ++li;
+        }
+        if (lag_count_.size() < lag_sum_.size()) lag_count_.resize(lag_sum_.size(), 0);
+        for (auto& c : lag_count_) ++c;
+      }
+    }
+    for (auto& r : regs_) r->restore(params_);
+    if (has_loss) update(epoch);
+
+    if (end < T) {  // the state the next window starts from, cut from the graph
+      const int next_end = std::min(end + k1, T);
+      const int next_start = std::max(0, next_end - k2);
+      ri = 0;
+      for (auto& l : layers)
+        if (l->is_recurrent()) {
+          if (next_start > start) saved_state_[ri] = l->state_at(next_start - 1 - start);
+          ++ri;
+        }
+    }
+    t = end;
+  }
+}
+
+void Trainer::train_epoch(int epoch) {
+  model_->set_epoch(seed_, epoch);
+  reg_rng_ = Rng::derive(seed_, "regularizers/epoch" + std::to_string(epoch));
+  epoch_train_ = {};
+  grad_norm_sum_ = 0;
+  updates_in_epoch_ = clipped_in_epoch_ = 0;
+  lag_sum_.clear();
+  lag_count_.clear();
+
+  std::vector<size_t> order = train_idx_;
+  const size_t n = order.size();
+  const size_t nb = static_cast<size_t>(steps_per_epoch_);
+  if (stateful_) {
+    // B parallel streams: batch i holds sample b * (n / B) + i of stream b, so each column
+    // continues where the same column of the previous batch stopped.
+    const size_t per_stream = n / batch_;
+    std::vector<size_t> streams;
+    for (size_t i = 0; i < per_stream; ++i)
+      for (int b = 0; b < batch_; ++b) streams.push_back(order[b * per_stream + i]);
+    order = streams;
+    model_->reset_state(batch_);
+  } else if (shuffle_) {
+    Rng rng = Rng::derive(seed_, "shuffle/epoch" + std::to_string(epoch));
+    for (size_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+  }
+  for (size_t b = 0; b < nb; ++b) {
+    const size_t from = b * batch_, to = std::min(n, from + batch_);
+    current_batch_ = static_cast<long>(b);
+    train_batch(std::span<const size_t>(order.data() + from, to - from), epoch, static_cast<long>(b));
+    if (progress_) progress_->batch(epoch, static_cast<long>(b + 1), static_cast<long>(nb), epoch_train_.mean());
+  }
+}
+
+Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {
+  Tally t;
+  Seq x;
+  Targets y, sel;
+  for (size_t from = 0; from < idx.size(); from += eval_batch_) {
+    const size_t to = std::min(idx.size(), from + eval_batch_);
+    data_->batch(split, std::span<const size_t>(idx.data() + from, to - from), x, y);
+    model_->reset_state(x.batch);
+    const Seq& out = model_->forward(x, Mode::Eval);
+    const int B = x.batch, T = x.steps;
+    const int first = every_step_ ? 0 : T - 1;
+    const Eigen::Index col0 = static_cast<Eigen::Index>(first) * B, ncols = static_cast<Eigen::Index>(T - first) * B;
+    slice_targets(y, y.steps == 1 ? 0 : col0, ncols, T - first, sel);
+    const auto cols = out.data.middleCols(col0, ncols);
+    t.loss += loss_->evaluate(cols, sel, nullptr);
+    score(cols, sel, t.count, t.correct);
+  }
+  return t;
+}
+
+void Trainer::write_metrics() {
+  std::string csv;
+  for (size_t i = 0; i < columns_.size(); ++i) csv += (i ? "," : "") + columns_[i];
+  csv += "\n";
+  for (const auto& row : rows_) {
+    for (size_t i = 0; i < row.size(); ++i) csv += (i ? "," : "") + fmt(row[i], i == 0 ? 6 : 8);
+    csv += "\n";
+  }
+  write_file_atomic(opt_.out_dir + "/metrics.csv", csv);
+  write_file_atomic(opt_.out_dir + "/log.txt", log_text_);
+  if (grad_lags_) write_file_atomic(opt_.out_dir + "/grad_lags.csv", lag_csv_);
+}
+
+void Trainer::write_summary(const std::string& status, const std::string& stop, const std::string& error,
+                            const std::map<std::string, double>& test) {
+  nlohmann::ordered_json j;
+  j["name"] = cfg().at("name").text();
+  j["status"] = status;
+  j["stop_reason"] = stop;
+  if (!error.empty()) j["error"] = error;
+  j["epochs"] = rows_.size();
+  double secs = 0;
+  for (const auto& r : rows_) secs += r.back();
+  j["seconds_per_epoch"] = rows_.empty() ? 0.0 : secs / rows_.size();
+  j["seconds_total"] = std::chrono::duration<double>(Clock::now() - start_).count();
+  j["threads"] = threads_;
+  j["seed"] = seed_;
+  j["steps"] = step_;
+  nlohmann::ordered_json fin;
+  if (!rows_.empty())
+    for (size_t i = 1; i < columns_.size(); ++i)
+      if (std::isfinite(rows_.back()[i])) fin[columns_[i]] = rows_.back()[i];
+  for (const auto& [k, v] : test) fin[k] = v;
+  j["final"] = fin;
+  write_file_atomic(opt_.out_dir + "/summary.json", j.dump(2) + "\n");
+}
+
+RunResult Trainer::run() {
+  start_ = Clock::now();
+  fs::create_directories(opt_.out_dir);
+  write_file_atomic(opt_.out_dir + "/config.yaml", to_yaml(cfg()));
+  log("unroll: " + cfg().at("name").text() + " (" + exp_.file + ") -> " + opt_.out_dir);
+  build();
+  log("data: " + cfg().at("data").at("kind").text() + ", " + std::to_string(train_idx_.size()) + " train / " +
+      std::to_string(val_idx_.size()) + " validation / " + std::to_string(test_idx_.size()) + " test samples, " +
+      std::to_string(info_.steps) + " step(s) of " + std::to_string(info_.input_size) + " features");
+  log("model:\n" + model_->describe(), false);
+  log("threads: " + std::to_string(threads_) + ", seed " + std::to_string(seed_), false);
+  if (!opt_.quiet && ::isatty(STDERR_FILENO)) progress_ = std::make_unique<Progress>(epochs_);
+
+  RunResult result;
+  result.dir = opt_.out_dir;
+  std::string stop = "epochs";
+  const bool acc = info_.labels && loss_->classifies();
+  try {
+    for (int epoch = 0; epoch < epochs_; ++epoch) {
+      current_epoch_ = epoch;
+      const auto t0 = Clock::now();
+      train_epoch(epoch);
+      std::vector<double> row{static_cast<double>(epoch + 1), epoch_train_.mean()};
+      std::map<std::string, double> m{{"train_loss", epoch_train_.mean()}};
+      if (acc) row.push_back(epoch_train_.accuracy());
+      Tally val;
+      if (!val_idx_.empty()) {
+        val = evaluate(Split::Train, val_idx_);
+        row.push_back(val.mean());
+        m["val_loss"] = val.mean();
+        if (acc) {
+          row.push_back(val.accuracy());
+          m["val_accuracy"] = val.accuracy();
+        }
+      }
+      if (info_.bits_per_symbol) {
+        row.push_back(epoch_train_.mean() / std::log(2.0));
+        if (!val_idx_.empty()) row.push_back(val.mean() / std::log(2.0));
+      }
+      row.push_back(lr_);
+      row.push_back(updates_in_epoch_ ? grad_norm_sum_ / updates_in_epoch_ : 0.0);
+      row.push_back(updates_in_epoch_ ? static_cast<double>(clipped_in_epoch_) / updates_in_epoch_ : 0.0);
+      row.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      rows_.push_back(row);
+      for (size_t li = 0; li < lag_sum_.size(); ++li)
+        for (size_t lag = 0; lag < lag_sum_[li].size(); ++lag)
+          lag_csv_ += std::to_string(epoch + 1) + "," + std::to_string(li) + "," + std::to_string(lag) + "," +
+                      fmt(lag_sum_[li][lag] / std::max<long>(1, lag_count_[li])) + "\n";
+      sched_->end_epoch(epoch, m);
+
+      std::ostringstream line;
+      line << "epoch " << epoch + 1 << "/" << epochs_;
+      for (size_t i = 1; i + 1 < columns_.size(); ++i) line << "  " << columns_[i] << " " << fmt(row[i], 4);
+      line << "  " << fmt(row.back(), 3) << "s";
+      log(line.str());
+      save_checkpoint(opt_.out_dir + "/checkpoint", *model_, *optim_, epoch + 1, step_);
+      write_metrics();
+      if (progress_) progress_->epoch_done(epoch + 1, row.back());
+      if (loss_below_ > 0 && epoch_train_.mean() < loss_below_) {
+        stop = "train_loss_below";
+        log("stopping: the training loss " + fmt(epoch_train_.mean()) + " fell below " + fmt(loss_below_));
+        break;
+      }
+    }
+  } catch (const Error& e) {
+    if (progress_) progress_->clear();
+    log(std::string("error: ") + e.what(), false);
+    write_metrics();
+    write_summary("failed", "error", e.what());
+    throw;
+  }
+  if (progress_) progress_->clear();
+
+  std::map<std::string, double> fin;
+  for (size_t i = 1; i < columns_.size(); ++i) fin[columns_[i]] = rows_.back()[i];
+  std::string test_line;
+  if (!test_idx_.empty()) {
+    Tally test = evaluate(Split::Test, test_idx_);
+    fin["test_loss"] = test.mean();
+    test_line = "test_loss " + fmt(test.mean(), 4);
+    if (acc) {
+      fin["test_accuracy"] = test.accuracy();
+      test_line += "  test_accuracy " + fmt(test.accuracy(), 4);
+    }
+    if (info_.bits_per_symbol) fin["test_bpc"] = test.mean() / std::log(2.0);
+  }
+  if (!test_line.empty()) log(test_line);
+  write_metrics();
+  write_summary("completed", stop);
+  {
+    // Add test metrics to summary.final.
+    auto j = nlohmann::ordered_json::parse(read_file(opt_.out_dir + "/summary.json"));
+    for (const auto& [k, v] : fin)
+      if (k.rfind("test_", 0) == 0) j["final"][k] = v;
+    write_file_atomic(opt_.out_dir + "/summary.json", j.dump(2) + "\n");
+  }
+  result.stop_reason = stop;
+  result.epochs = static_cast<int>(rows_.size());
+  result.final_metrics = fin;
+  return result;
+}
+
+}  // namespace
+
+RunResult run_experiment(const Experiment& exp, PluginHost& host, const RunOptions& opt) {
+  Trainer t(exp, host, opt);
+  return t.run();
+}
+
+}  // namespace unroll

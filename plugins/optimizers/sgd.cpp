@@ -1,0 +1,75 @@
+// sgd: stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay, in
+// PyTorch's formulation (no dampening; the velocity accumulates raw gradients).
+#include <unroll/plugin.hpp>
+
+namespace {
+using namespace unroll;
+
+class Sgd final : public Optimizer {
+ public:
+  explicit Sgd(const Options& o)
+      : lr_(o.real("lr")), mu_(o.f("momentum")), wd_(o.f("weight_decay")), nesterov_(o.boolean("nesterov")) {
+    if (nesterov_ && mu_ == 0)
+      throw Error(o.node().at("nesterov").loc().str() +
+                  ": sgd: 'nesterov: true' needs a momentum > 0 (the look-ahead is taken along the velocity); "
+                  "set e.g. 'momentum: 0.9' or drop 'nesterov'");
+  }
+
+  double base_lr() const override { return lr_; }
+  StateMap& state() override { return state_; }
+
+  void step(const std::vector<Param*>& params, double lr) override {
+    const float a = static_cast<float>(lr);
+    for (Param* p : params) {
+      if (p->frozen) continue;
+      auto w = p->value.array();
+      auto g = p->grad.array() + wd_ * w;  // L2 penalty 0.5*wd*|w|^2 folded into the gradient
+      if (mu_ == 0) {
+        w -= a * g;
+        continue;
+      }
+      auto v = velocity(*p).array();
+      v = mu_ * v + g;
+      if (nesterov_)
+        w -= a * (g + mu_ * v);
+      else
+        w -= a * v;
+    }
+  }
+
+ private:
+  // Looked up by name on every step (not cached by pointer): the host may overwrite the whole
+  // map when it restores a checkpoint. The key buffer is reused, so this does not allocate.
+  Matrix& velocity(const Param& p) {
+    key_.assign(p.name).append("/momentum");
+    auto it = state_.find(key_);
+    if (it == state_.end()) return state_.emplace(key_, Matrix::Zero(p.value.rows(), p.value.cols())).first->second;
+    if (it->second.rows() != p.value.rows() || it->second.cols() != p.value.cols())
+      throw Error("sgd: state '" + key_ + "' is " + std::to_string(it->second.rows()) + "x" +
+                  std::to_string(it->second.cols()) + " but parameter " + p.name + " is " +
+                  std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
+                  " (a checkpoint from a different model?)");
+    return it->second;
+  }
+
+  double lr_;
+  float mu_, wd_;
+  bool nesterov_;
+  StateMap state_;
+  std::string key_;
+};
+
+}  // namespace
+
+UNROLL_PLUGIN(registry) {
+  Schema s("sgd",
+           "SGD with momentum, PyTorch formulation: g = grad + weight_decay*p; v = momentum*v + g; "
+           "p -= lr*v (nesterov: p -= lr*(g + momentum*v)). Nesterov momentum after Sutskever et al. 2013.");
+  s.real("lr", 0.01, "Learning rate (base value; the schedule multiplies it).").above(0);
+  s.real("momentum", 0.0, "Momentum coefficient mu; 0 = plain SGD (no state).").range(0, 1).below(1);
+  s.boolean("nesterov", false, "Nesterov momentum (needs momentum > 0).");
+  s.real("weight_decay", 0.0, "L2 coefficient added to the gradient: g += weight_decay * p.").at_least(0);
+  registry.add_optimizer(std::move(s), [](const Options& o, BuildContext&) -> std::unique_ptr<Optimizer> {
+    return std::make_unique<Sgd>(o);
+  });
+}

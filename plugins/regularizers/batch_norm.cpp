@@ -1,0 +1,100 @@
+// Batch normalization (Ioffe & Szegedy 2015) as a layer stage. Per feature, statistics are taken
+// over all T*B columns of the batch: for sequences they are pooled over batch AND time, with one
+// gamma/beta shared by every step (the layer sees a sequence as one wide batch, types.hpp).
+// Running statistics follow PyTorch: running = (1-m)*running + m*batch, with the unbiased
+// batch variance; they are buffers, so checkpoints save them.
+#include <cmath>
+
+#include <unroll/plugin.hpp>
+
+namespace {
+using namespace unroll;
+
+Node constant_init(const char* value) {
+  Node n = Node::map();
+  n.set("kind", Node::scalar("constant"));
+  n.set("value", Node::scalar(value));
+  return n;
+}
+
+class BatchNorm final : public Layer {
+ public:
+  BatchNorm(const Options& o, const BuildContext& c)
+      : momentum_(o.real("momentum")), eps_(o.real("eps")), n_(c.input_size),
+        gamma_(c.name + ".gamma", n_, 1, 1, 1, constant_init("1")),
+        beta_(c.name + ".beta", n_, 1, 1, 1, constant_init("0")),
+        mean_name_(c.name + ".running_mean"), var_name_(c.name + ".running_var"),
+        running_mean_(Matrix::Zero(n_, 1)), running_var_(Matrix::Ones(n_, 1)) {
+    gamma_.value.setOnes();  // usable before the host runs the init blocks
+  }
+
+  int output_size() const override { return n_; }
+  std::vector<Param*> params() override { return {&gamma_, &beta_}; }
+  std::vector<std::pair<std::string, Matrix*>> buffers() override {
+    return {{mean_name_, &running_mean_}, {var_name_, &running_var_}};
+  }
+
+ protected:
+  void do_forward(const Seq& x, Seq& y, Mode mode) override {
+    y.resize(n_, x.steps, x.batch);
+    const auto gamma = gamma_.value.col(0).array();
+    const auto beta = beta_.value.col(0).array();
+    if (mode == Mode::Eval) {
+      scale_ = gamma * (running_var_.col(0).array() + eps_).rsqrt();
+      shift_ = beta - running_mean_.col(0).array() * scale_.array();
+      y.data.array() = (x.data.array().colwise() * scale_.array()).colwise() + shift_.array();
+      return;
+    }
+    const Eigen::Index N = x.data.cols();
+    if (N < 2)
+      throw Error(name() + ": batch_norm needs more than one value per feature in training (got a batch of " +
+                  std::to_string(N) + " column); use a larger batch");
+    mean_ = x.data.rowwise().mean();
+    xhat_ = x.data.colwise() - mean_;
+    var_ = xhat_.rowwise().squaredNorm() / static_cast<Scalar>(N);
+    inv_std_ = (var_.array() + eps_).rsqrt();
+    xhat_.array().colwise() *= inv_std_.array();
+    y.data.array() = (xhat_.array().colwise() * gamma).colwise() + beta;
+
+    const auto m = static_cast<Scalar>(momentum_);
+    running_mean_.col(0) = (1 - m) * running_mean_.col(0) + m * mean_;
+    running_var_.col(0) =
+        (1 - m) * running_var_.col(0) + (m * static_cast<Scalar>(N) / static_cast<Scalar>(N - 1)) * var_;
+  }
+
+  // With g = dL/dy, dx = gamma/(N*sigma) * (N*g - sum(g) - xhat * sum(g*xhat)), per feature.
+  void do_backward(const Seq& dy, Seq& dx, bool need_dx) override {
+    const auto N = static_cast<Scalar>(dy.data.cols());
+    sum_dy_ = dy.data.rowwise().sum();
+    sum_dy_xhat_ = (dy.data.array() * xhat_.array()).rowwise().sum();
+    gamma_.grad.col(0) += sum_dy_xhat_;
+    beta_.grad.col(0) += sum_dy_;
+    if (!need_dx) return;
+    dx.resize(n_, dy.steps, dy.batch);
+    scale_ = gamma_.value.col(0).array() * inv_std_.array() / N;
+    dx.data.array() = (((dy.data.array() * N).colwise() - sum_dy_.array()) -
+                       xhat_.array().colwise() * sum_dy_xhat_.array())
+                          .colwise() *
+                      scale_.array();
+  }
+
+ private:
+  double momentum_, eps_;
+  int n_;
+  Param gamma_, beta_;
+  std::string mean_name_, var_name_;
+  Matrix running_mean_, running_var_;  // n x 1
+  Matrix xhat_;                        // normalized input of the last train forward
+  Vector mean_, var_, inv_std_, scale_, shift_, sum_dy_, sum_dy_xhat_;
+};
+
+}  // namespace
+
+UNROLL_PLUGIN(registry) {
+  Schema s("batch_norm",
+           "batch normalization: y = gamma * (x - mean) / sqrt(var + eps) + beta, per feature over batch and time "
+           "(Ioffe & Szegedy 2015)");
+  s.real("momentum", 0.1, "running statistics: running = (1-m)*running + m*batch").range(0, 1);
+  s.real("eps", 1e-5, "added to the variance for numerical stability").above(0);
+  registry.add_layer(std::move(s), [](const Options& o, BuildContext& c) { return std::make_unique<BatchNorm>(o, c); });
+}
