@@ -7,7 +7,9 @@
 #include "unroll/error.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/experiment.hpp"
+#include "unroll/host/files.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/reference_docs.hpp"
 
 namespace po = boost::program_options;
 
@@ -53,7 +55,10 @@ int cmd_plugins(const std::vector<std::string>& args) {
   po::options_description opts("unroll plugins [--describe NAME]");
   opts.add_options()("help,h", "show this help")("describe,d", po::value<std::string>(),
                                                   "print one component's options (or 'train' for the train block)")(
-      "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)");
+      "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
+      "markdown", po::value<std::string>()->implicit_value("docs/reference"),
+      "write the reference pages (one per component kind, from the schemas) into DIR (default docs/reference); "
+      "only built-in plugins and --plugin-dir, not UNROLL_PLUGIN_PATH");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -63,6 +68,19 @@ int cmd_plugins(const std::vector<std::string>& args) {
   }
   if (vm.count("help")) {
     std::cout << opts << "\n";
+    return 0;
+  }
+  if (vm.count("markdown")) {
+    PluginHost h;
+    h.load_directory(PluginHost::builtin_dir());
+    if (vm.count("plugin-dir"))
+      for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) h.load_directory(d);
+    const std::string dir = vm["markdown"].as<std::string>();
+    std::filesystem::create_directories(dir);
+    for (const auto& [file, text] : reference_pages(h.registry())) {
+      write_file_atomic(dir + "/" + file, text);
+      std::printf("wrote %s/%s\n", dir.c_str(), file.c_str());
+    }
     return 0;
   }
   PluginHost host;

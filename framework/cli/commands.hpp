@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "unroll/host/report.hpp"
+
 namespace unroll::cli {
 
 /// Bad command-line usage (exit code 2), as opposed to unroll::Error (bad input, exit code 1).
@@ -13,5 +15,11 @@ struct UsageError : std::runtime_error {
 
 int cmd_run(const std::vector<std::string>& args);
 int cmd_plugins(const std::vector<std::string>& args);
+int cmd_new_plugin(const std::vector<std::string>& args);
+int cmd_check_plugin(const std::vector<std::string>& args);
+int cmd_sweep(const std::vector<std::string>& args);
+int cmd_report(const std::vector<std::string>& args);
+/// Where `unroll report` finds its plot helper (shared by sweep and report).
+ReportOptions report_options();
 
 }  // namespace unroll::cli

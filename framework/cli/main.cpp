@@ -16,8 +16,12 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run FILE [--set PATH=VALUE ...] [--out DIR] [--threads N]   train one experiment\n"
+    "  run --resume RUN_DIR                                       continue a run from its checkpoint\n"
     "  plugins [--describe NAME]                                  list components, or one's options\n"
-    "\n"
+    "  new-plugin KIND NAME [DIR]                                 write a buildable plugin skeleton\n"
+    "  check-plugin LIB [LIB ...]                                 check every component of a plugin library\n"
+    "  sweep FILE [-j N] [--threads-per-run T] [--out DIR]        run an ablation: variants x seeds in parallel\n"
+    "  report SWEEP_DIR                                           tables (report.md/.csv) and plots of a sweep\n"    "\n"
     "common options: --plugin-dir DIR (repeatable; also UNROLL_PLUGIN_PATH), --help\n"
     "Run `unroll COMMAND --help` for a command's options.\n";
 
@@ -33,6 +37,10 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "run") return unroll::cli::cmd_run(args);
     if (cmd == "plugins") return unroll::cli::cmd_plugins(args);
+    if (cmd == "new-plugin") return unroll::cli::cmd_new_plugin(args);
+    if (cmd == "check-plugin") return unroll::cli::cmd_check_plugin(args);
+    if (cmd == "sweep") return unroll::cli::cmd_sweep(args);
+    if (cmd == "report") return unroll::cli::cmd_report(args);
     std::fprintf(stderr, "unroll: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const unroll::cli::UsageError& e) {

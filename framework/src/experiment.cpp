@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "unroll/error.hpp"
+#include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
 
@@ -43,11 +44,34 @@ const Schema& layer_extra() {
   return s;
 }
 
+std::shared_ptr<const Schema> early_schema() {
+  auto t = std::make_shared<Schema>("early", "Early stopping: stop when a metric has not improved for `patience` epochs");
+  t->string("metric", "val_loss", "metrics.csv column to watch (val_* falls back to train_* without a validation split)");
+  t->choice("mode", "auto", {"auto", "min", "max"}, "lower or higher is better (auto: max for *accuracy, else min)");
+  t->integer("patience", 0, "epochs without improvement before stopping (0: off)").at_least(0);
+  t->real("min_delta", 0, "an improvement must beat the best value by more than this").at_least(0);
+  return t;
+}
+
 std::shared_ptr<const Schema> stop_schema() {
   auto t = std::make_shared<Schema>("stop", "Stopping rules (the epoch limit always applies)");
   t->real("train_loss_below", "stop when the epoch's mean training loss falls below this (the textbook rule)")
       .above(0)
       .optional();
+  t->real("max_seconds", "wall-clock budget: stop after the first epoch that ends past this many seconds of "
+          "training (counted across --resume)")
+      .above(0)
+      .optional();
+  t->block("early", early_schema(), "early stopping on a validation metric (off while patience is 0)");
+  return t;
+}
+
+std::shared_ptr<const Schema> checkpoint_schema() {
+  auto t = std::make_shared<Schema>("checkpoint", "Checkpoints: checkpoint/ (latest) and best/ (best by a metric)");
+  t->integer("every", 1, "save checkpoint/ every this many epochs (and always at the end)").at_least(1);
+  t->string("monitor", "val_loss",
+            "metrics.csv column that chooses best/ (val_* falls back to train_* without a validation split)");
+  t->choice("mode", "auto", {"auto", "min", "max"}, "lower or higher is better (auto: max for *accuracy, else min)");
   return t;
 }
 
@@ -88,6 +112,7 @@ const Schema& train_schema() {
     t.block("bptt", bptt_schema(), "truncated BPTT (sequences only; absent: full BPTT)");
     t.block("clip", clip_schema(), "gradient clipping");
     t.block("diagnostics", diagnostics_schema(), "extra measurements");
+    t.block("checkpoint", checkpoint_schema(), "checkpoint frequency and the metric that chooses best/");
     return t;
   }();
   return s;
@@ -182,7 +207,7 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
 }
 
 Experiment load_experiment(const std::string& file, const std::vector<std::string>& sets, PluginHost& host) {
-  Node root = load_yaml_file(file);
+  Node root = load_composed(file);  // resolves `extends:` chains
   if (!root.is_map()) throw Error(root.loc().str() + ": an experiment must be a mapping of sections (data, model, ...)");
   for (const auto& s : sets) apply_set(root, s);
   Experiment e;

@@ -56,12 +56,16 @@ void PluginHost::load_library(const fs::path& path_in) {
   const char* err = nullptr;
   try {
     err = reg_fn(registry_);
-  } catch (...) {
+  } catch (const std::exception& e) {  // e.g. a duplicate component name
     registry_.end_library();
-    throw;
+    registry_.remove_library(where);
+    throw Error("plugin library " + where + " failed to register: " + e.what());
   }
   registry_.end_library();
-  if (err) throw Error("plugin library " + where + " failed to register: " + err);
+  if (err) {
+    registry_.remove_library(where);  // nothing half-registered may point into a failed library
+    throw Error("plugin library " + where + " failed to register: " + err);
+  }
   loaded_.push_back(where);
 }
 

@@ -34,6 +34,10 @@ void Registry::end_library() {
   current_lib_.reset();
 }
 
+void Registry::remove_library(const std::string& path) {
+  std::erase_if(entries_, [&](const auto& kv) { return kv.second.library == path; });
+}
+
 void Registry::add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make) {
   auto key = std::make_pair(k, s.name());
   if (auto it = entries_.find(key); it != entries_.end())

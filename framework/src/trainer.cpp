@@ -3,6 +3,8 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "unroll/error.hpp"
+#include "unroll/host/bptt.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/files.hpp"
@@ -34,6 +37,46 @@ int configure_threads(int requested) {
 }
 
 namespace {
+
+volatile std::sig_atomic_t g_interrupt = 0;
+
+extern "C" void on_interrupt_signal(int sig) {
+  g_interrupt = sig;
+  std::signal(sig, SIG_DFL);  // a second signal kills as usual
+}
+
+}  // namespace
+
+void install_interrupt_handlers() {
+  std::signal(SIGINT, on_interrupt_signal);
+  std::signal(SIGTERM, on_interrupt_signal);
+}
+void request_interrupt() { g_interrupt = SIGINT; }
+void clear_interrupt() { g_interrupt = 0; }
+
+namespace {
+
+/// Thrown between batches when a stop was requested; caught in Trainer::run.
+struct Interrupted {
+  int epoch;
+  long batch;
+};
+/// A NaN or infinite loss (an Error, so callers that do not care see a plain failure).
+struct Diverged : Error {
+  using Error::Error;
+};
+
+/// Where a monitored metric sits in the metrics row, and which way is better.
+struct Monitor {
+  std::string name;
+  size_t column = 0;
+  bool maximize = false;
+  bool improves(double v, double best, double min_delta = 0) const {
+    if (!std::isfinite(v)) return false;
+    if (std::isnan(best)) return true;
+    return maximize ? v > best + min_delta : v < best - min_delta;
+  }
+};
 
 class BuildCtx : public BuildContext {
  public:
@@ -81,19 +124,6 @@ void score(const ConstMatRef& out, const Targets& y, long& count, long& correct)
   }
 }
 
-/// Columns [from, from + n) of a target batch.
-void slice_targets(const Targets& src, Eigen::Index from, Eigen::Index n, int steps, Targets& dst) {
-  dst.steps = steps;
-  dst.batch = src.batch;
-  if (src.has_labels()) {
-    dst.labels.assign(src.labels.begin() + from, src.labels.begin() + from + n);
-    dst.values.resize(0, 0);
-  } else {
-    dst.labels.clear();
-    dst.values = src.values.middleCols(from, n);
-  }
-}
-
 class Trainer {
  public:
   Trainer(const Experiment& exp, PluginHost& host, const RunOptions& opt) : exp_(exp), host_(host), opt_(opt) {}
@@ -104,6 +134,11 @@ class Trainer {
   void build();
   void train_epoch(int epoch);
   void train_batch(std::span<const size_t> idx, int epoch, long batch_no);
+  Monitor monitor(const Node& metric, const Node& mode);
+  TrainProgress progress() const;
+  void resume();
+  /// Write the last epoch-boundary snapshot as checkpoint/ unless it is already there.
+  void save_pending_snapshot();
   void update(int epoch);
   Tally evaluate(Split split, const std::vector<size_t>& idx);
   void log(const std::string& line, bool echo = true);
@@ -131,12 +166,23 @@ class Trainer {
   int epochs_ = 1, batch_ = 32, eval_batch_ = 1000, k1_ = 0, k2_ = 0, threads_ = 1;
   bool shuffle_ = true, every_step_ = false, stateful_ = false, grad_lags_ = false;
   double clip_norm_ = 0, clip_value_ = 0, loss_below_ = 0;
+  int ckpt_every_ = 1, early_patience_ = 0;
+  double early_min_delta_ = 0, max_seconds_ = 0;
+  Monitor best_mon_, early_mon_;
+
+  // Checkpoint state: the snapshot taken at the last epoch boundary (what an interrupt or a
+  // divergence writes), and which epoch checkpoint/ on disk holds.
+  Snapshot snapshot_;
+  int saved_epoch_ = -1;
+  std::string config_text_;
+  int first_epoch_ = 0;
+  double best_value_ = NAN, early_best_ = NAN, train_seconds_ = 0;
+  int best_epoch_ = 0, early_bad_ = 0;
 
   // Reused buffers.
-  Seq x_, win_x_, dy_;
-  Targets y_, win_y_;
-  Matrix grad_;
-  std::vector<std::vector<Matrix>> saved_state_;
+  Seq x_;
+  Targets y_;
+  Bptt bptt_;  // truncation windows of a batch (bptt.hpp)
 
   // Progress of the run.
   long long step_ = 0;
@@ -186,6 +232,10 @@ void Trainer::build() {
   clip_value_ = *train.at("clip").at("value").as_double();
   grad_lags_ = *train.at("diagnostics").at("grad_lags").as_bool();
   if (const Node& lb = train.at("stop").at("train_loss_below"); !lb.is_null()) loss_below_ = *lb.as_double();
+  if (const Node& ms = train.at("stop").at("max_seconds"); !ms.is_null()) max_seconds_ = *ms.as_double();
+  early_patience_ = static_cast<int>(*train.at("stop").at("early").at("patience").as_int());
+  early_min_delta_ = *train.at("stop").at("early").at("min_delta").as_double();
+  ckpt_every_ = static_cast<int>(*train.at("checkpoint").at("every").as_int());
   int threads = opt_.threads > 0 ? opt_.threads : static_cast<int>(*train.at("threads").as_int());
   threads_ = configure_threads(threads);
 
@@ -259,6 +309,95 @@ void Trainer::build() {
     if (!val_idx_.empty()) columns_.push_back("val_bpc");
   }
   for (const char* c : {"lr", "grad_norm", "clip_rate", "seconds"}) columns_.push_back(c);
+
+  const Node& ck = train.at("checkpoint");
+  best_mon_ = monitor(ck.at("monitor"), ck.at("mode"));
+  const Node& early = train.at("stop").at("early");
+  if (early_patience_ > 0) early_mon_ = monitor(early.at("metric"), early.at("mode"));
+}
+
+Monitor Trainer::monitor(const Node& metric, const Node& mode) {
+  std::string name = metric.text();
+  auto col = std::find(columns_.begin(), columns_.end(), name);
+  if (col == columns_.end() && name.rfind("val_", 0) == 0 && val_idx_.empty()) {
+    // No validation split: watch the training counterpart rather than fail every such run.
+    const std::string alt = "train_" + name.substr(4);
+    col = std::find(columns_.begin(), columns_.end(), alt);
+    if (col != columns_.end()) {
+      log("note: no validation split (data.validation is 0), so " + alt + " stands in for " + name, false);
+      name = alt;
+    }
+  }
+  if (col == columns_.end() || name == "epoch" || name == "seconds") {
+    std::string have;
+    for (size_t i = 1; i + 1 < columns_.size(); ++i) have += (have.empty() ? "" : ", ") + columns_[i];
+    throw Error(metric.loc().str() + ": metric '" + metric.text() + "' is not a column of this run's metrics.csv (" +
+                have + ")");
+  }
+  Monitor m;
+  m.name = name;
+  m.column = static_cast<size_t>(col - columns_.begin());
+  m.maximize = mode.text() == "max" || (mode.text() == "auto" && name.find("accuracy") != std::string::npos);
+  return m;
+}
+
+TrainProgress Trainer::progress() const {
+  TrainProgress p;
+  p.epoch = static_cast<int>(rows_.size());
+  p.step = step_;
+  p.columns = columns_;
+  p.rows = rows_;
+  p.best_metric = best_mon_.name;
+  p.best_value = best_value_;
+  p.best_epoch = best_epoch_;
+  p.early_best = early_best_;
+  p.early_bad = early_bad_;
+  p.seconds = train_seconds_;
+  return p;
+}
+
+void Trainer::save_pending_snapshot() {
+  if (snapshot_.progress.epoch == saved_epoch_) return;
+  save_checkpoint(opt_.out_dir + "/checkpoint", snapshot_);
+  saved_epoch_ = snapshot_.progress.epoch;
+}
+
+void Trainer::resume() {
+  const std::string dir = opt_.out_dir + "/checkpoint";
+  Snapshot s = read_checkpoint(dir);
+  if (!s.config_yaml.empty() && config_hash(s.config_yaml) != config_hash(config_text_))
+    log("warning: " + opt_.out_dir + "/config.yaml differs from the config the checkpoint was saved with (hash " +
+        config_hash(s.config_yaml) + "); resuming with config.yaml as it is now");
+  const TrainProgress& p = s.progress;
+  if (p.columns != columns_) {
+    std::string a, b;
+    for (const auto& c : p.columns) a += (a.empty() ? "" : ",") + c;
+    for (const auto& c : columns_) b += (b.empty() ? "" : ",") + c;
+    throw Error(dir + ": the checkpoint's metrics columns (" + a + ") differ from this run's (" + b +
+                "); it was saved by a different experiment");
+  }
+  restore(s, *model_, *optim_, sched_.get());
+  rows_ = p.rows;
+  step_ = p.step;
+  best_value_ = p.best_metric == best_mon_.name ? p.best_value : NAN;
+  best_epoch_ = p.best_metric == best_mon_.name ? p.best_epoch : 0;
+  early_best_ = p.early_best;
+  early_bad_ = p.early_bad;
+  train_seconds_ = p.seconds;
+  first_epoch_ = p.epoch;
+  // The last lr shown in metrics.csv, so a resume with nothing left to train reports the same.
+  if (!rows_.empty()) lr_ = rows_.back()[std::find(columns_.begin(), columns_.end(), "lr") - columns_.begin()];
+  if (grad_lags_ && fs::exists(opt_.out_dir + "/grad_lags.csv")) {
+    // Keep the rows of the epochs the checkpoint holds.
+    std::istringstream in(read_file(opt_.out_dir + "/grad_lags.csv"));
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line))
+      if (!line.empty() && std::stoi(line) <= first_epoch_) lag_csv_ += line + "\n";
+  }
+  saved_epoch_ = first_epoch_;
+  log("resuming from " + dir + " at the end of epoch " + std::to_string(first_epoch_) + " (step " +
+      std::to_string(step_) + ")");
 }
 
 void Trainer::update(int epoch) {
@@ -294,93 +433,48 @@ void Trainer::update(int epoch) {
 
 void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no) {
   data_->batch(Split::Train, idx, x_, y_);
-  const int B = x_.batch, T = x_.steps, F = x_.features();
-  if (!stateful_) model_->reset_state(B);
-  const int k1 = k1_ > 0 ? std::min(k1_, T) : T;
-  const int k2 = k2_ > 0 ? std::max(k2_, k1) : k1;
-
   auto& layers = model_->layers();
-  saved_state_.clear();
-  for (auto& l : layers)
-    if (l->is_recurrent()) saved_state_.push_back(l->state());
-
-  for (int t = 0; t < T;) {
-    const int end = std::min(t + k1, T);
-    const int start = std::max(0, end - k2);
-    const bool has_loss = every_step_ || end == T;
-    size_t ri = 0;
-    for (auto& l : layers)
-      if (l->is_recurrent()) l->set_state(saved_state_[ri++]);
-
-    const Seq* in = &x_;
-    if (start != 0 || end != T) {
-      win_x_.resize(F, end - start, B);
-      win_x_.data = x_.data.middleCols(static_cast<Eigen::Index>(start) * B, static_cast<Eigen::Index>(end - start) * B);
-      in = &win_x_;
-    }
+  BpttHooks hooks;
+  hooks.before_forward = [&](const BpttWindow&) {
     for (auto& r : regs_) r->perturb(params_, reg_rng_);
-    const Seq& out = model_->forward(*in, Mode::Train);
-    if (has_loss) {
-      // Loss columns: the new steps [t, end) (every step), or the last step.
-      const int first = every_step_ ? t : T - 1;
-      const Eigen::Index col0 = static_cast<Eigen::Index>(first - start) * B;
-      const Eigen::Index ncols = static_cast<Eigen::Index>(end - first) * B;
-      const Eigen::Index tcol0 = y_.steps == 1 ? 0 : static_cast<Eigen::Index>(first) * B;
-      if (y_.steps == 1 && every_step_ && T > 1)
-        throw Error("dataset gives last-step targets, but the loss is taken at every step");
-      slice_targets(y_, tcol0, ncols, end - first, win_y_);
-      const auto out_cols = out.data.middleCols(col0, ncols);
-      const double sum = loss_->evaluate(out_cols, win_y_, &grad_);
-      long count = 0, correct = 0;
-      score(out_cols, win_y_, count, correct);
-      if (!std::isfinite(sum)) {
-        std::ostringstream s;
-        s << "training diverged: the loss is " << sum << " at epoch " << epoch + 1 << ", batch " << batch_no + 1
-          << " (lr " << fmt(lr_) << "); the last good checkpoint is kept. Lower the learning rate or clip gradients "
-          << "(train.clip.norm)";
-        throw Error(s.str());
-      }
-      epoch_train_.loss += sum;
-      epoch_train_.count += count;
-      epoch_train_.correct += correct;
-      dy_.resize(out.features(), end - start, B);
-      dy_.data.setZero();
-      if (count > 0) dy_.data.middleCols(col0, ncols) = grad_ * static_cast<Scalar>(1.0 / count);
-      model_->backward(dy_);
-      if (grad_lags_) {
-        size_t li = 0;
-        for (auto& l : layers) {
-          if (!l->is_recurrent()) continue;
-          auto norms = l->hidden_grad_norms();
-          if (lag_sum_.size() <= li) lag_sum_.resize(li + 1);
-          auto& sums = lag_sum_[li];
-          const int last = end - 1 - start;  // lag measured from the window's last step
-          for (int s = 0; s < static_cast<int>(norms.size()); ++s) {
-            const size_t lag = static_cast<size_t>(last - s);
-            if (sums.size() <= lag) sums.resize(lag + 1, 0.0);
-            sums[lag] += norms[s];
-          }
-          ++li;
+  };
+  hooks.after_loss = [&](const BpttWindow& w) {
+    long count = 0, correct = 0;
+    score(w.outputs->data.middleCols(w.col0, w.ncols), *w.targets, count, correct);
+    if (!std::isfinite(w.loss_sum)) {
+      std::ostringstream s;
+      s << "training diverged: the loss is " << w.loss_sum << " at epoch " << epoch + 1 << ", batch " << batch_no + 1
+        << " (lr " << fmt(lr_) << "); the last good checkpoint is kept. Lower the learning rate or clip gradients "
+        << "(train.clip.norm)";
+      throw Diverged(s.str());
+    }
+    epoch_train_.loss += w.loss_sum;
+    epoch_train_.count += count;
+    epoch_train_.correct += correct;
+  };
+  hooks.after_backward = [&](const BpttWindow& w) {
+    if (w.has_loss && grad_lags_) {
+      size_t li = 0;
+      for (auto& l : layers) {
+        if (!l->is_recurrent()) continue;
+        auto norms = l->hidden_grad_norms();
+        if (lag_sum_.size() <= li) lag_sum_.resize(li + 1);
+        auto& sums = lag_sum_[li];
+        const int last = w.end - 1 - w.start;  // lag measured from the window's last step
+        for (int s = 0; s < static_cast<int>(norms.size()); ++s) {
+          const size_t lag = static_cast<size_t>(last - s);
+          if (sums.size() <= lag) sums.resize(lag + 1, 0.0);
+          sums[lag] += norms[s];
         }
-        if (lag_count_.size() < lag_sum_.size()) lag_count_.resize(lag_sum_.size(), 0);
-        for (auto& c : lag_count_) ++c;
+        ++li;
       }
+      if (lag_count_.size() < lag_sum_.size()) lag_count_.resize(lag_sum_.size(), 0);
+      for (auto& c : lag_count_) ++c;
     }
     for (auto& r : regs_) r->restore(params_);
-    if (has_loss) update(epoch);
-
-    if (end < T) {  // the state the next window starts from, cut from the graph
-      const int next_end = std::min(end + k1, T);
-      const int next_start = std::max(0, next_end - k2);
-      ri = 0;
-      for (auto& l : layers)
-        if (l->is_recurrent()) {
-          if (next_start > start) saved_state_[ri] = l->state_at(next_start - 1 - start);
-          ++ri;
-        }
-    }
-    t = end;
-  }
+    if (w.has_loss) update(epoch);
+  };
+  bptt_.run(*model_, *loss_, x_, y_, BpttSettings{k1_, k2_, every_step_, stateful_}, hooks);
 }
 
 void Trainer::train_epoch(int epoch) {
@@ -411,6 +505,7 @@ void Trainer::train_epoch(int epoch) {
   for (size_t b = 0; b < nb; ++b) {
     const size_t from = b * batch_, to = std::min(n, from + batch_);
     current_batch_ = static_cast<long>(b);
+    if (g_interrupt) throw Interrupted{epoch, static_cast<long>(b)};
     train_batch(std::span<const size_t>(order.data() + from, to - from), epoch, static_cast<long>(b));
     if (progress_) progress_->batch(epoch, static_cast<long>(b + 1), static_cast<long>(nb), epoch_train_.mean());
   }
@@ -464,6 +559,9 @@ void Trainer::write_summary(const std::string& status, const std::string& stop, 
   j["threads"] = threads_;
   j["seed"] = seed_;
   j["steps"] = step_;
+  if (best_epoch_ > 0)
+    j["best"] = {{"metric", best_mon_.name}, {"value", best_value_}, {"epoch", best_epoch_}, {"checkpoint", "best"}};
+  if (first_epoch_ > 0) j["resumed_from_epoch"] = first_epoch_;
   nlohmann::ordered_json fin;
   if (!rows_.empty())
     for (size_t i = 1; i < columns_.size(); ++i)
@@ -476,7 +574,15 @@ void Trainer::write_summary(const std::string& status, const std::string& stop, 
 RunResult Trainer::run() {
   start_ = Clock::now();
   fs::create_directories(opt_.out_dir);
-  write_file_atomic(opt_.out_dir + "/config.yaml", to_yaml(cfg()));
+  const std::string config_file = opt_.out_dir + "/config.yaml";
+  if (opt_.resume) {
+    // config.yaml stays as it was written (its hash is in the manifest); the log continues.
+    config_text_ = fs::exists(config_file) ? read_file(config_file) : to_yaml(cfg());
+    if (fs::exists(opt_.out_dir + "/log.txt")) log_text_ = read_file(opt_.out_dir + "/log.txt");
+  } else {
+    config_text_ = to_yaml(cfg());
+    write_file_atomic(config_file, config_text_);
+  }
   log("unroll: " + cfg().at("name").text() + " (" + exp_.file + ") -> " + opt_.out_dir);
   build();
   log("data: " + cfg().at("data").at("kind").text() + ", " + std::to_string(train_idx_.size()) + " train / " +
@@ -484,14 +590,22 @@ RunResult Trainer::run() {
       std::to_string(info_.steps) + " step(s) of " + std::to_string(info_.input_size) + " features");
   log("model:\n" + model_->describe(), false);
   log("threads: " + std::to_string(threads_) + ", seed " + std::to_string(seed_), false);
+  if (opt_.resume) resume();
   if (!opt_.quiet && ::isatty(STDERR_FILENO)) progress_ = std::make_unique<Progress>(epochs_);
+
+  auto take_snapshot = [&] {
+    snapshot_ = capture(*model_, *optim_, sched_.get(), progress());
+    snapshot_.config_yaml = config_text_;
+    snapshot_.base_dir = exp_.base_dir;
+  };
+  take_snapshot();  // epoch 0 (or the resumed epoch): what an interrupt in the first epoch saves
 
   RunResult result;
   result.dir = opt_.out_dir;
   std::string stop = "epochs";
   const bool acc = info_.labels && loss_->classifies();
   try {
-    for (int epoch = 0; epoch < epochs_; ++epoch) {
+    for (int epoch = first_epoch_; epoch < epochs_; ++epoch) {
       current_epoch_ = epoch;
       const auto t0 = Clock::now();
       train_epoch(epoch);
@@ -517,6 +631,7 @@ RunResult Trainer::run() {
       row.push_back(updates_in_epoch_ ? static_cast<double>(clipped_in_epoch_) / updates_in_epoch_ : 0.0);
       row.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
       rows_.push_back(row);
+      train_seconds_ += row.back();
       for (size_t li = 0; li < lag_sum_.size(); ++li)
         for (size_t lag = 0; lag < lag_sum_[li].size(); ++lag)
           lag_csv_ += std::to_string(epoch + 1) + "," + std::to_string(li) + "," + std::to_string(lag) + "," +
@@ -528,15 +643,68 @@ RunResult Trainer::run() {
       for (size_t i = 1; i + 1 < columns_.size(); ++i) line << "  " << columns_[i] << " " << fmt(row[i], 4);
       line << "  " << fmt(row.back(), 3) << "s";
       log(line.str());
-      save_checkpoint(opt_.out_dir + "/checkpoint", *model_, *optim_, epoch + 1, step_);
-      write_metrics();
-      if (progress_) progress_->epoch_done(epoch + 1, row.back());
+
+      // Best by the monitored metric, and the early-stopping counter.
+      const bool improved = best_mon_.improves(row[best_mon_.column], best_value_);
+      if (improved) {
+        best_value_ = row[best_mon_.column];
+        best_epoch_ = epoch + 1;
+      }
+      if (early_patience_ > 0) {
+        const double v = row[early_mon_.column];
+        if (early_mon_.improves(v, early_best_, early_min_delta_)) {
+          early_best_ = v;
+          early_bad_ = 0;
+        } else {
+          ++early_bad_;
+        }
+      }
+      std::string why;
       if (loss_below_ > 0 && epoch_train_.mean() < loss_below_) {
         stop = "train_loss_below";
-        log("stopping: the training loss " + fmt(epoch_train_.mean()) + " fell below " + fmt(loss_below_));
+        why = "the training loss " + fmt(epoch_train_.mean()) + " fell below " + fmt(loss_below_);
+      } else if (early_patience_ > 0 && early_bad_ >= early_patience_) {
+        stop = "early_stopping";
+        why = early_mon_.name + " has not improved on " + fmt(early_best_) + " (by more than " +
+              fmt(early_min_delta_) + ") for " + std::to_string(early_bad_) + " epochs";
+      } else if (max_seconds_ > 0 && train_seconds_ >= max_seconds_) {
+        stop = "max_seconds";
+        why = "the wall-clock budget of " + fmt(max_seconds_) + " s is used up (" + fmt(train_seconds_, 4) + " s)";
+      }
+
+      take_snapshot();
+      if (improved) save_checkpoint(opt_.out_dir + "/best", snapshot_);
+      if ((epoch + 1) % ckpt_every_ == 0 || epoch + 1 == epochs_ || !why.empty()) save_pending_snapshot();
+      write_metrics();
+      if (progress_) progress_->epoch_done(epoch + 1, row.back());
+      if (!why.empty()) {
+        log("stopping: " + why);
         break;
       }
     }
+    save_pending_snapshot();  // the end of the run is always checkpointed
+  } catch (const Interrupted& in) {
+    if (progress_) progress_->clear();
+    save_pending_snapshot();
+    log("interrupted at epoch " + std::to_string(in.epoch + 1) + ", batch " + std::to_string(in.batch + 1) +
+        "; the checkpoint holds the end of epoch " + std::to_string(saved_epoch_) +
+        " (the partial epoch is discarded and redone on resume)");
+    log("resume with: unroll run --resume " + opt_.out_dir);
+    write_metrics();
+    write_summary("interrupted", "interrupted");
+    result.status = "interrupted";
+    result.stop_reason = "interrupted";
+    result.epochs = static_cast<int>(rows_.size());
+    return result;
+  } catch (const Diverged& e) {
+    if (progress_) progress_->clear();
+    save_pending_snapshot();
+    log(std::string("error: ") + e.what() + " (checkpoint/ holds the end of epoch " + std::to_string(saved_epoch_) +
+            ")",
+        false);
+    write_metrics();
+    write_summary("diverged", "diverged", e.what());
+    throw;
   } catch (const Error& e) {
     if (progress_) progress_->clear();
     log(std::string("error: ") + e.what(), false);
@@ -547,7 +715,8 @@ RunResult Trainer::run() {
   if (progress_) progress_->clear();
 
   std::map<std::string, double> fin;
-  for (size_t i = 1; i < columns_.size(); ++i) fin[columns_[i]] = rows_.back()[i];
+  if (!rows_.empty())
+    for (size_t i = 1; i < columns_.size(); ++i) fin[columns_[i]] = rows_.back()[i];
   std::string test_line;
   if (!test_idx_.empty()) {
     Tally test = evaluate(Split::Test, test_idx_);
@@ -561,14 +730,10 @@ RunResult Trainer::run() {
   }
   if (!test_line.empty()) log(test_line);
   write_metrics();
-  write_summary("completed", stop);
-  {
-    // Add test metrics to summary.final.
-    auto j = nlohmann::ordered_json::parse(read_file(opt_.out_dir + "/summary.json"));
-    for (const auto& [k, v] : fin)
-      if (k.rfind("test_", 0) == 0) j["final"][k] = v;
-    write_file_atomic(opt_.out_dir + "/summary.json", j.dump(2) + "\n");
-  }
+  std::map<std::string, double> test;
+  for (const auto& [k, v] : fin)
+    if (k.rfind("test_", 0) == 0) test[k] = v;
+  write_summary("completed", stop, "", test);
   result.stop_reason = stop;
   result.epochs = static_cast<int>(rows_.size());
   result.final_metrics = fin;

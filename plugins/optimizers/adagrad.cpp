@@ -6,45 +6,27 @@
 namespace {
 using namespace unroll;
 
-class Adagrad final : public Optimizer {
+class Adagrad final : public StatefulOptimizer {
  public:
   explicit Adagrad(const Options& o)
-      : lr_(o.real("lr")), eps_(o.f("eps")), initial_(o.f("initial_accumulator")) {}
+      : StatefulOptimizer("adagrad"), lr_(o.real("lr")), eps_(o.f("eps")), initial_(o.f("initial_accumulator")) {}
 
   double base_lr() const override { return lr_; }
-  StateMap& state() override { return state_; }
 
   void step(const std::vector<Param*>& params, double lr) override {
     const float a = static_cast<float>(lr);
     for (Param* p : params) {
       if (p->frozen) continue;
       auto g = p->grad.array();
-      auto sum = accumulator(*p).array();
+      auto sum = slot(*p, "/sum", initial_).array();
       sum += g.square();
       p->value.array() -= a * g / (sum.sqrt() + eps_);
     }
   }
 
  private:
-  // "<param>/sum", filled with initial_accumulator on first use. Looked up by name every step
-  // because the host may replace the map on restore; the key buffer is reused.
-  Matrix& accumulator(const Param& p) {
-    key_.assign(p.name).append("/sum");
-    auto it = state_.find(key_);
-    if (it == state_.end())
-      return state_.emplace(key_, Matrix::Constant(p.value.rows(), p.value.cols(), initial_)).first->second;
-    if (it->second.rows() != p.value.rows() || it->second.cols() != p.value.cols())
-      throw Error("adagrad: state '" + key_ + "' is " + std::to_string(it->second.rows()) + "x" +
-                  std::to_string(it->second.cols()) + " but parameter " + p.name + " is " +
-                  std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
-                  " (a checkpoint from a different model?)");
-    return it->second;
-  }
-
   double lr_;
   float eps_, initial_;
-  StateMap state_;
-  std::string key_;
 };
 
 }  // namespace

@@ -8,19 +8,18 @@
 namespace {
 using namespace unroll;
 
-class AdamW final : public Optimizer {
+class AdamW final : public StatefulOptimizer {
  public:
   explicit AdamW(const Options& o)
-      : lr_(o.real("lr")), beta1_(o.real("beta1")), beta2_(o.real("beta2")), eps_(o.f("eps")),
+      : StatefulOptimizer("adamw"), lr_(o.real("lr")), beta1_(o.real("beta1")), beta2_(o.real("beta2")), eps_(o.f("eps")),
         wd_(o.real("weight_decay")) {}
 
   double base_lr() const override { return lr_; }
-  StateMap& state() override { return state_; }
 
   void step(const std::vector<Param*>& params, double lr) override {
     // Float counter (StateMap holds floats): exact up to 2^24 updates, after which the bias
     // corrections are 1 to double precision anyway.
-    float& t = state_.try_emplace("step", Matrix::Zero(1, 1)).first->second(0, 0);
+    float& t = counter();
     t += 1;
     const double bc1 = 1 - std::pow(beta1_, t), bc2 = 1 - std::pow(beta2_, t);
     const float step_size = static_cast<float>(lr / bc1), root_bc2 = static_cast<float>(std::sqrt(bc2));
@@ -40,25 +39,9 @@ class AdamW final : public Optimizer {
   }
 
  private:
-  // State tensor "<param><suffix>", zero with the parameter's shape on first use. Looked up by
-  // name every step because the host may replace the map on restore; the key buffer is reused.
-  Matrix& slot(const Param& p, const char* suffix) {
-    key_.assign(p.name).append(suffix);
-    auto it = state_.find(key_);
-    if (it == state_.end()) return state_.emplace(key_, Matrix::Zero(p.value.rows(), p.value.cols())).first->second;
-    if (it->second.rows() != p.value.rows() || it->second.cols() != p.value.cols())
-      throw Error("adamw: state '" + key_ + "' is " + std::to_string(it->second.rows()) + "x" +
-                  std::to_string(it->second.cols()) + " but parameter " + p.name + " is " +
-                  std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
-                  " (a checkpoint from a different model?)");
-    return it->second;
-  }
-
   double lr_, beta1_, beta2_;
   float eps_;
   double wd_;
-  StateMap state_;
-  std::string key_;
 };
 
 }  // namespace

@@ -6,13 +6,12 @@
 namespace {
 using namespace unroll;
 
-class RmsProp final : public Optimizer {
+class RmsProp final : public StatefulOptimizer {
  public:
   explicit RmsProp(const Options& o)
-      : lr_(o.real("lr")), alpha_(o.f("alpha")), eps_(o.f("eps")), mu_(o.f("momentum")) {}
+      : StatefulOptimizer("rmsprop"), lr_(o.real("lr")), alpha_(o.f("alpha")), eps_(o.f("eps")), mu_(o.f("momentum")) {}
 
   double base_lr() const override { return lr_; }
-  StateMap& state() override { return state_; }
 
   void step(const std::vector<Param*>& params, double lr) override {
     const float a = static_cast<float>(lr);
@@ -33,24 +32,8 @@ class RmsProp final : public Optimizer {
   }
 
  private:
-  // State tensor "<param><suffix>", zero with the parameter's shape on first use. Looked up by
-  // name every step because the host may replace the map on restore; the key buffer is reused.
-  Matrix& slot(const Param& p, const char* suffix) {
-    key_.assign(p.name).append(suffix);
-    auto it = state_.find(key_);
-    if (it == state_.end()) return state_.emplace(key_, Matrix::Zero(p.value.rows(), p.value.cols())).first->second;
-    if (it->second.rows() != p.value.rows() || it->second.cols() != p.value.cols())
-      throw Error("rmsprop: state '" + key_ + "' is " + std::to_string(it->second.rows()) + "x" +
-                  std::to_string(it->second.cols()) + " but parameter " + p.name + " is " +
-                  std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
-                  " (a checkpoint from a different model?)");
-    return it->second;
-  }
-
   double lr_;
   float alpha_, eps_, mu_;
-  StateMap state_;
-  std::string key_;
 };
 
 }  // namespace

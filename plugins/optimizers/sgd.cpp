@@ -5,10 +5,10 @@
 namespace {
 using namespace unroll;
 
-class Sgd final : public Optimizer {
+class Sgd final : public StatefulOptimizer {
  public:
   explicit Sgd(const Options& o)
-      : lr_(o.real("lr")), mu_(o.f("momentum")), wd_(o.f("weight_decay")), nesterov_(o.boolean("nesterov")) {
+      : StatefulOptimizer("sgd"), lr_(o.real("lr")), mu_(o.f("momentum")), wd_(o.f("weight_decay")), nesterov_(o.boolean("nesterov")) {
     if (nesterov_ && mu_ == 0)
       throw Error(o.node().at("nesterov").loc().str() +
                   ": sgd: 'nesterov: true' needs a momentum > 0 (the look-ahead is taken along the velocity); "
@@ -16,7 +16,6 @@ class Sgd final : public Optimizer {
   }
 
   double base_lr() const override { return lr_; }
-  StateMap& state() override { return state_; }
 
   void step(const std::vector<Param*>& params, double lr) override {
     const float a = static_cast<float>(lr);
@@ -28,7 +27,7 @@ class Sgd final : public Optimizer {
         w -= a * g;
         continue;
       }
-      auto v = velocity(*p).array();
+      auto v = slot(*p, "/momentum").array();
       v = mu_ * v + g;
       if (nesterov_)
         w -= a * (g + mu_ * v);
@@ -38,25 +37,9 @@ class Sgd final : public Optimizer {
   }
 
  private:
-  // Looked up by name on every step (not cached by pointer): the host may overwrite the whole
-  // map when it restores a checkpoint. The key buffer is reused, so this does not allocate.
-  Matrix& velocity(const Param& p) {
-    key_.assign(p.name).append("/momentum");
-    auto it = state_.find(key_);
-    if (it == state_.end()) return state_.emplace(key_, Matrix::Zero(p.value.rows(), p.value.cols())).first->second;
-    if (it->second.rows() != p.value.rows() || it->second.cols() != p.value.cols())
-      throw Error("sgd: state '" + key_ + "' is " + std::to_string(it->second.rows()) + "x" +
-                  std::to_string(it->second.cols()) + " but parameter " + p.name + " is " +
-                  std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
-                  " (a checkpoint from a different model?)");
-    return it->second;
-  }
-
   double lr_;
   float mu_, wd_;
   bool nesterov_;
-  StateMap state_;
-  std::string key_;
 };
 
 }  // namespace

@@ -25,4 +25,24 @@ class Optimizer {
   virtual StateMap& state() = 0;
 };
 
+/// Base for optimizers with per-parameter state: owns the StateMap and hands out named slots.
+/// Slots are looked up by name at every step (not cached as pointers) because the host may
+/// replace the whole map when it restores a checkpoint.
+class StatefulOptimizer : public Optimizer {
+ public:
+  StateMap& state() override { return state_; }
+
+ protected:
+  explicit StatefulOptimizer(std::string name) : name_(std::move(name)) {}
+  /// State tensor "<param name><suffix>" (e.g. "dense0.W/m"), created with the parameter's
+  /// shape and filled with `init` on first use; a restored tensor of another shape is an Error.
+  Matrix& slot(const Param& p, const char* suffix, float init = 0.0f);
+  /// The 1x1 "step" counter shared by all parameters (a float: exact up to 2^24 updates).
+  float& counter();
+
+ private:
+  StateMap state_;
+  std::string name_, key_;
+};
+
 }  // namespace unroll

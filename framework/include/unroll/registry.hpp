@@ -73,6 +73,8 @@ class Registry {
   /// Library whose registration function is running (set by the loader).
   void begin_library(std::string path, std::shared_ptr<LibraryHandle> lib);
   void end_library();
+  /// Remove everything a library registered (its registration failed part way).
+  void remove_library(const std::string& path);
 
  private:
   template <class T>

@@ -1,15 +1,76 @@
 #pragma once
-// Checkpoints: a folder with one .npy file per tensor (parameters, optimizer state, layer
-// buffers such as batch-norm running statistics) and manifest.json listing names, shapes and
-// files. numpy.load reads any tensor. The folder is written under a temporary name and swapped
-// in, so a crash mid-save keeps the previous checkpoint whole.
+// Checkpoints: a folder with one .npy file per tensor (parameters, optimizer state, schedule
+// state, layer buffers such as batch-norm running statistics) and manifest.json listing names,
+// shapes and files, the trainer's progress (epoch, step, metrics rows, best metric, early-stopping
+// counters), the resolved config (YAML text) and its hash. numpy.load reads any tensor. The
+// folder is written under a temporary name and swapped in, so a crash mid-save keeps the previous
+// checkpoint whole.
 #include <string>
+#include <utility>
+#include <vector>
+
+#include "unroll/types.hpp"
 
 namespace unroll {
 
 class Model;
 class Optimizer;
+class Schedule;
 
-void save_checkpoint(const std::string& dir, Model& model, Optimizer& optimizer, int epoch, long long step);
+/// The trainer's own progress, saved so that a resumed run continues exactly.
+struct TrainProgress {
+  int epoch = 0;         // completed epochs
+  long long step = 0;    // updates done
+  std::vector<std::string> columns;        // metrics.csv header
+  std::vector<std::vector<double>> rows;   // metrics.csv rows so far (NaN allowed)
+  std::string best_metric;                 // what best/ is chosen by
+  double best_value = 0;                   // NaN until the first epoch
+  int best_epoch = 0;
+  double early_best = 0;                   // early stopping: best value so far (NaN: none yet)
+  int early_bad = 0;                       // epochs without improvement
+  double seconds = 0;                      // training wall-clock seconds so far
+};
+
+using NamedTensors = std::vector<std::pair<std::string, Matrix>>;
+
+/// Everything a checkpoint holds, in memory (a copy, so it can be kept while training goes on).
+struct Snapshot {
+  TrainProgress progress;
+  NamedTensors params, buffers, optimizer, schedule;
+  std::string config_yaml;  // the resolved config as written to config.yaml
+  std::string base_dir;     // folder of the original experiment file (relative paths)
+};
+
+/// Copy the current state. `schedule` may be null or have no state.
+Snapshot capture(Model& model, Optimizer& optimizer, Schedule* schedule, const TrainProgress& progress);
+
+/// Write a snapshot as a checkpoint folder `dir` (atomically swapped in).
+void save_checkpoint(const std::string& dir, const Snapshot& s);
+
+/// Read a checkpoint folder (manifest + every .npy). Errors name the folder and the file.
+Snapshot read_checkpoint(const std::string& dir);
+
+/// Write a snapshot's tensors back into a built model, optimizer and schedule, bit for bit.
+/// Every parameter and buffer of the model must be in the snapshot with the same shape (errors
+/// name both); the optimizer and schedule state maps are replaced.
+void restore(const Snapshot& s, Model& model, Optimizer& optimizer, Schedule* schedule);
+
+/// read_checkpoint + restore; returns the saved progress.
+TrainProgress load_checkpoint(const std::string& dir, Model& model, Optimizer& optimizer, Schedule* schedule);
+
+/// Hash of a config text as written in the manifest (FNV-1a 64, 16 hex digits).
+std::string config_hash(const std::string& yaml);
+
+/// A checkpoint folder given a run folder or a checkpoint folder: DIR if DIR/manifest.json
+/// exists, else DIR/<which> ("checkpoint" or "best"). Throws Error when neither exists.
+std::string find_checkpoint_dir(const std::string& dir, const std::string& which = "checkpoint");
+
+/// One parameter entry of a checkpoint manifest (for pretrained loading without reading all).
+struct TensorEntry {
+  std::string name, file;
+  long rows = 0, cols = 0;
+};
+/// The `params` entries of DIR/manifest.json.
+std::vector<TensorEntry> checkpoint_params(const std::string& dir);
 
 }  // namespace unroll

@@ -22,11 +22,15 @@ struct RunOptions {
   std::string out_dir;   // run folder; created if missing
   int threads = 0;       // 0: train.threads, else all cores
   bool quiet = false;    // no per-epoch lines on stdout
+  /// Continue the run in out_dir from out_dir/checkpoint: parameters, buffers, optimizer and
+  /// schedule state and the trainer's progress are restored, metrics.csv and log.txt continue.
+  bool resume = false;
 };
 
 struct RunResult {
   std::string dir;
-  std::string stop_reason;  // "epochs", "train_loss_below", ...
+  std::string status = "completed";  // or "interrupted" (SIGINT/SIGTERM)
+  std::string stop_reason;  // "epochs", "train_loss_below", "early_stopping", "max_seconds", "interrupted"
   int epochs = 0;
   std::map<std::string, double> final_metrics;  // last epoch's row plus test_loss/test_accuracy
 };
@@ -35,6 +39,14 @@ struct RunResult {
 /// checkpoint into opt.out_dir. Throws Error on bad input or divergence (after writing what
 /// it has).
 RunResult run_experiment(const Experiment& exp, PluginHost& host, const RunOptions& opt);
+
+/// SIGINT/SIGTERM handlers that ask a running trainer to stop: it checks between batches,
+/// saves the checkpoint of the last completed epoch, writes summary.json with status
+/// "interrupted" and returns (RunResult::status). A second signal kills the process as usual.
+void install_interrupt_handlers();
+/// Ask the running trainer to stop (what the handlers do), or clear the request.
+void request_interrupt();
+void clear_interrupt();
 
 /// Number of threads actually used for matrix products.
 int configure_threads(int requested);

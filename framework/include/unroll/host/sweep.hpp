@@ -1,0 +1,95 @@
+#pragma once
+// Ablation sweeps: one YAML file names a base experiment (usually by `extends:`) and the factors
+// to vary; every variant x seed runs as its own `unroll run` child process.
+//
+//   extends: ../fashion_mnist_mlp.yaml
+//   seeds: 3                      # or [1, 2, 3]
+//   train.epochs: 3               # plain overrides of the base, as in any experiment file
+//   vary:                         # one factor at a time against the base
+//     optimizer.momentum: [0.0, 0.5]
+//     model[1]: [{kind: tanh}]
+//   grid: {...}                   # the full product of its factors
+//   variants:                     # named, hand-written override maps
+//     no_schedule: {schedule: {kind: constant}}
+//   metric: {name: test_accuracy, higher_is_better: true}
+//   metrics: [test_loss]          # extra metrics to report
+//   jobs: 2
+//   threads_per_run: 1
+//
+// Output folder layout: sweep.json (manifest), sweep.yaml (the composed sweep), variants/NAME.yaml
+// (each resolved variant), runs/NAME/seedS/ (each run's own folder plus sweep_run.json, the
+// parent's record of its exit), report.md, report.csv, plots/*.png.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "unroll/config_node.hpp"
+
+namespace unroll {
+
+class PluginHost;
+
+/// A metric the report summarizes: a key of summary.json's `final` block.
+struct MetricSpec {
+  std::string name;
+  bool higher_is_better = false;
+};
+
+/// One variant of a sweep: its readable name (`optimizer.momentum=0`, or the hand-written name),
+/// the folder name used under runs/ and variants/, and its resolved, validated config.
+struct Variant {
+  std::string name;
+  std::string dir;
+  std::string origin;  // file:line:col where it was defined ("" for the base)
+  Node config;
+};
+
+/// A sweep file, read and every variant validated.
+struct SweepSpec {
+  std::string file;
+  std::string name;
+  std::vector<long long> seeds;
+  std::vector<Variant> variants;  // variants[0] is the base
+  std::vector<std::string> notes;  // e.g. variants dropped because they equal the base
+  MetricSpec metric;
+  std::vector<MetricSpec> extra_metrics;
+  int jobs = 0;             // 0: not given in the file
+  int threads_per_run = 0;  // 0: not given in the file
+};
+
+/// Read a sweep file (`extends:` resolved, SETS applied to the composed tree first, so `--set
+/// seeds=2` and `--set train.epochs=1` both work), build every variant and resolve it with
+/// resolve_experiment. Every variant is checked before anything runs; an error names the
+/// variant and the file:line:column. Variants whose resolved config equals the base's are
+/// dropped (a note says so), so the base runs exactly once.
+SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& sets, PluginHost& host);
+
+/// A readable label for a value in a variant name: scalars as written, `null`, a component
+/// block as `adam` or `adam(lr=0.001)`, lists as `[a,b]`.
+std::string value_label(const Node& value);
+
+struct SweepOptions {
+  std::string out_dir;        // the sweep folder (created)
+  std::string unroll_binary;  // the `unroll` executable the runs are started with
+  std::vector<std::string> plugin_dirs;  // passed on to every run as --plugin-dir
+  int jobs = 0;               // parallel runs; 0: the file's `jobs`, else the number of cores
+  int threads_per_run = 0;    // 0: the file's value, else max(1, cores / jobs)
+  bool progress = true;       // live progress on stderr
+};
+
+struct SweepResult {
+  int total = 0;      // variant x seed runs
+  int skipped = 0;    // completed by an earlier invocation
+  int completed = 0;  // completed now or before
+  int failed = 0;
+  int jobs = 0, threads_per_run = 0;
+};
+
+/// Run every variant x seed not completed yet (summary.json status "completed") as a child
+/// process `unroll run variants/NAME.yaml --set seed=S --out runs/NAME/seedS --threads T --quiet`,
+/// up to `jobs` at a time. A run that fails (non-zero exit, divergence, crash) is recorded in
+/// its sweep_run.json with its error and the others go on. A variant whose resolved config
+/// changed since the last invocation has its old runs discarded.
+SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt);
+
+}  // namespace unroll

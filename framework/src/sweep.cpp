@@ -1,0 +1,472 @@
+#include "unroll/host/sweep.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "unroll/error.hpp"
+#include "unroll/host/compose.hpp"
+#include "unroll/host/config.hpp"
+#include "unroll/host/experiment.hpp"
+#include "unroll/host/files.hpp"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+namespace unroll {
+
+namespace {
+
+const std::vector<std::string> kSweepKeys{"seeds", "vary", "grid", "variants", "metric", "metrics", "jobs",
+                                          "threads_per_run"};
+
+// Folder names: readable, but nothing a shell or a file system minds.
+std::string dir_name(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name)
+    out += (std::isalnum(c) || std::string("._=,+-[]()").find(c) != std::string::npos) ? static_cast<char>(c) : '_';
+  if (out.empty() || out[0] == '.') out = "_" + out;
+  return out.substr(0, 120);
+}
+
+MetricSpec metric_from(const Node& n) {
+  MetricSpec m;
+  if (n.is_scalar()) {
+    m.name = n.text();
+  } else if (n.is_map()) {
+    for (const auto& [k, v] : n.entries())
+      if (k != "name" && k != "higher_is_better")
+        throw Error(v.key_loc().str() + ": unknown key '" + k + "' in a metric; valid keys: name, higher_is_better");
+    const Node* name = n.find("name");
+    if (!name || !name->is_scalar() || name->text().empty())
+      throw Error(n.loc().str() + ": a metric needs a name, e.g. {name: test_accuracy, higher_is_better: true}");
+    m.name = name->text();
+    if (const Node* h = n.find("higher_is_better")) {
+      auto b = h->as_bool();
+      if (!b) throw Error(h->loc().str() + ": 'higher_is_better' expects true or false");
+      m.higher_is_better = *b;
+      return m;
+    }
+  } else {
+    throw Error(n.loc().str() + ": a metric is a name or {name: ..., higher_is_better: ...}");
+  }
+  m.higher_is_better = m.name.find("accuracy") != std::string::npos;  // losses and bpc: lower is better
+  return m;
+}
+
+int positive_int(const Node& n, const char* what) {
+  auto v = n.as_int();
+  if (!v || *v < 1) throw Error(n.loc().str() + ": '" + what + "' expects an integer >= 1");
+  return static_cast<int>(*v);
+}
+
+const Node& values_of(const Node& factor, const std::string& key, const char* section) {
+  if (!factor.is_sequence() || factor.items().empty())
+    throw Error(factor.loc().str() + ": '" + key + "' in '" + section +
+                "' expects a non-empty list of values, e.g. [0.0, 0.9] (a single value: [0.5])");
+  return factor;
+}
+
+struct Draft {
+  std::string name, origin;
+  Node tree;
+};
+
+std::string strip_locs_yaml(const Node& n) { return to_yaml(n); }
+
+std::string tail_lines(const std::string& path, int lines) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (...) {
+    return "";
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  size_t pos = text.size();
+  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) pos = text.rfind('\n', pos - 1);
+  return pos == std::string::npos ? text : text.substr(pos + 1);
+}
+
+std::string fmt_duration(double s) {
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
+  return buf;
+}
+
+}  // namespace
+
+std::string value_label(const Node& v) {
+  switch (v.type()) {
+    case Node::Type::Null: return "null";
+    case Node::Type::Scalar: return v.text();
+    case Node::Type::Sequence: {
+      std::string s = "[";
+      for (size_t i = 0; i < v.items().size(); ++i) s += (i ? "," : "") + value_label(v.items()[i]);
+      return s + "]";
+    }
+    case Node::Type::Map: {
+      std::string head, args;
+      for (const auto& [k, x] : v.entries()) {
+        if (k == "kind" && x.is_scalar()) head = x.text();
+        else args += (args.empty() ? "" : ",") + k + "=" + value_label(x);
+      }
+      if (head.empty()) return "{" + args + "}";
+      return args.empty() ? head : head + "(" + args + ")";
+    }
+  }
+  return "?";
+}
+
+SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& sets, PluginHost& host) {
+  Node root = load_composed(file);
+  for (const auto& s : sets) apply_set(root, s);
+  SweepSpec spec;
+  spec.file = file;
+  const std::string base_dir = fs::absolute(fs::path(file)).parent_path().string();
+
+  Node sweep = Node::map(root.loc());
+  for (const auto& k : kSweepKeys)
+    if (const Node* v = root.find(k)) {
+      sweep.set(k, *v);
+      root.erase(k);
+    }
+
+  // Seeds: a list, or a count N meaning 1..N; absent: the base experiment's seed.
+  if (const Node* s = sweep.find("seeds"); s && !s->is_null()) {
+    if (s->is_scalar()) {
+      const int n = positive_int(*s, "seeds");
+      for (int i = 1; i <= n; ++i) spec.seeds.push_back(i);
+    } else if (s->is_sequence() && !s->items().empty()) {
+      std::set<long long> seen;
+      for (const Node& i : s->items()) {
+        auto v = i.as_int();
+        if (!v || *v < 0) throw Error(i.loc().str() + ": a seed must be an integer >= 0, got '" + i.text() + "'");
+        if (!seen.insert(*v).second) throw Error(i.loc().str() + ": seed " + i.text() + " is listed twice");
+        spec.seeds.push_back(*v);
+      }
+    } else {
+      throw Error(s->loc().str() + ": 'seeds' expects a count (3) or a list of seeds ([1, 2, 3])");
+    }
+  }
+  spec.metric = {"test_loss", false};
+  if (const Node* m = sweep.find("metric"); m && !m->is_null()) spec.metric = metric_from(*m);
+  if (const Node* m = sweep.find("metrics"); m && !m->is_null()) {
+    if (!m->is_sequence()) throw Error(m->loc().str() + ": 'metrics' expects a list of metric names");
+    for (const Node& i : m->items()) spec.extra_metrics.push_back(metric_from(i));
+  }
+  if (const Node* j = sweep.find("jobs"); j && !j->is_null()) spec.jobs = positive_int(*j, "jobs");
+  if (const Node* t = sweep.find("threads_per_run"); t && !t->is_null())
+    spec.threads_per_run = positive_int(*t, "threads_per_run");
+
+  absolutize_paths(root);
+  std::vector<Draft> drafts;
+  drafts.push_back({"base", "", root});
+
+  if (const Node* vary = sweep.find("vary"); vary && !vary->is_null()) {
+    if (!vary->is_map()) throw Error(vary->loc().str() + ": 'vary' expects a mapping PATH: [values ...]");
+    for (const auto& [key, factor] : vary->entries())
+      for (const Node& v : values_of(factor, key, "vary").items()) {
+        Draft d{key + "=" + value_label(v), v.loc().str(), root};
+        try {
+          set_path(d.tree, key, v, factor.key_loc());
+        } catch (const Error& e) {
+          throw Error("variant '" + d.name + "': " + e.what());
+        }
+        drafts.push_back(std::move(d));
+      }
+  }
+  if (const Node* grid = sweep.find("grid"); grid && !grid->is_null()) {
+    if (!grid->is_map() || grid->entries().empty())
+      throw Error(grid->loc().str() + ": 'grid' expects a mapping PATH: [values ...]");
+    const auto& factors = grid->entries();
+    std::vector<size_t> idx(factors.size(), 0);
+    for (const auto& [key, factor] : factors) values_of(factor, key, "grid");
+    while (true) {
+      Draft d{"", grid->loc().str(), root};
+      for (size_t f = 0; f < factors.size(); ++f) {
+        const Node& v = factors[f].second.items()[idx[f]];
+        d.name += (f ? "," : "") + factors[f].first + "=" + value_label(v);
+        try {
+          set_path(d.tree, factors[f].first, v, factors[f].second.key_loc());
+        } catch (const Error& e) {
+          throw Error("grid variant with " + factors[f].first + "=" + value_label(v) + ": " + e.what());
+        }
+      }
+      drafts.push_back(std::move(d));
+      // Odometer: the last factor turns fastest.
+      bool carry = true;
+      for (size_t f = factors.size(); f > 0 && carry;) {
+        --f;
+        carry = ++idx[f] == factors[f].second.items().size();
+        if (carry) idx[f] = 0;
+      }
+      if (carry) break;
+    }
+  }
+  if (const Node* named = sweep.find("variants"); named && !named->is_null()) {
+    if (!named->is_map()) throw Error(named->loc().str() + ": 'variants' expects a mapping NAME: {overrides ...}");
+    for (const auto& [name, over] : named->entries()) {
+      if (!over.is_map())
+        throw Error(over.loc().str() + ": variant '" + name + "' expects a mapping of overrides, e.g. {optimizer.lr: 0.01}");
+      Draft d{name, over.key_loc().str(), root};
+      Node o = over;
+      absolutize_paths(o);
+      try {
+        merge_into(d.tree, o);
+      } catch (const Error& e) {
+        throw Error("variant '" + name + "': " + e.what());
+      }
+      drafts.push_back(std::move(d));
+    }
+  }
+
+  // Resolve every variant before anything runs.
+  std::set<std::string> names, dirs;
+  std::string base_yaml;
+  for (auto& d : drafts) {
+    Variant v;
+    v.name = d.name;
+    v.origin = d.origin;
+    try {
+      v.config = resolve_experiment(d.tree, host, base_dir);
+    } catch (const Error& e) {
+      throw Error("variant '" + d.name + "'" + (d.origin.empty() ? "" : " (" + d.origin + ")") + ": " + e.what());
+    }
+    if (v.config.at("name").text().empty())
+      v.config.set("name", Node::scalar(fs::path(file).stem().string(), SourceLoc{"file name", 0, 0}));
+    if (spec.name.empty()) spec.name = v.config.at("name").text();
+    const std::string y = strip_locs_yaml(v.config);
+    if (d.name == "base") {
+      base_yaml = y;
+    } else if (y == base_yaml) {
+      spec.notes.push_back("variant '" + d.name + "' equals the base experiment; the base runs once");
+      continue;
+    }
+    if (!names.insert(v.name).second) {
+      spec.notes.push_back("variant '" + d.name + "' appears twice; it runs once");
+      continue;
+    }
+    v.dir = dir_name(v.name);
+    for (int i = 2; dirs.count(v.dir); ++i) v.dir = dir_name(v.name) + "-" + std::to_string(i);
+    dirs.insert(v.dir);
+    spec.variants.push_back(std::move(v));
+  }
+  if (spec.seeds.empty()) spec.seeds.push_back(*spec.variants[0].config.at("seed").as_int());
+  return spec;
+}
+
+SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  SweepResult res;
+  res.jobs = opt.jobs > 0 ? opt.jobs : spec.jobs > 0 ? spec.jobs : cores;
+  res.threads_per_run = opt.threads_per_run > 0   ? opt.threads_per_run
+                        : spec.threads_per_run > 0 ? spec.threads_per_run
+                                                   : std::max(1, cores / res.jobs);
+  if (opt.unroll_binary.empty() || !fs::exists(opt.unroll_binary))
+    throw Error("cannot start the runs: the unroll executable '" + opt.unroll_binary + "' does not exist");
+  const fs::path out = opt.out_dir;
+  fs::create_directories(out / "variants");
+  fs::create_directories(out / "runs");
+
+  // The manifest the report reads, and each variant's resolved config.
+  Json man;
+  man["name"] = spec.name;
+  man["file"] = fs::absolute(spec.file).string();
+  man["seeds"] = spec.seeds;
+  man["metric"] = {{"name", spec.metric.name}, {"higher_is_better", spec.metric.higher_is_better}};
+  Json extra = Json::array();
+  for (const auto& m : spec.extra_metrics) extra.push_back({{"name", m.name}, {"higher_is_better", m.higher_is_better}});
+  man["metrics"] = extra;
+  Json vars = Json::array();
+  for (const auto& v : spec.variants) {
+    vars.push_back({{"name", v.name}, {"dir", v.dir}, {"origin", v.origin}});
+    const fs::path y = out / "variants" / (v.dir + ".yaml");
+    // The header names no paths, so the comparison below is immune to how the sweep was invoked.
+    const std::string text = "# variant '" + v.name + "' of sweep '" + spec.name + "', resolved\n" + to_yaml(v.config);
+    if (fs::exists(y) && read_file(y.string()) != text && fs::exists(out / "runs" / v.dir)) {
+      std::fprintf(stderr, "sweep: variant '%s' changed since the last invocation; its earlier runs are discarded\n",
+                   v.name.c_str());
+      fs::remove_all(out / "runs" / v.dir);
+    }
+    write_file_atomic(y.string(), text);
+  }
+  man["variants"] = vars;
+  write_file_atomic((out / "sweep.json").string(), man.dump(2) + "\n");
+
+  struct Job {
+    const Variant* v;
+    long long seed;
+    fs::path dir;
+  };
+  std::deque<Job> pending;
+  for (const auto& v : spec.variants)
+    for (long long s : spec.seeds) {
+      Job j{&v, s, out / "runs" / v.dir / ("seed" + std::to_string(s))};
+      ++res.total;
+      const fs::path sum = j.dir / "summary.json";
+      bool done = false;
+      if (fs::exists(sum)) {
+        try {
+          done = Json::parse(read_file(sum.string())).value("status", "") == "completed";
+        } catch (...) {
+        }
+      }
+      if (done) {
+        ++res.skipped;
+        ++res.completed;
+      } else {
+        pending.push_back(j);
+      }
+    }
+
+  const bool tty = opt.progress && ::isatty(STDERR_FILENO);
+  using Clock = std::chrono::steady_clock;
+  struct Running {
+    Job job;
+    pid_t pid;
+    Clock::time_point start;
+  };
+  std::vector<Running> running;
+  double seconds_done = 0;
+  int finished_now = 0;
+  const auto t0 = Clock::now();
+  auto last_draw = t0 - std::chrono::seconds(10);
+  const int to_run = static_cast<int>(pending.size());
+  if (opt.progress)
+    std::fprintf(stderr, "sweep %s: %zu variant(s) x %zu seed(s) = %d runs (%d done before), %d at a time, %d thread(s) each\n",
+                 spec.name.c_str(), spec.variants.size(), spec.seeds.size(), res.total, res.skipped, res.jobs,
+                 res.threads_per_run);
+
+  auto status_line = [&] {
+    std::ostringstream s;
+    s << "sweep: " << res.completed << "/" << res.total << " done, " << running.size() << " running, " << res.failed
+      << " failed";
+    const int left = static_cast<int>(pending.size() + running.size());
+    if (finished_now > 0 && left > 0) {
+      const double per = seconds_done / finished_now;
+      s << ", ETA " << fmt_duration(per * left / std::max<size_t>(1, std::min<size_t>(res.jobs, left)));
+    }
+    return s.str();
+  };
+  auto say = [&](const std::string& line) {
+    if (!opt.progress) return;
+    if (tty) std::fprintf(stderr, "\r\033[K%s\n", line.c_str());
+    else std::fprintf(stderr, "%s\n", line.c_str());
+  };
+
+  while (!pending.empty() || !running.empty()) {
+    while (!pending.empty() && static_cast<int>(running.size()) < res.jobs) {
+      Job j = pending.front();
+      pending.pop_front();
+      fs::remove_all(j.dir);  // a failed or interrupted attempt starts over
+      fs::create_directories(j.dir);
+      std::vector<std::string> args{opt.unroll_binary,
+                                    "run",
+                                    (out / "variants" / (j.v->dir + ".yaml")).string(),
+                                    "--set",
+                                    "seed=" + std::to_string(j.seed),
+                                    "--out",
+                                    j.dir.string(),
+                                    "--threads",
+                                    std::to_string(res.threads_per_run),
+                                    "--quiet"};
+      for (const auto& d : opt.plugin_dirs) {
+        args.push_back("--plugin-dir");
+        args.push_back(d);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      const std::string err_path = (j.dir / "stderr.txt").string();
+      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+      posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      pid_t pid = 0;
+      const int rc = posix_spawn(&pid, opt.unroll_binary.c_str(), &fa, nullptr, argv.data(), environ);
+      posix_spawn_file_actions_destroy(&fa);
+      if (rc != 0) throw Error("cannot start " + opt.unroll_binary + ": " + std::strerror(rc));
+      running.push_back({j, pid, Clock::now()});
+      if (!tty) say("started " + j.v->name + " seed " + std::to_string(j.seed));
+    }
+
+    bool changed = false;
+    for (size_t i = 0; i < running.size();) {
+      int status = 0;
+      const pid_t r = ::waitpid(running[i].pid, &status, WNOHANG);
+      if (r == 0) {
+        ++i;
+        continue;
+      }
+      const Running run = running[i];
+      running.erase(running.begin() + i);
+      changed = true;
+      const double secs = std::chrono::duration<double>(Clock::now() - run.start).count();
+      Json rec;
+      std::string summary_status, error;
+      if (fs::exists(run.job.dir / "summary.json")) {
+        try {
+          Json s = Json::parse(read_file((run.job.dir / "summary.json").string()));
+          summary_status = s.value("status", "");
+          error = s.value("error", "");
+        } catch (...) {
+        }
+      }
+      int code = -1;
+      if (r > 0 && WIFEXITED(status)) code = WEXITSTATUS(status);
+      const bool ok = code == 0 && summary_status == "completed";
+      if (!ok && error.empty()) {
+        if (r > 0 && WIFSIGNALED(status)) error = "killed by signal " + std::to_string(WTERMSIG(status));
+        else error = "exit code " + std::to_string(code);
+        const std::string tail = tail_lines((run.job.dir / "stderr.txt").string(), 5);
+        if (!tail.empty()) error += ": " + tail;
+      }
+      rec["variant"] = run.job.v->name;
+      rec["seed"] = run.job.seed;
+      rec["status"] = ok ? "completed" : "failed";
+      rec["exit_code"] = code;
+      if (!ok) rec["error"] = error;
+      rec["seconds"] = secs;
+      write_file_atomic((run.job.dir / "sweep_run.json").string(), rec.dump(2) + "\n");
+      seconds_done += secs;
+      ++finished_now;
+      if (ok) ++res.completed;
+      else ++res.failed;
+      std::ostringstream line;
+      line << (ok ? "done   " : "FAILED ") << run.job.v->name << " seed " << run.job.seed << " ("
+           << fmt_duration(secs) << ")";
+      if (!ok) line << ": " << error.substr(0, 300);
+      say(line.str() + (tty ? "" : "  [" + status_line().substr(7) + "]"));
+    }
+    if (tty && (changed || Clock::now() - last_draw > std::chrono::seconds(1))) {
+      std::fprintf(stderr, "\r\033[K%s", status_line().c_str());
+      last_draw = Clock::now();
+    }
+    if (!running.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  if (opt.progress)
+    std::fprintf(stderr, "sweep %s: %d/%d runs completed, %d failed (%d run now in %s)\n", spec.name.c_str(),
+                 res.completed, res.total, res.failed, to_run,
+                 fmt_duration(std::chrono::duration<double>(Clock::now() - t0).count()).c_str());
+  return res;
+}
+
+}  // namespace unroll

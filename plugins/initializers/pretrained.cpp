@@ -1,0 +1,77 @@
+// pretrained: copy a parameter from a checkpoint of an earlier run (by parameter name), and
+// optionally freeze it. Put it on a layer's init to load the whole layer (each of its parameters
+// looks up its own name), or on one parameter's init with `param` to load it from another name.
+#include <algorithm>
+#include <filesystem>
+#include <unroll/host/checkpoint.hpp>
+#include <unroll/host/npy.hpp>
+#include <unroll/plugin.hpp>
+
+namespace {
+using namespace unroll;
+namespace fs = std::filesystem;
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string shape(long r, long c) { return std::to_string(r) + "x" + std::to_string(c); }
+
+class Pretrained final : public Initializer {
+ public:
+  Pretrained(std::string run, std::string which, std::string param, bool freeze)
+      : run_(std::move(run)), which_(std::move(which)), param_(std::move(param)), freeze_(freeze) {}
+
+  void fill(Param& p, Rng&) override {
+    const std::string dir = find_checkpoint_dir(run_, which_);
+    const std::string want = param_.empty() ? p.name : param_;
+    const auto entries = checkpoint_params(dir);
+    auto it = std::find_if(entries.begin(), entries.end(), [&](const TensorEntry& e) { return e.name == want; });
+    if (it == entries.end()) {
+      std::vector<std::pair<size_t, std::string>> near;
+      for (const auto& e : entries) near.emplace_back(edit_distance(want, e.name), e.name);
+      std::sort(near.begin(), near.end());
+      std::string list;
+      for (size_t i = 0; i < near.size() && i < 4; ++i) list += (i ? ", " : "") + near[i].second;
+      throw Error("pretrained (for " + p.name + "): the checkpoint " + dir + " has no parameter '" + want + "'" +
+                  (list.empty() ? " (it has no parameters)" : "; closest names: " + list) +
+                  (param_.empty() ? " (set the initializer's `param` option to load from another name)" : ""));
+    }
+    if (it->rows != p.value.rows() || it->cols != p.value.cols())
+      throw Error("pretrained: shape mismatch: this model's " + p.name + " is " + shape(p.value.rows(), p.value.cols()) +
+                  " but '" + want + "' in " + dir + " is " + shape(it->rows, it->cols));
+    p.value = load_npy(dir + "/" + it->file);
+    if (freeze_) p.frozen = true;
+  }
+
+ private:
+  std::string run_, which_, param_;
+  bool freeze_;
+};
+
+}  // namespace
+
+UNROLL_PLUGIN(registry) {
+  Schema s("pretrained", "Weights copied from a checkpoint of an earlier run, by parameter name (optionally frozen).");
+  s.string("run", "", "A run folder (its checkpoint/ or best/ is read) or a checkpoint folder; relative to the experiment file.")
+      .required = true;
+  s.choice("checkpoint", "checkpoint", {"checkpoint", "best"},
+           "Which checkpoint of a run folder: the latest (checkpoint/) or the best by the monitored metric (best/).");
+  s.string("param", "", "Name of the parameter in the checkpoint (default: the parameter's own name, e.g. dense0.W).");
+  s.boolean("freeze", false, "Keep the loaded values fixed: the optimizer skips the parameter.");
+  registry.add_initializer(std::move(s), [](const Options& o, BuildContext& ctx) -> std::unique_ptr<Initializer> {
+    fs::path run = o.string("run");
+    if (run.empty()) throw Error("pretrained: option 'run' is empty; give a run folder or a checkpoint folder");
+    if (run.is_relative() && !ctx.base_dir.empty()) run = fs::path(ctx.base_dir) / run;
+    return std::make_unique<Pretrained>(run.lexically_normal().string(), o.string("checkpoint"), o.string("param"),
+                                        o.boolean("freeze"));
+  });
+}

@@ -1,0 +1,122 @@
+// Config errors: every class of mistake names where it was made and what would be valid.
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "support.hpp"
+#include "unroll/error.hpp"
+#include "unroll/host/experiment.hpp"
+
+using namespace unroll;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const char* kGood = R"(name: cfg
+seed: 2
+data: {kind: blobs, classes: 3, samples: 20}
+model:
+  - {kind: dense, units: 8}
+  - {kind: tanh}
+  - {kind: dense, units: 3}
+loss: {kind: cross_entropy}
+optimizer: {kind: sgd, lr: 0.1, momentum: 0.9}
+train: {epochs: 2, batch: 16}
+)";
+
+std::string write(const testing::TempDir& dir, const std::string& text) {
+  const std::string path = dir.file("exp.yaml");
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
+  testing::TempDir dir;
+  const std::string path = write(dir, text);
+  try {
+    load_experiment(path, sets, testing::host());
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    // Make messages independent of the temp folder.
+    for (size_t at; (at = msg.find(path)) != std::string::npos;) msg.replace(at, path.size(), "exp.yaml");
+    return msg;
+  }
+  return "";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("a valid experiment resolves with every default filled in", "[config]") {
+  REQUIRE(error_of(kGood).empty());
+  testing::TempDir dir;
+  const Experiment e = load_experiment(write(dir, kGood), {}, testing::host());
+  CHECK(e.config.at("optimizer").at("nesterov").text() == "false");   // plugin default
+  CHECK(e.config.at("train").at("eval_batch").text() == "1000");      // host default
+  CHECK(e.config.at("model").items()[0].at("init").at("kind").text() == "xavier_uniform");  // nested default
+  CHECK(e.config.at("schedule").at("kind").text() == "constant");
+}
+
+TEST_CASE("unknown key: file, line, column and the nearest valid key", "[config]") {
+  const std::string msg = error_of(replace(kGood, "lr: 0.1", "lrr: 0.1"));
+  CHECK_THAT(msg, Contains("exp.yaml:9:24") && Contains("unknown key 'lrr'") && Contains("did you mean 'lr'?"));
+  CHECK_THAT(error_of(replace(kGood, "momentum: 0.9", "momentun: 0.9")), Contains("did you mean 'momentum'?"));
+  CHECK_THAT(error_of(replace(kGood, "epochs: 2", "epoch: 2")),
+             Contains("exp.yaml:10:9") && Contains("did you mean 'epochs'?"));
+  CHECK_THAT(error_of(replace(kGood, "seed: 2", "sede: 2")), Contains("exp.yaml:2:1") && Contains("did you mean 'seed'?"));
+}
+
+TEST_CASE("wrong type and out-of-range values name the key, the expectation and the place", "[config]") {
+  CHECK_THAT(error_of(replace(kGood, "lr: 0.1", "lr: fast")),
+             Contains("exp.yaml:9:28") && Contains("'lr'") && Contains("expects a number") && Contains("'fast'"));
+  CHECK_THAT(error_of(replace(kGood, "units: 8", "units: 8.5")), Contains("'units'") && Contains("expects an integer"));
+  CHECK_THAT(error_of(replace(kGood, "momentum: 0.9", "momentum: 1.5")),
+             Contains("exp.yaml:9:43") && Contains("'momentum'") && Contains("[0, 1)") && Contains("1.5"));
+  CHECK_THAT(error_of(replace(kGood, "units: 8", "units: 0")), Contains("'units'") && Contains("got 0"));
+  CHECK_THAT(error_of(replace(kGood, "batch: 16", "batch: [16]")), Contains("'batch'") && Contains("got a list"));
+  CHECK_THAT(error_of(replace(kGood, "train: {epochs: 2", "train: {loss_at: both, epochs: 2")),
+             Contains("one of: auto, last, every"));
+}
+
+TEST_CASE("an unknown component kind lists the kinds that exist", "[config]") {
+  const std::string msg = error_of(replace(kGood, "kind: tanh", "kind: tahn"));
+  CHECK_THAT(msg, Contains("exp.yaml:6:12") && Contains("unknown layer kind 'tahn'") && Contains("did you mean 'tanh'?") &&
+                      Contains("known layers:") && Contains("dense") && Contains("relu"));
+  CHECK_THAT(error_of(replace(kGood, "kind: sgd", "kind: lbfgs")), Contains("known optimizers:") && Contains("adam"));
+  CHECK_THAT(error_of(replace(kGood, "kind: cross_entropy", "kind: hinge")), Contains("known losses:"));
+}
+
+TEST_CASE("structural mistakes are named", "[config]") {
+  CHECK_THAT(error_of(replace(kGood, "data: {kind: blobs, classes: 3, samples: 20}\n", "")), Contains("no 'data' block"));
+  CHECK_THAT(error_of(replace(kGood, "train:", "trian:")), Contains("unknown key 'trian'") && Contains("did you mean 'train'?"));
+  CHECK_THAT(error_of(replace(kGood, "{kind: dense, units: 8}", "{units: 8}")), Contains("has no 'kind'"));
+  CHECK_THAT(error_of(replace(kGood, "{kind: dense, units: 8}", "{kind: dense}")),
+             Contains("requires option 'units'"));
+  CHECK_THAT(error_of("seed: [1\n"), Contains("exp.yaml:") && Contains("YAML syntax error"));
+  CHECK_THAT(error_of(replace(kGood, "seed: 2", "seed: 2\nseed: 3")), Contains("appears twice"));
+}
+
+TEST_CASE("command-line --set overrides any value and is validated the same way", "[config]") {
+  testing::TempDir dir;
+  const std::string path = write(dir, kGood);
+  const Experiment e = load_experiment(path, {"optimizer.lr=0.05", "model[0].units=16", "train.stop.train_loss_below=0.1"},
+                                       testing::host());
+  CHECK(e.config.at("optimizer").at("lr").text() == "0.05");
+  CHECK(e.config.at("model").items()[0].at("units").text() == "16");
+  CHECK(e.config.at("train").at("stop").at("train_loss_below").text() == "0.1");
+  // null removes a list element: the tanh layer goes.
+  const Experiment removed = load_experiment(path, {"model[1]=null"}, testing::host());
+  CHECK(removed.config.at("model").items().size() == 2);
+  // Appending at index == size adds a layer.
+  const Experiment added = load_experiment(path, {"model[3]={kind: identity}"}, testing::host());
+  CHECK(added.config.at("model").items().size() == 4);
+
+  CHECK_THAT(error_of(kGood, {"optimizer.lr=fast"}), Contains("--set optimizer.lr=fast") && Contains("expects a number"));
+  CHECK_THAT(error_of(kGood, {"optimizer.lrr=0.1"}), Contains("--set optimizer.lrr=0.1") && Contains("did you mean 'lr'?"));
+  CHECK_THAT(error_of(kGood, {"model[7].units=3"}), Contains("out of range") && Contains("3 elements"));
+  CHECK_THAT(error_of(kGood, {"seed"}), Contains("expected PATH=VALUE"));
+}

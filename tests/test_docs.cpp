@@ -1,0 +1,36 @@
+// The reference pages in docs/reference/ are generated from the plugin schemas; this test
+// regenerates them in memory and fails when the committed pages differ, so they cannot drift.
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "unroll/host/files.hpp"
+#include "unroll/host/plugin_host.hpp"
+#include "unroll/host/reference_docs.hpp"
+
+namespace fs = std::filesystem;
+using namespace unroll;
+
+TEST_CASE("docs/reference matches the plugin schemas", "[docs]") {
+  // Built-in plugins only (as `unroll plugins --markdown` does), in a host of its own so that
+  // fixture libraries other tests load cannot leak in.
+  PluginHost h;
+  h.load_directory(PluginHost::builtin_dir());
+  const auto pages = reference_pages(h.registry());
+  REQUIRE(pages.size() >= 8);  // one page per kind + train.md + README.md
+  const fs::path dir = fs::path(UNROLL_SOURCE_DIR) / "docs" / "reference";
+  const std::string fix = "; regenerate with `unroll plugins --markdown docs/reference` and commit the pages";
+  for (const auto& [file, text] : pages) {
+    INFO("docs/reference/" << file);
+    INFO("must exist and equal the generated text" << fix);
+    REQUIRE(fs::exists(dir / file));
+    CHECK(read_file((dir / file).string()) == text);
+  }
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    INFO("docs/reference/" << entry.path().filename().string());
+    INFO("a page no schema generates (stale?)" << fix);
+    CHECK(pages.count(entry.path().filename().string()) == 1);
+  }
+  // The generator really reads the schemas: an option's doc line appears on its kind's page.
+  CHECK_THAT(pages.at("initializers.md"), Catch::Contains("## pretrained") && Catch::Contains("`freeze`"));
+  CHECK_THAT(pages.at("train.md"), Catch::Contains("`stop.early.patience`"));
+}

@@ -1,0 +1,141 @@
+// End to end: an experiment trains on a synthetic dataset, writes every output file, and the
+// same seed and thread count give the same numbers.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support.hpp"
+#include "unroll/host/experiment.hpp"
+#include "unroll/host/files.hpp"
+#include "unroll/host/trainer.hpp"
+
+using namespace unroll;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const char* kBlobs = R"(name: e2e
+seed: 7
+data: {kind: blobs, classes: 4, features: 5, samples: 60, test_samples: 20, validation: 40}
+model:
+  - {kind: dense, units: 16}
+  - {kind: relu}
+  - {kind: dense, units: 16}
+  - {kind: tanh}
+  - {kind: dense, units: 4}
+loss: {kind: cross_entropy}
+optimizer: {kind: sgd, lr: 0.05, momentum: 0.9}
+train: {epochs: 6, batch: 16}
+)";
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::stringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::stringstream ls(line);
+    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+RunResult run(const testing::TempDir& dir, const std::string& text, const std::string& out,
+              const std::vector<std::string>& sets = {}) {
+  const std::string path = dir.file("exp.yaml");
+  std::ofstream(path) << text;
+  Experiment e = load_experiment(path, sets, testing::host());
+  RunOptions o;
+  o.out_dir = dir.file(out);
+  o.threads = 1;
+  o.quiet = true;
+  return run_experiment(e, testing::host(), o);
+}
+
+// metrics.csv without the seconds column.
+std::string without_seconds(const std::string& path) {
+  std::string out;
+  for (auto& row : read_csv(path)) {
+    row.pop_back();
+    for (auto& c : row) out += c + ",";
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a run trains, writes every output file, and the files parse", "[e2e]") {
+  testing::TempDir dir;
+  const RunResult r = run(dir, kBlobs, "run");
+  const std::string d = dir.file("run");
+  for (const char* f : {"config.yaml", "metrics.csv", "summary.json", "log.txt", "checkpoint/manifest.json"})
+    CHECK(std::filesystem::exists(d + "/" + f));
+
+  // config.yaml is the resolved config: it parses and validates again, defaults included.
+  const Node cfg = parse_yaml(read_file(d + "/config.yaml"), "config.yaml");
+  CHECK(cfg.at("optimizer").at("nesterov").text() == "false");
+  CHECK_NOTHROW(resolve_experiment(cfg, testing::host(), d));
+
+  const auto rows = read_csv(d + "/metrics.csv");
+  REQUIRE(rows.size() == 7);  // header + 6 epochs
+  const std::vector<std::string> header{"epoch",        "train_loss", "train_accuracy", "val_loss",
+                                        "val_accuracy", "lr",         "grad_norm",      "clip_rate", "seconds"};
+  CHECK(rows[0] == header);
+  const double first = std::stod(rows[1][1]), last = std::stod(rows[6][1]);
+  INFO("train loss " << first << " -> " << last);
+  CHECK(last < 0.5 * first);
+
+  const auto summary = nlohmann::json::parse(read_file(d + "/summary.json"));
+  CHECK(summary["status"] == "completed");
+  CHECK(summary["stop_reason"] == "epochs");
+  CHECK(summary["epochs"] == 6);
+  CHECK(summary["final"].contains("test_loss"));
+  CHECK(summary["final"]["test_accuracy"].get<double>() > 0.7);
+  CHECK(summary["seconds_per_epoch"].get<double>() > 0);
+  CHECK(r.final_metrics.at("test_accuracy") == summary["final"]["test_accuracy"].get<double>());
+  CHECK_THAT(read_file(d + "/log.txt"), Contains("epoch 6/6"));
+}
+
+TEST_CASE("same config, seed and threads give identical metrics; another seed differs", "[e2e]") {
+  testing::TempDir dir;
+  run(dir, kBlobs, "a");
+  run(dir, kBlobs, "b");
+  run(dir, kBlobs, "c", {"seed=8"});
+  const std::string a = without_seconds(dir.file("a/metrics.csv"));
+  CHECK(a == without_seconds(dir.file("b/metrics.csv")));
+  CHECK(a != without_seconds(dir.file("c/metrics.csv")));
+}
+
+TEST_CASE("the textbook rule: train until the total error falls below a threshold", "[e2e]") {
+  testing::TempDir dir;
+  const std::string xor_exp = read_file(std::string(UNROLL_SOURCE_DIR) + "/experiments/textbook_xor.yaml");
+  const RunResult r = run(dir, xor_exp, "xor");
+  CHECK(r.stop_reason == "train_loss_below");
+  CHECK(r.epochs < 20000);
+  CHECK(r.final_metrics.at("train_loss") < 0.005);
+  const auto summary = nlohmann::json::parse(read_file(dir.file("xor/summary.json")));
+  CHECK(summary["stop_reason"] == "train_loss_below");
+}
+
+TEST_CASE("a model whose output does not fit the dataset is refused before training", "[e2e]") {
+  testing::TempDir dir;
+  CHECK_THROWS_WITH(run(dir, kBlobs, "bad", {"model[4].units=3"}),
+                    Contains("outputs 3 features") && Contains("4 classes"));
+}
+
+TEST_CASE("the CLI exits non-zero with the message on bad input", "[e2e][cli]") {
+  testing::TempDir dir;
+  const std::string exe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
+  std::ofstream(dir.file("bad.yaml")) << "data: {kind: blobs}\nmodel: [{kind: dense, unit: 3}]\n";
+  const std::string cmd = exe + " run " + dir.file("bad.yaml") + " --out " + dir.file("out") + " > " +
+                          dir.file("stdout") + " 2> " + dir.file("stderr");
+  const int status = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_THAT(read_file(dir.file("stderr")), Contains("bad.yaml:2:23") && Contains("did you mean 'units'?"));
+  CHECK(WEXITSTATUS(std::system((exe + " run > /dev/null 2>&1").c_str())) == 2);
+  CHECK(WEXITSTATUS(std::system((exe + " frobnicate > /dev/null 2>&1").c_str())) == 2);
+}
