@@ -22,14 +22,14 @@ class Activation final : public Layer {
       case Fn::Relu: y.data = a.max(0.0f).matrix(); break;
       case Fn::Identity: y.data = x.data; break;
     }
-    if (mode == Mode::Train && fn_ != Fn::Identity) y_ = y.data;
+    if (mode == Mode::Train) y_ = &y.data;  // our own output: alive until backward (layer.hpp)
   }
 
   void do_backward(const Seq& dy, Seq& dx, bool need_dx) override {
     if (!need_dx) return;  // no parameters: nothing else to do
     dx.resize(size_, dy.steps, dy.batch);
     auto g = dy.data.array();
-    auto y = y_.array();
+    auto y = y_->array();
     switch (fn_) {
       case Fn::Sigmoid: dx.data = (g * y * (1.0f - y)).matrix(); break;
       case Fn::Tanh: dx.data = (g * (1.0f - y.square())).matrix(); break;
@@ -42,7 +42,7 @@ class Activation final : public Layer {
  private:
   Fn fn_;
   int size_;
-  Matrix y_;
+  const Matrix* y_ = nullptr;
 };
 
 }  // namespace

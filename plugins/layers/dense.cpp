@@ -23,11 +23,11 @@ class Dense final : public Layer {
     y.resize(units_, x.steps, x.batch);
     gemm(y.data, W_.value, Trans::No, x.data, Trans::No);
     if (bias_) y.data.colwise() += b_.value.col(0);
-    if (mode == Mode::Train) x_ = x.data;  // same shape every batch: no allocation
+    if (mode == Mode::Train) x_ = &x.data;  // alive and unchanged until backward (layer.hpp)
   }
 
   void do_backward(const Seq& dy, Seq& dx, bool need_dx) override {
-    gemm(W_.grad, dy.data, Trans::No, x_, Trans::Yes, 1.0f, /*beta=*/1.0f);  // accumulate
+    gemm(W_.grad, dy.data, Trans::No, *x_, Trans::Yes, 1.0f, /*beta=*/1.0f);  // accumulate
     if (bias_) add_row_sums(b_.grad.col(0), dy.data);
     if (need_dx) {
       dx.resize(input_size(), dy.steps, dy.batch);
@@ -39,7 +39,7 @@ class Dense final : public Layer {
   int units_;
   bool bias_;
   Param W_, b_;
-  Matrix x_;
+  const Matrix* x_ = nullptr;  // input of the last train forward
 };
 
 }  // namespace

@@ -43,7 +43,9 @@ class Layer {
   virtual std::vector<std::pair<std::string, Matrix*>> buffers() { return {}; }
 
   /// y = f(x). Caches what backward needs when mode == Train. Resizes y (no allocation when
-  /// the shape is unchanged).
+  /// the shape is unchanged). The caller keeps x and y alive and unchanged from a Train forward
+  /// until the matching backward (the Model owns every layer's output until the next forward),
+  /// so a layer may keep pointers to x.data or y.data instead of copying them.
   void forward(const Seq& x, Seq& y, Mode mode) {
     if (x.features() != input_size_)
       throw Error(name_ + ": forward got " + std::to_string(x.features()) + " input features, expected " +

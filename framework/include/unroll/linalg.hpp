@@ -16,6 +16,10 @@ enum class Trans { No, Yes };
 void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha = 1.0f,
           float beta = 0.0f);
 
+/// Threads of the BLAS backend when unroll is built with -DUNROLL_OPENBLAS=ON (else nothing);
+/// the host calls it with the run's thread count.
+void set_blas_threads(int n);
+
 /// c += alpha * row sums of A (the bias gradient: sum over the batch columns).
 void add_row_sums(Eigen::Ref<Vector> c, ConstMatRef A, float alpha = 1.0f);
 
