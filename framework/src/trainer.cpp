@@ -205,7 +205,8 @@ class Trainer {
   std::unique_ptr<Progress> progress_;
   int current_epoch_ = 0;
   long current_batch_ = 0;
-  Clock::time_point start_;
+  Clock::time_point start_, last_echo_;
+  std::string unshown_;  // the last epoch line not echoed to the terminal
 };
 
 void Trainer::log(const std::string& line, bool echo) {
@@ -649,7 +650,17 @@ RunResult Trainer::run() {
       line << "epoch " << epoch + 1 << "/" << epochs_;
       for (size_t i = 1; i + 1 < columns_.size(); ++i) line << "  " << columns_[i] << " " << fmt(row[i], 4);
       line << "  " << fmt(row.back(), 3) << "s";
-      log(line.str());
+      // Fast epochs (the textbook XOR takes microseconds) would flood the terminal: echo at most
+      // one epoch line a second, plus the first and the last; log.txt keeps every line.
+      const auto now = Clock::now();
+      const bool echo = epoch == 0 || epoch + 1 == epochs_ || now - last_echo_ >= std::chrono::seconds(1);
+      log(line.str(), echo);
+      if (echo) {
+        last_echo_ = now;
+        unshown_.clear();
+      } else {
+        unshown_ = line.str();
+      }
 
       // Best by the monitored metric, and the early-stopping counter.
       const bool improved = best_mon_.improves(row[best_mon_.column], best_value_);
@@ -681,10 +692,13 @@ RunResult Trainer::run() {
 
       take_snapshot();
       if (improved) save_checkpoint(opt_.out_dir + "/best", snapshot_);
-      if ((epoch + 1) % ckpt_every_ == 0 || epoch + 1 == epochs_ || !why.empty()) save_pending_snapshot();
-      write_metrics();
+      const bool checkpoint_now = (epoch + 1) % ckpt_every_ == 0 || epoch + 1 == epochs_ || !why.empty();
+      if (checkpoint_now) save_pending_snapshot();
+      // Rewriting metrics.csv costs O(epochs); for microsecond epochs do it about once a second.
+      if (echo || checkpoint_now) write_metrics();
       if (progress_) progress_->epoch_done(epoch + 1, row.back());
       if (!why.empty()) {
+        if (!unshown_.empty() && !opt_.quiet) std::printf("%s\n", unshown_.c_str());  // the epoch that stopped it
         log("stopping: " + why);
         break;
       }
