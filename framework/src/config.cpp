@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "unroll/error.hpp"
+#include "unroll/host/compose.hpp"
 #include "unroll/host/plugin_host.hpp"
 
 namespace unroll {
@@ -306,81 +307,10 @@ void apply_set(Node& root, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw Error("--set " + assignment + ": expected PATH=VALUE, e.g. --set optimizer.lr=0.1");
-  const std::string path = assignment.substr(0, eq);
-  const std::string origin = "--set " + assignment;
-  Node value = parse_yaml(assignment.substr(eq + 1), origin);
-  value.set_loc(SourceLoc{origin, 0, 0});
-  value.set_key_loc(SourceLoc{origin, 0, 0});
-
-  // Tokens: names and [index]es.
-  struct Tok {
-    std::string key;
-    long index = -1;
-  };
-  std::vector<Tok> toks;
-  for (size_t i = 0; i < path.size();) {
-    if (path[i] == '.') {
-      ++i;
-      continue;
-    }
-    if (path[i] == '[') {
-      size_t close = path.find(']', i);
-      if (close == std::string::npos) throw Error(origin + ": missing ']' in the path");
-      try {
-        toks.push_back({"", std::stol(path.substr(i + 1, close - i - 1))});
-      } catch (...) {
-        throw Error(origin + ": '" + path.substr(i, close - i + 1) + "' is not a list index");
-      }
-      i = close + 1;
-      continue;
-    }
-    size_t end = path.find_first_of(".[", i);
-    if (end == std::string::npos) end = path.size();
-    toks.push_back({path.substr(i, end - i), -1});
-    i = end;
-  }
-  if (toks.empty()) throw Error(origin + ": empty path");
-
-  Node* cur = &root;
-  std::string so_far;
-  for (size_t t = 0; t < toks.size(); ++t) {
-    const bool last = t + 1 == toks.size();
-    const Tok& tok = toks[t];
-    if (tok.index >= 0) {
-      if (!cur->is_sequence())
-        throw Error(origin + ": '" + so_far + "' is " + cur->type_name() + ", not a list, so [" +
-                    std::to_string(tok.index) + "] does not apply");
-      auto& items = cur->items();
-      if (tok.index > static_cast<long>(items.size()) || (!last && tok.index == static_cast<long>(items.size())))
-        throw Error(origin + ": index " + std::to_string(tok.index) + " is out of range: '" + so_far + "' has " +
-                    std::to_string(items.size()) + " elements");
-      so_far += "[" + std::to_string(tok.index) + "]";
-      if (last) {
-        if (value.is_null()) {
-          if (tok.index < static_cast<long>(items.size())) items.erase(items.begin() + tok.index);
-        } else if (tok.index == static_cast<long>(items.size())) {
-          items.push_back(value);
-        } else {
-          items[tok.index] = value;
-        }
-        return;
-      }
-      cur = &items[tok.index];
-    } else {
-      if (!cur->is_map() && !cur->is_null())
-        throw Error(origin + ": '" + so_far + "' is " + cur->type_name() + ", not a mapping, so '." + tok.key +
-                    "' does not apply");
-      so_far += (so_far.empty() ? "" : ".") + tok.key;
-      if (last) {
-        if (value.is_null()) cur->erase(tok.key);
-        else cur->set(tok.key, value);
-        return;
-      }
-      Node* next = cur->find(tok.key);
-      if (!next) next = &cur->set(tok.key, Node::map(SourceLoc{origin, 0, 0}));
-      cur = next;
-    }
-  }
+  const SourceLoc origin{"--set " + assignment, 0, 0};
+  Node value = parse_yaml(assignment.substr(eq + 1), origin.file);
+  value.set_loc(origin);
+  set_path(root, assignment.substr(0, eq), std::move(value), origin);  // the same rules as path keys in files
 }
 
 }  // namespace unroll
