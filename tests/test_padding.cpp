@@ -4,6 +4,7 @@
 // Sequence classification of variable-length sequences is the same mechanism: per-step targets
 // that are -1 everywhere except at each sample's own last step.
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "support.hpp"
 
@@ -127,4 +128,35 @@ TEST_CASE("end-padding plus masking is exact for variable-length Elman sequences
 
 TEST_CASE("end-padding plus masking is exact for variable-length LSTM sequences", "[bptt][padding]") {
   check_padding("{kind: lstm, units: 6}");
+}
+
+TEST_CASE("delayed_recall with min_length gives ragged sequences, padded at the end and masked", "[bptt][padding]") {
+  auto d = testing::make_dataset("{kind: delayed_recall, lag: 2, alphabet: 3, length: 8, min_length: 4, samples: 64}");
+  const int T = 8, B = 64, L = 2;
+  std::vector<std::size_t> idx(B);
+  for (int b = 0; b < B; ++b) idx[b] = static_cast<std::size_t>(b);
+  Seq x;
+  Targets y;
+  d->batch(Split::Train, idx, x, y);
+  std::set<int> lengths;
+  for (int b = 0; b < B; ++b) {
+    int len = T;
+    while (len > 0 && x.data.col((len - 1) * B + b).sum() == 0.0f) --len;  // trailing all-zero inputs
+    REQUIRE(len >= 4);
+    lengths.insert(len);
+    for (int t = 0; t < T; ++t) {
+      const int32_t label = y.labels[t * B + b];
+      if (t >= len) {
+        CHECK(label == -1);  // padding: masked
+      } else {
+        CHECK(x.data.col(t * B + b).sum() == 1.0f);  // a real step: one-hot
+        if (t >= L) {
+          Eigen::Index arg;
+          x.data.col((t - L) * B + b).maxCoeff(&arg);
+          CHECK(label == arg);
+        }
+      }
+    }
+  }
+  CHECK(lengths.size() > 2);  // the lengths really vary
 }

@@ -9,7 +9,12 @@ namespace {
 using unroll::Error;
 using unroll::Split;
 
+// Input symbol of a padding step: an all-zero input column (its label is -1).
+constexpr uint8_t kPad = 255;
+
 // Sequences of one-hot input symbols with a class label (or -1 = no loss) at every step.
+// Shorter sequences are padded at the end (kPad inputs, -1 labels): exact for every-step
+// losses, see docs/bptt.md.
 class SymbolTask final : public unroll::Dataset {
  public:
   struct Part {
@@ -37,7 +42,7 @@ class SymbolTask final : public unroll::Dataset {
         throw Error("sequence task: sample " + std::to_string(i) + " requested, the split has " + std::to_string(p.samples));
       for (int t = 0; t < T; ++t) {
         const std::size_t at = i * T + t, col = static_cast<std::size_t>(t) * B + b;
-        x.data(p.in[at], static_cast<Eigen::Index>(col)) = 1.0f;
+        if (p.in[at] != kPad) x.data(p.in[at], static_cast<Eigen::Index>(col)) = 1.0f;
         y.labels[col] = p.out[at];
       }
     }
@@ -60,6 +65,10 @@ unroll::Schema delayed_recall_schema() {
   s.integer("lag", 5, "how many steps back the target symbol was shown").at_least(1);
   s.integer("alphabet", 4, "number of distinct symbols (input features and classes)").range(2, 255);
   s.integer("length", 20, "sequence length T; must exceed lag").at_least(2);
+  s.integer("min_length", 0,
+            "if > 0, each sequence's length is drawn from [min_length, length] and shorter ones are padded "
+            "at the end and masked (variable-length batches)")
+      .at_least(0);
   s.integer("samples", 1000, "training sequences").at_least(1);
   s.integer("test_samples", 200, "test sequences; 0 = no test split").at_least(0);
   return s;
@@ -67,18 +76,24 @@ unroll::Schema delayed_recall_schema() {
 
 std::unique_ptr<unroll::Dataset> make_delayed_recall(const unroll::Options& o, unroll::BuildContext& ctx) {
   const int L = o.i("lag"), A = o.i("alphabet"), T = o.i("length");
+  const int min_len = o.i("min_length");
   if (T <= L) throw Error("delayed_recall: length (" + std::to_string(T) + ") must exceed lag (" + std::to_string(L) + ")");
+  if (min_len > T)
+    throw Error("delayed_recall: min_length (" + std::to_string(min_len) + ") exceeds length (" + std::to_string(T) + ")");
   unroll::Rng rng = data_rng(ctx);
   auto fill = [&](std::size_t n) {
     SymbolTask::Part p;
     p.samples = n;
     p.in.resize(n * T);
     p.out.resize(n * T);
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < n; ++i) {
+      const int len = min_len > 0 ? min_len + static_cast<int>(rng.below(T - min_len + 1)) : T;
       for (int t = 0; t < T; ++t) {
-        p.in[i * T + t] = static_cast<uint8_t>(rng.below(A));
-        p.out[i * T + t] = t < L ? int16_t(-1) : int16_t(p.in[i * T + t - L]);
+        const bool pad = t >= len;
+        p.in[i * T + t] = pad ? kPad : static_cast<uint8_t>(rng.below(A));
+        p.out[i * T + t] = (pad || t < L) ? int16_t(-1) : int16_t(p.in[i * T + t - L]);
       }
+    }
     return p;
   };
   unroll::DatasetInfo info{.input_size = A, .steps = T, .output_size = A, .labels = true, .every_step = true};
