@@ -160,3 +160,18 @@ TEST_CASE("delayed_recall with min_length gives ragged sequences, padded at the 
   }
   CHECK(lengths.size() > 2);  // the lengths really vary
 }
+
+TEST_CASE("variational dropout keeps one mask per sequence across truncation windows", "[regularizers][bptt]") {
+  auto drop = testing::make_layer("{kind: dropout, rate: 0.5, variational: true}", 6, "dropout0");
+  drop->set_epoch_rng(Rng(5));
+  Seq x, y1, y2, y3;
+  x.resize(6, 2, 4);
+  x.data.setOnes();
+  drop->reset_state(4);
+  drop->forward(x, y1, Mode::Train);  // window 1 of the sequence
+  drop->forward(x, y2, Mode::Train);  // window 2: same sequence, same mask
+  CHECK(y1.data == y2.data);
+  drop->reset_state(4);  // a new sequence: a new mask
+  drop->forward(x, y3, Mode::Train);
+  CHECK(y3.data != y1.data);
+}

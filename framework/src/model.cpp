@@ -94,7 +94,7 @@ bool Model::recurrent() const {
 
 void Model::reset_state(int batch) {
   for (auto& l : layers_)
-    if (l->is_recurrent()) l->reset_state(batch);
+    l->reset_state(batch);  // recurrent state, and per-sequence randomness (variational dropout)
 }
 
 void Model::set_epoch(uint64_t seed, int epoch) {

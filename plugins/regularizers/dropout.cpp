@@ -15,7 +15,13 @@ class Dropout final : public Layer {
 
   int output_size() const override { return size_; }
   // Masks come from the per-epoch stream only, so a resumed run draws the same masks.
-  void set_epoch_rng(const Rng& rng) override { rng_ = rng; }
+  void set_epoch_rng(const Rng& rng) override {
+    rng_ = rng;
+    fresh_ = true;
+  }
+  // A new sequence: the variational mask is drawn again. Truncated-BPTT windows of one sequence
+  // do not call this, so they share the sequence's mask.
+  void reset_state(int) override { fresh_ = true; }
 
  protected:
   void do_forward(const Seq& x, Seq& y, Mode mode) override {
@@ -28,10 +34,14 @@ class Dropout final : public Layer {
     if (variational_ && static_cast<Eigen::Index>(x.steps) * x.batch != x.data.cols())
       throw Error(name() + ": variational dropout needs steps*batch == columns, got " + std::to_string(x.steps) +
                   "*" + std::to_string(x.batch) + " != " + std::to_string(x.data.cols()));
-    mask_.resize(x.features(), variational_ ? x.batch : x.data.cols());
-    const double keep = 1.0 - rate_;
-    const auto scale = static_cast<Scalar>(1.0 / keep);
-    for (Eigen::Index k = 0; k < mask_.size(); ++k) mask_.data()[k] = rng_.uniform() < keep ? scale : Scalar(0);
+    const Eigen::Index cols = variational_ ? x.batch : x.data.cols();
+    if (!variational_ || fresh_ || mask_.rows() != x.features() || mask_.cols() != cols) {
+      mask_.resize(x.features(), cols);
+      const double keep = 1.0 - rate_;
+      const auto scale = static_cast<Scalar>(1.0 / keep);
+      for (Eigen::Index k = 0; k < mask_.size(); ++k) mask_.data()[k] = rng_.uniform() < keep ? scale : Scalar(0);
+      fresh_ = false;
+    }
     apply(x, y);
   }
 
@@ -59,6 +69,7 @@ class Dropout final : public Layer {
   Rng rng_;
   Matrix mask_;  // features x columns, or features x batch when variational
   bool masked_ = false;
+  bool fresh_ = true;  // draw a new variational mask at the next training forward
 };
 
 }  // namespace

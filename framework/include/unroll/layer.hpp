@@ -79,7 +79,9 @@ class Layer {
   // ---- Recurrent layers (feed-forward layers keep the defaults) ----
   /// True for layers that carry state across steps.
   virtual bool is_recurrent() const { return false; }
-  /// Start a new sequence: the state becomes zero, for `batch` columns.
+  /// Start a new sequence (called on EVERY layer, recurrent or not): recurrent layers zero
+  /// their state for `batch` columns; stages with per-sequence randomness (variational dropout)
+  /// draw it anew. Truncated-BPTT windows of one sequence do not call it.
   virtual void reset_state(int batch) { (void)batch; }
   /// The state after the last forward step (h, or h and c for an LSTM), one matrix each.
   virtual std::vector<Matrix> state() const { return {}; }

@@ -32,7 +32,8 @@ class Model {
   int input_size() const { return input_size_; }
   int output_size() const { return layers_.back()->output_size(); }
   bool recurrent() const;
-  /// New sequences for every recurrent layer.
+  /// New sequences: every layer's reset_state (recurrent layers zero their state, variational
+  /// dropout draws a new mask).
   void reset_state(int batch);
   /// Give every layer its random stream for this epoch (dropout masks, noise).
   void set_epoch(uint64_t seed, int epoch);
