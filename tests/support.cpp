@@ -1,8 +1,12 @@
 #include "support.hpp"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <random>
 
+#include "unroll/host/experiment.hpp"
+#include "unroll/host/files.hpp"
 #include "unroll/rng.hpp"
 
 namespace unroll::testing {
@@ -14,19 +18,6 @@ PluginHost& host() {
     return p;
   }();
   return *h;
-}
-
-TestContext::TestContext(std::string n, int input) {
-  name = std::move(n);
-  input_size = input;
-  seed = 1;
-  base_dir = ".";
-}
-
-std::shared_ptr<Schedule> TestContext::make_schedule(const Node& block) {
-  const Node v = validate_component(block, Kind::Schedule, host());
-  TestContext ctx("schedule");
-  return host().build<Schedule>(Kind::Schedule, v, ctx);
 }
 
 namespace {
@@ -77,6 +68,43 @@ void initialize(Layer& layer, uint64_t seed) {
     Rng rng = Rng::derive(seed, p->name);
     init->fill(*p, rng);
   }
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::stringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::stringstream ls(line);
+    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+std::string metrics_without_seconds(const std::string& metrics_csv) {
+  const auto rows = read_csv(metrics_csv);
+  const auto& header = rows.at(0);
+  const size_t secs = static_cast<size_t>(std::find(header.begin(), header.end(), "seconds") - header.begin());
+  std::string out;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i)
+      if (i != secs) out += r[i] + ",";
+    out += "\n";
+  }
+  return out;
+}
+
+RunResult run_text(const TempDir& dir, const std::string& text, const std::string& out,
+                   const std::vector<std::string>& sets) {
+  const std::string path = dir.file(out + ".yaml");
+  std::ofstream(path) << text;
+  Experiment e = load_experiment(path, sets, host());
+  RunOptions o;
+  o.out_dir = dir.file(out);
+  o.threads = 1;
+  o.quiet = true;
+  return run_experiment(e, host(), o);
 }
 
 TempDir::TempDir() {

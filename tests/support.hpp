@@ -5,6 +5,8 @@
 
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/trainer.hpp"
+#include <vector>
 
 namespace unroll::testing {
 
@@ -12,10 +14,9 @@ namespace unroll::testing {
 PluginHost& host();
 
 /// A BuildContext for tests (seed 1, name as given).
-class TestContext : public BuildContext {
+class TestContext : public HostBuildContext {
  public:
-  explicit TestContext(std::string n = "test", int input = 0);
-  std::shared_ptr<Schedule> make_schedule(const Node& block) override;
+  explicit TestContext(std::string n = "test", int input = 0) : HostBuildContext(host(), std::move(n), input, 1, ".") {}
 };
 
 /// Validate `yaml` (a flow mapping with the kind, e.g. "{kind: dense, units: 4}") and build it.
@@ -28,6 +29,14 @@ std::shared_ptr<Regularizer> make_regularizer(const std::string& yaml);
 std::shared_ptr<Dataset> make_dataset(const std::string& yaml);
 /// Run each parameter's initializer block (as the trainer does) with seed 1.
 void initialize(Layer& layer, uint64_t seed = 1);
+
+/// Rows of a CSV file (no quoting: unroll's own outputs).
+std::vector<std::vector<std::string>> read_csv(const std::string& path);
+/// A metrics.csv without its `seconds` column, the one column allowed to differ between runs.
+std::string metrics_without_seconds(const std::string& metrics_csv);
+/// Write `text` to DIR/OUT.yaml, load it with `sets`, and train it (1 thread, quiet) into DIR/OUT.
+RunResult run_text(const struct TempDir& dir, const std::string& text, const std::string& out,
+                   const std::vector<std::string>& sets = {});
 
 /// A fresh temporary folder, removed when the object dies.
 struct TempDir {

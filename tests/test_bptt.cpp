@@ -315,57 +315,20 @@ train:
   diagnostics: {grad_lags: true}
 )";
 
-std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
-  std::vector<std::vector<std::string>> rows;
-  std::stringstream in(read_file(path));
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::stringstream ls(line);
-    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
-RunResult run_text(const testing::TempDir& dir, const std::string& text, const std::string& out,
-                   const std::vector<std::string>& sets = {}) {
-  const std::string path = dir.file(out + ".yaml");
-  std::ofstream(path) << text;
-  Experiment e = load_experiment(path, sets, testing::host());
-  RunOptions o;
-  o.out_dir = dir.file(out);
-  o.threads = 1;
-  o.quiet = true;
-  return run_experiment(e, testing::host(), o);
-}
-
 size_t column(const std::vector<std::string>& header, const std::string& name) {
   const auto it = std::find(header.begin(), header.end(), name);
   REQUIRE(it != header.end());
   return static_cast<size_t>(it - header.begin());
 }
 
-// metrics.csv without its seconds column.
-std::string metrics_without_seconds(const std::string& path) {
-  const auto rows = csv_rows(path);
-  const size_t secs = column(rows.at(0), "seconds");
-  std::string out;
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i)
-      if (i != secs) out += r[i] + ",";
-    out += "\n";
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("a truncated-BPTT run writes grad_lags.csv and grad_norm/clip_rate columns", "[bptt][e2e]") {
   testing::TempDir dir;
-  const RunResult r = run_text(dir, kRecall, "run");
+  const RunResult r = testing::run_text(dir, kRecall, "run");
   CHECK(r.epochs == 2);
 
-  const auto m = csv_rows(dir.file("run/metrics.csv"));
+  const auto m = testing::read_csv(dir.file("run/metrics.csv"));
   REQUIRE(m.size() == 3);
   const size_t gn = column(m[0], "grad_norm"), cr = column(m[0], "clip_rate");
   for (size_t i = 1; i < m.size(); ++i) {
@@ -373,7 +336,7 @@ TEST_CASE("a truncated-BPTT run writes grad_lags.csv and grad_norm/clip_rate col
     CHECK(std::stod(m[i][cr]) == 1.0);  // every update exceeds the tiny clip norm
   }
 
-  const auto lags = csv_rows(dir.file("run/grad_lags.csv"));
+  const auto lags = testing::read_csv(dir.file("run/grad_lags.csv"));
   REQUIRE(lags.at(0) == std::vector<std::string>{"epoch", "layer", "lag", "grad_norm"});
   std::set<int> seen_lags;
   std::set<int> epochs;
@@ -388,11 +351,11 @@ TEST_CASE("a truncated-BPTT run writes grad_lags.csv and grad_norm/clip_rate col
   CHECK(seen_lags == std::set<int>{0, 1, 2, 3, 4, 5});  // 0 .. k2-1
 
   // Without clipping nothing is clipped; full BPTT reaches lags up to T-1.
-  run_text(dir, kRecall, "full", {"train.clip.norm=0", "train.bptt.k1=0", "train.bptt.k2=0"});
-  const auto m2 = csv_rows(dir.file("full/metrics.csv"));
+  testing::run_text(dir, kRecall, "full", {"train.clip.norm=0", "train.bptt.k1=0", "train.bptt.k2=0"});
+  const auto m2 = testing::read_csv(dir.file("full/metrics.csv"));
   CHECK(std::stod(m2[1][column(m2[0], "clip_rate")]) == 0.0);
   int max_lag = 0;
-  for (const auto& row : csv_rows(dir.file("full/grad_lags.csv")))
+  for (const auto& row : testing::read_csv(dir.file("full/grad_lags.csv")))
     if (row[0] != "epoch") max_lag = std::max(max_lag, std::stoi(row[2]));
   CHECK(max_lag == 11);
 }
@@ -407,14 +370,14 @@ TEST_CASE("memory-task runs are deterministic per seed", "[bptt][e2e]") {
     INFO(tasks[i]);
     std::vector<std::string> sets{"data=" + tasks[i], "train.clip.norm=1", "data.validation=32"};
     const std::string a = "a" + std::to_string(i), b = "b" + std::to_string(i), c = "c" + std::to_string(i);
-    run_text(dir, kRecall, a, sets);
-    run_text(dir, kRecall, b, sets);
+    testing::run_text(dir, kRecall, a, sets);
+    testing::run_text(dir, kRecall, b, sets);
     auto other = sets;
     other.push_back("seed=6");
-    run_text(dir, kRecall, c, other);
-    const std::string ma = metrics_without_seconds(dir.file(a + "/metrics.csv"));
-    CHECK(ma == metrics_without_seconds(dir.file(b + "/metrics.csv")));
+    testing::run_text(dir, kRecall, c, other);
+    const std::string ma = testing::metrics_without_seconds(dir.file(a + "/metrics.csv"));
+    CHECK(ma == testing::metrics_without_seconds(dir.file(b + "/metrics.csv")));
     CHECK(read_file(dir.file(a + "/grad_lags.csv")) == read_file(dir.file(b + "/grad_lags.csv")));
-    CHECK(ma != metrics_without_seconds(dir.file(c + "/metrics.csv")));
+    CHECK(ma != testing::metrics_without_seconds(dir.file(c + "/metrics.csv")));
   }
 }

@@ -65,14 +65,6 @@ RunResult run(const std::string& file, const std::string& out, const std::vector
   return run_experiment(e, host(), o);
 }
 
-// metrics.csv without the seconds column (the only one allowed to differ between runs).
-std::string metrics_without_seconds(const std::string& dir) {
-  std::istringstream in(read_file(dir + "/metrics.csv"));
-  std::string line, out;
-  while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
-  return out;
-}
-
 nlohmann::json json_file(const std::string& path) { return nlohmann::json::parse(read_file(path)); }
 
 bool same_bits(const Matrix& a, const Matrix& b) {
@@ -144,9 +136,9 @@ TEST_CASE("resume continues exactly: 2 epochs + resume to 4 equals 4 epochs", "[
   // Continue the 2-epoch run with the 4-epoch config (in-process: the Experiment is given).
   RunResult r = run(file, t.file("part"), {}, true);
   CHECK(r.epochs == 4);
-  const std::string full = metrics_without_seconds(t.file("full"));
+  const std::string full = testing::metrics_without_seconds(t.file("full") + "/metrics.csv");
   CHECK(std::count(full.begin(), full.end(), '\n') == 5);
-  CHECK(metrics_without_seconds(t.file("part")) == full);
+  CHECK(testing::metrics_without_seconds(t.file("part") + "/metrics.csv") == full);
   CHECK(json_file(t.file("part/summary.json"))["final"]["test_accuracy"] ==
         json_file(t.file("full/summary.json"))["final"]["test_accuracy"]);
   CHECK(json_file(t.file("part/summary.json"))["resumed_from_epoch"] == 2);
@@ -210,7 +202,7 @@ TEST_CASE("SIGINT saves a checkpoint, exits 130 with a resume hint, and --resume
   CHECK(json_file(out + "/summary.json")["epochs"] == 12);
   // ... with the numbers of an uninterrupted run.
   run(file, t.file("straight"));
-  CHECK(metrics_without_seconds(out) == metrics_without_seconds(t.file("straight")));
+  CHECK(testing::metrics_without_seconds(out + "/metrics.csv") == testing::metrics_without_seconds(t.file("straight") + "/metrics.csv"));
 }
 
 TEST_CASE("a diverging run stops naming epoch and batch and keeps the last good checkpoint", "[checkpoint]") {

@@ -31,46 +31,11 @@ optimizer: {kind: sgd, lr: 0.05, momentum: 0.9}
 train: {epochs: 6, batch: 16}
 )";
 
-std::vector<std::vector<std::string>> read_csv(const std::string& path) {
-  std::vector<std::vector<std::string>> rows;
-  std::stringstream in(read_file(path));
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::stringstream ls(line);
-    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
-RunResult run(const testing::TempDir& dir, const std::string& text, const std::string& out,
-              const std::vector<std::string>& sets = {}) {
-  const std::string path = dir.file("exp.yaml");
-  std::ofstream(path) << text;
-  Experiment e = load_experiment(path, sets, testing::host());
-  RunOptions o;
-  o.out_dir = dir.file(out);
-  o.threads = 1;
-  o.quiet = true;
-  return run_experiment(e, testing::host(), o);
-}
-
-// metrics.csv without the seconds column.
-std::string without_seconds(const std::string& path) {
-  std::string out;
-  for (auto& row : read_csv(path)) {
-    row.pop_back();
-    for (auto& c : row) out += c + ",";
-    out += "\n";
-  }
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("a run trains, writes every output file, and the files parse", "[e2e]") {
   testing::TempDir dir;
-  const RunResult r = run(dir, kBlobs, "run");
+  const RunResult r = testing::run_text(dir, kBlobs, "run");
   const std::string d = dir.file("run");
   for (const char* f : {"config.yaml", "metrics.csv", "summary.json", "log.txt", "checkpoint/manifest.json"})
     CHECK(std::filesystem::exists(d + "/" + f));
@@ -80,7 +45,7 @@ TEST_CASE("a run trains, writes every output file, and the files parse", "[e2e]"
   CHECK(cfg.at("optimizer").at("nesterov").text() == "false");
   CHECK_NOTHROW(resolve_experiment(cfg, testing::host(), d));
 
-  const auto rows = read_csv(d + "/metrics.csv");
+  const auto rows = testing::read_csv(d + "/metrics.csv");
   REQUIRE(rows.size() == 7);  // header + 6 epochs
   const std::vector<std::string> header{"epoch",        "train_loss", "train_accuracy", "val_loss",
                                         "val_accuracy", "lr",         "grad_norm",      "clip_rate", "seconds"};
@@ -102,18 +67,18 @@ TEST_CASE("a run trains, writes every output file, and the files parse", "[e2e]"
 
 TEST_CASE("same config, seed and threads give identical metrics; another seed differs", "[e2e]") {
   testing::TempDir dir;
-  run(dir, kBlobs, "a");
-  run(dir, kBlobs, "b");
-  run(dir, kBlobs, "c", {"seed=8"});
-  const std::string a = without_seconds(dir.file("a/metrics.csv"));
-  CHECK(a == without_seconds(dir.file("b/metrics.csv")));
-  CHECK(a != without_seconds(dir.file("c/metrics.csv")));
+  testing::run_text(dir, kBlobs, "a");
+  testing::run_text(dir, kBlobs, "b");
+  testing::run_text(dir, kBlobs, "c", {"seed=8"});
+  const std::string a = testing::metrics_without_seconds(dir.file("a/metrics.csv"));
+  CHECK(a == testing::metrics_without_seconds(dir.file("b/metrics.csv")));
+  CHECK(a != testing::metrics_without_seconds(dir.file("c/metrics.csv")));
 }
 
 TEST_CASE("the textbook rule: train until the total error falls below a threshold", "[e2e]") {
   testing::TempDir dir;
   const std::string xor_exp = read_file(std::string(UNROLL_SOURCE_DIR) + "/experiments/textbook_xor.yaml");
-  const RunResult r = run(dir, xor_exp, "xor");
+  const RunResult r = testing::run_text(dir, xor_exp, "xor");
   CHECK(r.stop_reason == "train_loss_below");
   CHECK(r.epochs < 20000);
   CHECK(r.final_metrics.at("train_loss") < 0.005);
@@ -123,7 +88,7 @@ TEST_CASE("the textbook rule: train until the total error falls below a threshol
 
 TEST_CASE("a model whose output does not fit the dataset is refused before training", "[e2e]") {
   testing::TempDir dir;
-  CHECK_THROWS_WITH(run(dir, kBlobs, "bad", {"model[4].units=3"}),
+  CHECK_THROWS_WITH(testing::run_text(dir, kBlobs, "bad", {"model[4].units=3"}),
                     Contains("outputs 3 features") && Contains("4 classes"));
 }
 

@@ -22,16 +22,7 @@ int cmd_check_plugin(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("lib", -1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_args(args, opts, &pos, vm)) return 0;
   if (!vm.count("lib")) throw UsageError("missing the plugin library: unroll check-plugin LIB");
   const auto dirs = vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>() : std::vector<std::string>{};
   bool ok = true;

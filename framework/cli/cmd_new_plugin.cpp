@@ -73,16 +73,7 @@ int cmd_new_plugin(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("pos", 3);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_args(args, opts, &pos, vm)) return 0;
   const auto p = vm.count("pos") ? vm["pos"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (p.size() < 2) throw UsageError("expected KIND NAME [DIR], e.g. `unroll new-plugin layer my_cell`");
   const std::string& kind = p[0];

@@ -60,16 +60,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
       "write the reference pages (one per component kind, from the schemas) into DIR (default docs/reference); "
       "only built-in plugins and --plugin-dir, not UNROLL_PLUGIN_PATH");
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_args(args, opts, nullptr, vm)) return 0;
   if (vm.count("markdown")) {
     PluginHost h;
     h.load_directory(PluginHost::builtin_dir());

@@ -40,16 +40,7 @@ int cmd_report(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("dir", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_args(args, opts, &pos, vm)) return 0;
   if (!vm.count("dir")) throw UsageError("missing the sweep folder: unroll report SWEEP_DIR");
   ReportOptions ro = report_options();
   if (vm.count("no-plots")) ro.plot_script.clear();

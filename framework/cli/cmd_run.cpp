@@ -45,16 +45,7 @@ int cmd_run(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_args(args, opts, &pos, vm)) return 0;
   const bool resume = vm.count("resume") > 0;
   if (resume && (vm.count("file") || vm.count("set") || vm.count("out")))
     throw UsageError("--resume RUN_DIR takes no FILE, --set or --out: the run continues with RUN_DIR/config.yaml");

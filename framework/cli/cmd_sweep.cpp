@@ -30,16 +30,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << opts << "\n";
-    return 0;
-  }
+  if (!parse_args(args, opts, &pos, vm)) return 0;
   if (!vm.count("file")) throw UsageError("missing the sweep file: unroll sweep FILE");
   if (vm["jobs"].as<int>() < 0 || vm["threads-per-run"].as<int>() < 0)
     throw UsageError("-j and --threads-per-run must be >= 0");

@@ -1,5 +1,6 @@
 #pragma once
 // The subcommands of the unroll CLI; each returns the process exit code.
+#include <boost/program_options.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -12,6 +13,12 @@ namespace unroll::cli {
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// Parse a subcommand's arguments into vm: a parse error becomes a UsageError, and --help
+/// prints the options and returns false (the command then exits 0).
+bool parse_args(const std::vector<std::string>& args, const boost::program_options::options_description& opts,
+                const boost::program_options::positional_options_description* positional,
+                boost::program_options::variables_map& vm);
 
 int cmd_run(const std::vector<std::string>& args);
 int cmd_plugins(const std::vector<std::string>& args);

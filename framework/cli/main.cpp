@@ -1,5 +1,6 @@
 // unroll: the command-line host. Each subcommand lives in its own file (cmd_*.cpp).
 #include <cstdio>
+#include <iostream>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -26,6 +27,25 @@ const char* kUsage =
     "Run `unroll COMMAND --help` for a command's options.\n";
 
 }  // namespace
+
+namespace unroll::cli {
+bool parse_args(const std::vector<std::string>& args, const boost::program_options::options_description& opts,
+                const boost::program_options::positional_options_description* positional,
+                boost::program_options::variables_map& vm) {
+  namespace po = boost::program_options;
+  try {
+    auto parser = po::command_line_parser(args).options(opts);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(e.what());
+  }
+  if (!vm.count("help")) return true;
+  std::cout << opts << "\n";
+  return false;
+}
+}  // namespace unroll::cli
 
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {

@@ -7,24 +7,6 @@
 
 namespace unroll {
 
-namespace {
-class HostContext : public BuildContext {
- public:
-  HostContext(const PluginHost& h, std::string n, int in, uint64_t s, std::string dir) : host_(h) {
-    name = std::move(n);
-    input_size = in;
-    seed = s;
-    base_dir = std::move(dir);
-  }
-  std::shared_ptr<Schedule> make_schedule(const Node& block) override {
-    return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
-  }
-
- private:
-  const PluginHost& host_;
-};
-}  // namespace
-
 Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t seed, const std::string& base_dir)
     : input_size_(input_size) {
   int in = input_size;
@@ -33,7 +15,7 @@ Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t
     const std::string kind = block.at("kind").text();
     std::string name = block.find("name") ? block.find("name")->text() : "";
     if (name.empty()) name = kind + std::to_string(index);
-    HostContext ctx(host, name, in, seed, base_dir);
+    HostBuildContext ctx(host, name, in, seed, base_dir);
     auto layer = host.build<Layer>(Kind::Layer, block, ctx);
     layer->bind(LayerContext{name, in});
     in = layer->output_size();
@@ -48,7 +30,7 @@ Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t
 void Model::initialize(const PluginHost& host, uint64_t seed, const std::string& base_dir) {
   for (Param* p : params()) {
     if (p->init.is_null()) continue;
-    HostContext ctx(host, p->name, 0, seed, base_dir);
+    HostBuildContext ctx(host, p->name, 0, seed, base_dir);
     auto init = host.build<Initializer>(Kind::Initializer, validate_component(p->init, Kind::Initializer, host), ctx);
     Rng rng = Rng::derive(seed, p->name);
     init->fill(*p, rng);

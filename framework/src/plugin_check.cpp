@@ -39,22 +39,6 @@ std::string num(double v) {
   return s.str();
 }
 
-class CheckContext : public BuildContext {
- public:
-  CheckContext(const PluginHost& h, std::string n, int in) : host_(h) {
-    name = std::move(n);
-    input_size = in;
-    seed = 1;
-    base_dir = fs::current_path().string();
-  }
-  std::shared_ptr<Schedule> make_schedule(const Node& block) override {
-    return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
-  }
-
- private:
-  const PluginHost& host_;
-};
-
 // ---------------------------------------------------------------- schema
 
 // Every option documented, recursively into plain blocks.
@@ -144,7 +128,7 @@ void fill_normal(Matrix& m, Rng& rng, double std) {
 void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost& host, const Node& block) {
   const int input = 4;
   const std::string lname = e.schema.name() + "0";
-  CheckContext ctx(host, lname, input);
+  HostBuildContext ctx(host, lname, input, 1, fs::current_path().string());
   auto layer = host.build<Layer>(Kind::Layer, block, ctx);
   layer->bind(LayerContext{lname, input});
   // The declared initializers first (as the trainer runs them), then noise on top: a weight
@@ -153,7 +137,7 @@ void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost
   for (Param* p : layer->params()) {
     if (!p->init.is_null()) {
       try {
-        CheckContext ictx(host, p->name, 0);
+        HostBuildContext ictx(host, p->name, 0, 1, fs::current_path().string());
         auto init = host.build<Initializer>(Kind::Initializer, validate_component(p->init, Kind::Initializer, host), ictx);
         Rng rng = Rng::derive(1, p->name);
         init->fill(*p, rng);
@@ -202,7 +186,7 @@ void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost
 }
 
 void check_loss(ComponentCheck& out, const Registry::Entry& e, const PluginHost& host, const Node& block) {
-  CheckContext ctx(host, "loss", 0);
+  HostBuildContext ctx(host, "loss", 0, 1, fs::current_path().string());
   auto loss = host.build<Loss>(Kind::Loss, block, ctx);
   std::string detail;
   double worst = 0;
@@ -236,7 +220,7 @@ void check_loss(ComponentCheck& out, const Registry::Entry& e, const PluginHost&
 }
 
 void check_optimizer(ComponentCheck& out, const PluginHost& host, const Node& block) {
-  CheckContext ctx(host, "optimizer", 0);
+  HostBuildContext ctx(host, "optimizer", 0, 1, fs::current_path().string());
   auto opt = host.build<Optimizer>(Kind::Optimizer, block, ctx);
   const double lr = opt->base_lr();
   if (!std::isfinite(lr) || lr <= 0) {
@@ -286,7 +270,7 @@ void check_optimizer(ComponentCheck& out, const PluginHost& host, const Node& bl
 }
 
 void check_initializer(ComponentCheck& out, const PluginHost& host, const Node& block) {
-  CheckContext ctx(host, "check.W", 0);
+  HostBuildContext ctx(host, "check.W", 0, 1, fs::current_path().string());
   auto init = host.build<Initializer>(Kind::Initializer, block, ctx);
   auto fill = [&](uint64_t seed) {
     Param p("check.W", 32, 32, 32, 32, Node());
@@ -314,7 +298,7 @@ void check_initializer(ComponentCheck& out, const PluginHost& host, const Node& 
 }
 
 void check_schedule(ComponentCheck& out, const PluginHost& host, const Node& block) {
-  CheckContext ctx(host, "schedule", 0);
+  HostBuildContext ctx(host, "schedule", 0, 1, fs::current_path().string());
   auto sched = host.build<Schedule>(Kind::Schedule, block, ctx);
   double lo = INFINITY, hi = -INFINITY;
   const long long per_epoch = 10;
@@ -340,7 +324,7 @@ void check_schedule(ComponentCheck& out, const PluginHost& host, const Node& blo
 }
 
 void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& block) {
-  CheckContext ctx(host, "regularizers[0]", 0);
+  HostBuildContext ctx(host, "regularizers[0]", 0, 1, fs::current_path().string());
   auto reg = host.build<Regularizer>(Kind::Regularizer, block, ctx);
   Rng rng(5);
   Param W("check0.W", 6, 5, 5, 6, Node()), U("check0.U", 6, 6, 6, 6, Node()), b("check0.b", 6, 1, 1, 6, Node());
@@ -436,7 +420,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
 
 void check_dataset(ComponentCheck& out, const Registry::Entry& e, const PluginHost& host, const Node& block) {
   auto make = [&] {
-    CheckContext ctx(host, "data", 0);
+    HostBuildContext ctx(host, "data", 0, 1, fs::current_path().string());
     try {
       return host.build<Dataset>(Kind::Dataset, block, ctx);
     } catch (const Error& err) {

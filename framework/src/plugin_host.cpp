@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "unroll/host/config.hpp"
 #include "unroll/plugin.hpp"
 
 namespace fs = std::filesystem;
@@ -109,6 +110,19 @@ const Registry::Entry& PluginHost::entry(Kind kind, const std::string& name) con
   for (const auto& n : registry_.names(kind)) known += (known.empty() ? "" : ", ") + n;
   throw Error("unknown " + kind_name(kind) + " '" + name + "' (known " + kind_plural(kind) + ": " +
               (known.empty() ? "none; no plugin providing one is loaded" : known) + ")");
+}
+
+HostBuildContext::HostBuildContext(const PluginHost& host, std::string name_, int input_size_, uint64_t seed_,
+                                   std::string base_dir_)
+    : host_(host) {
+  name = std::move(name_);
+  input_size = input_size_;
+  seed = seed_;
+  base_dir = std::move(base_dir_);
+}
+
+std::shared_ptr<Schedule> HostBuildContext::make_schedule(const Node& block) {
+  return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
 }
 
 }  // namespace unroll

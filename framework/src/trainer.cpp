@@ -81,21 +81,6 @@ struct Monitor {
   }
 };
 
-class BuildCtx : public BuildContext {
- public:
-  BuildCtx(const PluginHost& h, std::string n, uint64_t s, std::string dir) : host_(h) {
-    name = std::move(n);
-    seed = s;
-    base_dir = std::move(dir);
-  }
-  std::shared_ptr<Schedule> make_schedule(const Node& block) override {
-    return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
-  }
-
- private:
-  const PluginHost& host_;
-};
-
 std::string fmt(double v, int prec = 6) {
   if (std::isnan(v)) return "nan";
   std::ostringstream s;
@@ -243,7 +228,7 @@ void Trainer::build() {
   int threads = opt_.threads > 0 ? opt_.threads : static_cast<int>(*train.at("threads").as_int());
   threads_ = configure_threads(threads);
 
-  BuildCtx dctx(host_, "data", seed_, exp_.base_dir);
+  HostBuildContext dctx(host_, "data", 0, seed_, exp_.base_dir);
   data_ = host_.build<Dataset>(Kind::Dataset, cfg().at("data"), dctx);
   info_ = data_->info();
 
@@ -262,15 +247,15 @@ void Trainer::build() {
   model_->initialize(host_, seed_, exp_.base_dir);
   params_ = model_->params();
 
-  BuildCtx lctx(host_, "loss", seed_, exp_.base_dir);
+  HostBuildContext lctx(host_, "loss", 0, seed_, exp_.base_dir);
   loss_ = host_.build<Loss>(Kind::Loss, cfg().at("loss"), lctx);
-  BuildCtx octx(host_, "optimizer", seed_, exp_.base_dir);
+  HostBuildContext octx(host_, "optimizer", 0, seed_, exp_.base_dir);
   optim_ = host_.build<Optimizer>(Kind::Optimizer, cfg().at("optimizer"), octx);
-  BuildCtx sctx(host_, "schedule", seed_, exp_.base_dir);
+  HostBuildContext sctx(host_, "schedule", 0, seed_, exp_.base_dir);
   sched_ = host_.build<Schedule>(Kind::Schedule, cfg().at("schedule"), sctx);
   int r = 0;
   for (const Node& block : cfg().at("regularizers").items()) {
-    BuildCtx rctx(host_, "regularizer" + std::to_string(r++), seed_, exp_.base_dir);
+    HostBuildContext rctx(host_, "regularizer" + std::to_string(r++), 0, seed_, exp_.base_dir);
     regs_.push_back(host_.build<Regularizer>(Kind::Regularizer, block, rctx));
   }
 

@@ -59,4 +59,15 @@ class PluginHost {
   std::vector<std::string> loaded_;
 };
 
+/// The BuildContext the host hands to factories: nested schedule blocks are validated and built
+/// through the same PluginHost.
+class HostBuildContext : public BuildContext {
+ public:
+  HostBuildContext(const PluginHost& host, std::string name_, int input_size_, uint64_t seed_, std::string base_dir_);
+  std::shared_ptr<Schedule> make_schedule(const Node& block) override;
+
+ private:
+  const PluginHost& host_;
+};
+
 }  // namespace unroll
