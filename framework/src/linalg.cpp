@@ -42,7 +42,11 @@ namespace {
 constexpr Eigen::Index kMinThreadedDim = 32;
 constexpr double kMinThreadedFlop = 4e6;
 
-void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha) {
+// C = beta * C + alpha * op(A) op(B) on one thread. beta is applied here, slab by slab, so the
+// zeroing pass runs in parallel and leaves each slab in the cache of the thread that fills it.
+void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
+  if (beta == 0.0f) C.setZero();
+  else if (beta != 1.0f) C *= beta;
   if (ta == Trans::No && tb == Trans::No) C.noalias() += alpha * A * B;
   else if (ta == Trans::Yes && tb == Trans::No) C.noalias() += alpha * A.transpose() * B;
   else if (ta == Trans::No && tb == Trans::Yes) C.noalias() += alpha * A * B.transpose();
@@ -54,13 +58,11 @@ void set_blas_threads(int) {}
 
 void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
   // noalias(): C never aliases A or B in unroll, and it lets Eigen write the product in place.
-  if (beta == 0.0f) C.setZero();
-  else if (beta != 1.0f) C *= beta;
   const Eigen::Index m = C.rows(), n = C.cols(), k = ta == Trans::No ? A.cols() : A.rows();
   const int threads = omp_in_parallel() ? 1 : Eigen::nbThreads();
   if (threads <= 1 || std::min({m, n, k}) < kMinThreadedDim || 2.0 * m * n * k < kMinThreadedFlop) {
     if (threads > 1) Eigen::setNbThreads(1);
-    product(C, A, ta, B, tb, alpha);
+    product(C, A, ta, B, tb, alpha, beta);
     if (threads > 1) Eigen::setNbThreads(threads);
     return;
   }
@@ -75,11 +77,11 @@ void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alph
     const Eigen::Index from = std::min(len, per * t), cnt = std::min(len, from + per) - from;
     if (cnt > 0) {
       if (split_rows) {
-        if (ta == Trans::No) product(C.middleRows(from, cnt), A.middleRows(from, cnt), ta, B, tb, alpha);
-        else product(C.middleRows(from, cnt), A.middleCols(from, cnt), ta, B, tb, alpha);
+        if (ta == Trans::No) product(C.middleRows(from, cnt), A.middleRows(from, cnt), ta, B, tb, alpha, beta);
+        else product(C.middleRows(from, cnt), A.middleCols(from, cnt), ta, B, tb, alpha, beta);
       } else {
-        if (tb == Trans::No) product(C.middleCols(from, cnt), A, ta, B.middleCols(from, cnt), tb, alpha);
-        else product(C.middleCols(from, cnt), A, ta, B.middleRows(from, cnt), tb, alpha);
+        if (tb == Trans::No) product(C.middleCols(from, cnt), A, ta, B.middleCols(from, cnt), tb, alpha, beta);
+        else product(C.middleCols(from, cnt), A, ta, B.middleRows(from, cnt), tb, alpha, beta);
       }
     }
   }

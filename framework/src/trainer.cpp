@@ -25,6 +25,7 @@
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/progress.hpp"
+#include "unroll/parallel.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -395,14 +396,19 @@ void Trainer::update(int epoch) {
   (void)penalty;
   double sq = 0;
   // Float sums per parameter (vectorized; a double cast made this pass 3x slower), double across.
-  for (Param* p : params_) sq += static_cast<double>(p->grad.squaredNorm());
+  for (Param* p : params_) {
+    const float* g = p->grad.data();
+    sq += parallel_sum(p->grad.size(), [g](Eigen::Index from, Eigen::Index to) {
+      return static_cast<double>(Eigen::Map<const Vector>(g + from, to - from).squaredNorm());
+    });
+  }
   const double norm = std::sqrt(sq);
   grad_norm_sum_ += norm;
   ++updates_in_epoch_;
   bool clipped = false;
   if (clip_norm_ > 0 && norm > clip_norm_) {
     const float s = static_cast<float>(clip_norm_ / norm);
-    for (Param* p : params_) p->grad *= s;
+    for (Param* p : params_) for_each_block([s](ArrayMap g) { g *= s; }, p->grad);
     clipped = true;
   }
   if (clip_value_ > 0) {
@@ -417,7 +423,7 @@ void Trainer::update(int epoch) {
   lr_ = optim_->base_lr() * sched_->factor(ScheduleState{epoch, step_, steps_per_epoch_});
   optim_->step(params_, lr_);
   for (auto& r : regs_) r->after_step(params_);
-  for (Param* p : params_) p->grad.setZero();
+  for (Param* p : params_) for_each_block([](ArrayMap g) { g = 0.0f; }, p->grad);
   ++step_;
 }
 

@@ -20,6 +20,7 @@
 
 #include <unroll/dataset.hpp>
 #include <unroll/error.hpp>
+#include <unroll/parallel.hpp>
 
 namespace unroll::idx {
 
@@ -168,15 +169,28 @@ class Dataset final : public unroll::Dataset {
       if (idx >= s.labels.size())
         throw Error("idx dataset: sample " + std::to_string(idx) + " requested, the split has " +
                     std::to_string(s.labels.size()));
-      const uint8_t* img = s.pixels.data() + idx * pixels;
-      if (sequential_) {
-        for (int r = 0; r < rows; ++r)
-          for (int c = 0; c < cols; ++c) x.data(c, static_cast<Eigen::Index>(r) * B + b) = scale_ * img[r * cols + c];
-      } else {
-        for (std::size_t p = 0; p < pixels; ++p) x.data(static_cast<Eigen::Index>(p), b) = scale_ * img[p];
-      }
       y.labels[b] = s.labels[idx];
     }
+    // uint8 -> float per batch (the dataset stays uint8 in memory), split over the run's threads
+    // by sample; each thread's columns then sit in its cache for the first layer.
+    parallel_for(B, [&](Eigen::Index from, Eigen::Index to) {
+      // Shuffled samples are scattered over the whole split: samples kAhead places ahead are
+      // requested while this one converts, so their DRAM latency overlaps the work.
+      constexpr Eigen::Index kAhead = 2;
+      auto image = [&](Eigen::Index b) { return s.pixels.data() + indices[b] * pixels; };
+      for (Eigen::Index b = from; b < std::min(to, from + kAhead); ++b) prefetch(image(b), pixels);
+      for (Eigen::Index b = from; b < to; ++b) {
+        if (b + kAhead < to) prefetch(image(b + kAhead), pixels);
+        const uint8_t* img = image(b);
+        if (sequential_) {
+          for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < cols; ++c) x.data(c, r * B + b) = scale_ * img[r * cols + c];
+        } else {
+          using Bytes = Eigen::Array<uint8_t, Eigen::Dynamic, 1>;
+          x.data.col(b).array() = Eigen::Map<const Bytes>(img, static_cast<Eigen::Index>(pixels)).cast<float>() * scale_;
+        }
+      }
+    }, /*grain=*/16);
   }
 
  private:
@@ -185,6 +199,10 @@ class Dataset final : public unroll::Dataset {
     std::size_t rows = 0, cols = 0;
     std::string label_file;
   };
+
+  static void prefetch(const uint8_t* p, std::size_t bytes) {
+    for (std::size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off);
+  }
 
   const Part& split_of(Split split) const {
     if (split == Split::Test && !has_test_) throw Error("idx dataset: no test split (test_images is not set)");

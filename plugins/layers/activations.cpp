@@ -1,5 +1,6 @@
 // Element-wise activations: sigmoid, tanh, relu, identity. Each derivative is written in terms
 // of the output y, so forward caches only y.
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -13,30 +14,33 @@ class Activation final : public Layer {
   int output_size() const override { return size_; }
 
  protected:
+  // Element-wise, split over the run's threads in L1-sized blocks (wide batches and whole
+  // sequences make these passes long enough to pay for it).
   void do_forward(const Seq& x, Seq& y, Mode mode) override {
     y.resize(size_, x.steps, x.batch);
-    auto a = x.data.array();
-    switch (fn_) {
-      case Fn::Sigmoid: y.data = (1.0f + (-a).exp()).inverse().matrix(); break;
-      case Fn::Tanh: y.data = a.tanh().matrix(); break;
-      case Fn::Relu: y.data = a.max(0.0f).matrix(); break;
-      case Fn::Identity: y.data = x.data; break;
-    }
+    for_each_block([this](ConstArrayMap a, ArrayMap r) {
+      switch (fn_) {
+        case Fn::Sigmoid: r = (1.0f + (-a).exp()).inverse(); break;
+        case Fn::Tanh: r = a.tanh(); break;
+        case Fn::Relu: r = a.max(0.0f); break;
+        case Fn::Identity: r = a; break;
+      }
+    }, x.data, y.data);
     if (mode == Mode::Train) y_ = &y.data;  // our own output: alive until backward (layer.hpp)
   }
 
   void do_backward(const Seq& dy, Seq& dx, bool need_dx) override {
     if (!need_dx) return;  // no parameters: nothing else to do
     dx.resize(size_, dy.steps, dy.batch);
-    auto g = dy.data.array();
-    auto y = y_->array();
-    switch (fn_) {
-      case Fn::Sigmoid: dx.data = (g * y * (1.0f - y)).matrix(); break;
-      case Fn::Tanh: dx.data = (g * (1.0f - y.square())).matrix(); break;
-      // y > 0 exactly when x > 0: the derivative at 0 is taken as 0.
-      case Fn::Relu: dx.data = (y > 0.0f).select(g, 0.0f).matrix(); break;
-      case Fn::Identity: dx.data = dy.data; break;
-    }
+    for_each_block([this](ConstArrayMap g, ConstArrayMap y, ArrayMap r) {
+      switch (fn_) {
+        case Fn::Sigmoid: r = g * y * (1.0f - y); break;
+        case Fn::Tanh: r = g * (1.0f - y.square()); break;
+        // y > 0 exactly when x > 0: the derivative at 0 is taken as 0.
+        case Fn::Relu: r = (y > 0.0f).select(g, 0.0f); break;
+        case Fn::Identity: r = g; break;
+      }
+    }, dy.data, *y_, dx.data);
   }
 
  private:

@@ -21,8 +21,9 @@ class Dense final : public Layer {
  protected:
   void do_forward(const Seq& x, Seq& y, Mode mode) override {
     y.resize(units_, x.steps, x.batch);
-    gemm(y.data, W_.value, Trans::No, x.data, Trans::No);
-    if (bias_) y.data.colwise() += b_.value.col(0);
+    // The bias goes in first and the product adds to it: one pass over y fewer than adding it after.
+    if (bias_) y.data.colwise() = b_.value.col(0);
+    gemm(y.data, W_.value, Trans::No, x.data, Trans::No, 1.0f, /*beta=*/bias_ ? 1.0f : 0.0f);
     if (mode == Mode::Train) x_ = &x.data;  // alive and unchanged until backward (layer.hpp)
   }
 

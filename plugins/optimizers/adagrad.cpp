@@ -1,6 +1,7 @@
 // adagrad: Duchi, Hazan & Singer 2011, "Adaptive Subgradient Methods for Online Learning and
 // Stochastic Optimization" (diagonal version): each coordinate's step shrinks with the sum of
 // its squared gradients so far.
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -14,13 +15,13 @@ class Adagrad final : public StatefulOptimizer {
   double base_lr() const override { return lr_; }
 
   void step(const std::vector<Param*>& params, double lr) override {
-    const float a = static_cast<float>(lr);
+    const float a = static_cast<float>(lr), eps = eps_;
     for (Param* p : params) {
       if (p->frozen) continue;
-      auto g = p->grad.array();
-      auto sum = slot(*p, "/sum", initial_).array();
-      sum += g.square();
-      p->value.array() -= a * g / (sum.sqrt() + eps_);
+      for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap sum) {
+        sum += g.square();
+        w -= a * g / (sum.sqrt() + eps);
+      }, p->value, p->grad, slot(*p, "/sum", initial_));
     }
   }
 

@@ -1,6 +1,7 @@
 // adam: Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization", Algorithm 1, with
 // optional L2 weight decay added to the gradient (coupled; for decoupled decay use adamw).
 #include <cmath>
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -22,16 +23,15 @@ class Adam final : public StatefulOptimizer {
     const double bc1 = 1 - std::pow(beta1_, t), bc2 = 1 - std::pow(beta2_, t);
     // lr * m_hat / (sqrt(v_hat) + eps) with the corrections moved onto scalars.
     const float step_size = static_cast<float>(lr / bc1), root_bc2 = static_cast<float>(std::sqrt(bc2));
-    const float b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_);
+    const float b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_), eps = eps_, wd = wd_;
     for (Param* p : params) {
       if (p->frozen) continue;
-      auto w = p->value.array();
-      auto g = p->grad.array() + wd_ * w;
-      auto m = slot(*p, "/m").array();
-      auto v = slot(*p, "/v").array();
-      m = b1 * m + (1 - b1) * g;
-      v = b2 * v + (1 - b2) * g.square();
-      w -= step_size * m / (v.sqrt() / root_bc2 + eps_);
+      for_each_block([=](ArrayMap w, ArrayMap grad, ArrayMap m, ArrayMap v) {
+        auto g = grad + wd * w;
+        m = b1 * m + (1 - b1) * g;
+        v = b2 * v + (1 - b2) * g.square();
+        w -= step_size * m / (v.sqrt() / root_bc2 + eps);
+      }, p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
     }
   }
 

@@ -3,6 +3,7 @@
 // weight decays at the same rate whatever its gradient history (with L2-in-Adam, weights with
 // large gradients are barely regularized).
 #include <cmath>
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -26,15 +27,14 @@ class AdamW final : public StatefulOptimizer {
     const float b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_);
     // The decay follows the scheduled lr, as in PyTorch (the paper's eta_t multiplier).
     const float shrink = static_cast<float>(1 - lr * wd_);
+    const float eps = eps_;
     for (Param* p : params) {
       if (p->frozen) continue;
-      auto w = p->value.array();
-      auto g = p->grad.array();
-      auto m = slot(*p, "/m").array();
-      auto v = slot(*p, "/v").array();
-      m = b1 * m + (1 - b1) * g;
-      v = b2 * v + (1 - b2) * g.square();
-      w = shrink * w - step_size * m / (v.sqrt() / root_bc2 + eps_);
+      for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap m, ArrayMap v) {
+        m = b1 * m + (1 - b1) * g;
+        v = b2 * v + (1 - b2) * g.square();
+        w = shrink * w - step_size * m / (v.sqrt() / root_bc2 + eps);
+      }, p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
     }
   }
 

@@ -1,6 +1,7 @@
 // rmsprop: Tieleman & Hinton 2012, "Lecture 6.5 - RMSProp: divide the gradient by a running
 // average of its recent magnitude" (COURSERA: Neural Networks for Machine Learning), with
 // PyTorch's optional momentum on the normalized step.
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -14,20 +15,21 @@ class RmsProp final : public StatefulOptimizer {
   double base_lr() const override { return lr_; }
 
   void step(const std::vector<Param*>& params, double lr) override {
-    const float a = static_cast<float>(lr);
+    const float a = static_cast<float>(lr), alpha = alpha_, mu = mu_, eps = eps_;
     for (Param* p : params) {
       if (p->frozen) continue;
-      auto w = p->value.array();
-      auto g = p->grad.array();
-      auto ms = slot(*p, "/square_avg").array();
-      ms = alpha_ * ms + (1 - alpha_) * g.square();
-      if (mu_ == 0) {
-        w -= a * g / (ms.sqrt() + eps_);
-        continue;
+      if (mu == 0) {
+        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap ms) {
+          ms = alpha * ms + (1 - alpha) * g.square();
+          w -= a * g / (ms.sqrt() + eps);
+        }, p->value, p->grad, slot(*p, "/square_avg"));
+      } else {
+        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap ms, ArrayMap buf) {
+          ms = alpha * ms + (1 - alpha) * g.square();
+          buf = mu * buf + g / (ms.sqrt() + eps);
+          w -= a * buf;
+        }, p->value, p->grad, slot(*p, "/square_avg"), slot(*p, "/momentum"));
       }
-      auto buf = slot(*p, "/momentum").array();
-      buf = mu_ * buf + g / (ms.sqrt() + eps_);
-      w -= a * buf;
     }
   }
 

@@ -1,5 +1,6 @@
 // sgd: stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay, in
 // PyTorch's formulation (no dampening; the velocity accumulates raw gradients).
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -18,31 +19,22 @@ class Sgd final : public StatefulOptimizer {
   double base_lr() const override { return lr_; }
 
   void step(const std::vector<Param*>& params, double lr) override {
-    const float a = static_cast<float>(lr);
+    const float a = static_cast<float>(lr), mu = mu_, wd = wd_;
+    // The L2 penalty 0.5*wd*|w|^2 is folded into the gradient.
     for (Param* p : params) {
       if (p->frozen) continue;
-      float* w = p->value.data();
-      const float* g = p->grad.data();
-      const Eigen::Index n = p->value.size();
-      const float mu = mu_, wd = wd_;  // locals: members could alias w and block vectorization
-      // L2 penalty 0.5*wd*|w|^2 folded into the gradient. One fused pass over w, g and v: this
-      // is serial work between the GEMMs of consecutive batches (Eigen would make two).
       if (mu == 0) {
-        for (Eigen::Index i = 0; i < n; ++i) w[i] -= a * (g[i] + wd * w[i]);
-        continue;
-      }
-      float* v = slot(*p, "/momentum").data();
-      if (nesterov_) {
-        for (Eigen::Index i = 0; i < n; ++i) {
-          const float gi = g[i] + wd * w[i];
-          v[i] = mu * v[i] + gi;
-          w[i] -= a * (gi + mu * v[i]);
-        }
+        for_each_block([=](ArrayMap w, ArrayMap g) { w -= a * (g + wd * w); }, p->value, p->grad);
+      } else if (nesterov_) {
+        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap v) {
+          v = mu * v + g + wd * w;
+          w -= a * (g + wd * w + mu * v);
+        }, p->value, p->grad, slot(*p, "/momentum"));
       } else {
-        for (Eigen::Index i = 0; i < n; ++i) {
-          v[i] = mu * v[i] + g[i] + wd * w[i];
-          w[i] -= a * v[i];
-        }
+        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap v) {
+          v = mu * v + g + wd * w;
+          w -= a * v;
+        }, p->value, p->grad, slot(*p, "/momentum"));
       }
     }
   }

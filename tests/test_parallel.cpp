@@ -1,0 +1,98 @@
+// parallel.hpp: element-wise work split over the run's threads. The splits must cover every
+// element once, never share a cache line, and give the same numbers for a given thread count;
+// optimizer updates split over 2 threads must equal the 1-thread update bit for bit.
+#include <catch2/catch.hpp>
+#include <mutex>
+#include <vector>
+
+#include "support.hpp"
+#include "unroll/parallel.hpp"
+#include "unroll/rng.hpp"
+
+using namespace unroll;
+using unroll::testing::make_optimizer;
+
+namespace {
+
+// Sets the run's thread count for one test and puts 1 back afterwards.
+struct Threads {
+  explicit Threads(int n) { configure_threads(n); }
+  ~Threads() { configure_threads(1); }
+};
+
+Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
+  Rng rng(seed);
+  Matrix m(rows, cols);
+  for (float& v : m.reshaped()) v = static_cast<float>(rng.normal());
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("parallel_for covers every index once, in chunks starting on 64-byte lines", "[parallel]") {
+  Threads threads(2);
+  for (Eigen::Index n : {0L, 1L, 17L, 40000L, 100003L}) {
+    std::vector<int> seen(static_cast<size_t>(n), 0);
+    std::vector<std::pair<Eigen::Index, Eigen::Index>> chunks;
+    std::mutex m;
+    parallel_for(n, [&](Eigen::Index from, Eigen::Index to) {
+      std::lock_guard<std::mutex> lock(m);
+      chunks.emplace_back(from, to);
+      for (Eigen::Index i = from; i < to; ++i) ++seen[static_cast<size_t>(i)];
+    });
+    INFO("n = " << n);
+    for (int s : seen) REQUIRE(s == 1);
+    for (auto [from, to] : chunks) CHECK(from % 16 == 0);
+    // Above the grain the range really is split; below it one chunk on the calling thread.
+    CHECK(chunks.size() == (n >= 2 * 16384 ? 2u : n > 0 ? 1u : 0u));
+  }
+}
+
+TEST_CASE("parallel_sum adds chunk sums in a fixed order", "[parallel]") {
+  Threads threads(2);
+  const Matrix a = random_matrix(300, 400, 7);
+  auto sum = [&] {
+    return parallel_sum(a.size(), [&](Eigen::Index from, Eigen::Index to) {
+      return static_cast<double>(a.reshaped().segment(from, to - from).squaredNorm());
+    });
+  };
+  const double first = sum();
+  CHECK(first == Approx(static_cast<double>(a.squaredNorm())).epsilon(1e-5));
+  for (int i = 0; i < 20; ++i) REQUIRE(sum() == first);  // bit for bit, every time
+}
+
+TEST_CASE("for_each_block sees matching blocks and refuses matrices of different sizes", "[parallel]") {
+  Threads threads(2);
+  Matrix x = random_matrix(256, 300, 1), y = Matrix::Zero(256, 300);
+  const Matrix& cx = x;
+  for_each_block([](ConstArrayMap a, ArrayMap b) { b = 2.0f * a + 1.0f; }, cx, y);
+  CHECK(y.isApprox((2.0f * x.array() + 1.0f).matrix()));
+  Matrix small(3, 3);
+  CHECK_THROWS_WITH(for_each_block([](ArrayMap, ArrayMap) {}, y, small),
+                    Catch::Contains("different sizes") && Catch::Contains("76800"));
+}
+
+TEST_CASE("optimizer updates split over 2 threads equal the 1-thread update bit for bit", "[parallel][optimizers]") {
+  // 300 x 200 = 60,000 elements: above the grain, so 2 threads really split the update.
+  for (const char* yaml : {"{kind: sgd, lr: 0.1}", "{kind: sgd, lr: 0.1, momentum: 0.9, weight_decay: 0.01}",
+                           "{kind: sgd, lr: 0.1, momentum: 0.9, nesterov: true}", "{kind: adam, lr: 0.01}",
+                           "{kind: adamw, lr: 0.01, weight_decay: 0.1}", "{kind: rmsprop, lr: 0.01, momentum: 0.5}",
+                           "{kind: adagrad, lr: 0.1}"}) {
+    Matrix result[2];
+    for (int threads : {1, 2}) {
+      Threads t(threads);
+      auto opt = make_optimizer(yaml);
+      Param p("dense0.W", 300, 200, 200, 300, Node());
+      p.value = random_matrix(300, 200, 3);
+      std::vector<Param*> params{&p};
+      for (uint64_t step = 0; step < 3; ++step) {
+        p.grad = random_matrix(300, 200, 10 + step);
+        opt->step(params, 0.1);
+      }
+      result[threads - 1] = p.value;
+    }
+    INFO(yaml);
+    CHECK_FALSE(result[0].isApprox(random_matrix(300, 200, 3)));  // the update did something
+    CHECK((result[0].array() == result[1].array()).all());
+  }
+}
