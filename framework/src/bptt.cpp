@@ -27,6 +27,17 @@ long loss_columns(const Targets& y, Eigen::Index ncols) {
 }
 }  // namespace
 
+bool output_is_last_step(const Seq& out, int input_steps, bool every_step) {
+  if (out.steps == input_steps) return false;
+  if (out.steps != 1)
+    throw Error("the model's output has " + std::to_string(out.steps) + " steps for an input of " +
+                std::to_string(input_steps) + "; a layer may keep every step or one (last_step)");
+  if (every_step)
+    throw Error("the model keeps one step per sequence (a last_step layer), but the loss is taken at every "
+                "step: set train.loss_at: last, or remove last_step");
+  return true;
+}
+
 void Bptt::run(Model& model, Loss& loss, const Seq& x, const Targets& y, const BpttSettings& s,
                const BpttHooks& hooks) {
   const int B = x.batch, T = x.steps, F = x.features();
@@ -65,9 +76,11 @@ void Bptt::run(Model& model, Loss& loss, const Seq& x, const Targets& y, const B
     }
     if (hooks.before_forward) hooks.before_forward(w);
     const Seq& out = model.forward(*in, Mode::Train);
+    // A sequence reducer (last_step) leaves one step: the window's last.
+    const bool reduced = output_is_last_step(out, w.end - w.start, s.every_step);
     if (w.has_loss) {
       w.outputs = &out;
-      w.col0 = static_cast<Eigen::Index>(w.first_loss - w.start) * B;
+      w.col0 = reduced ? 0 : static_cast<Eigen::Index>(w.first_loss - w.start) * B;
       w.ncols = static_cast<Eigen::Index>(w.end - w.first_loss) * B;
       const Eigen::Index tcol0 = y.steps == 1 ? 0 : static_cast<Eigen::Index>(w.first_loss) * B;
       slice_targets(y, tcol0, w.ncols, w.end - w.first_loss, win_y_);
@@ -75,7 +88,7 @@ void Bptt::run(Model& model, Loss& loss, const Seq& x, const Targets& y, const B
       w.loss_sum = loss.evaluate(out.data.middleCols(w.col0, w.ncols), win_y_, &grad_);
       w.count = loss_columns(win_y_, w.ncols);
       if (hooks.after_loss) hooks.after_loss(w);
-      dy_.resize(out.features(), w.end - w.start, B);
+      dy_.resize(out.features(), out.steps, B);
       dy_.data.setZero();
       if (w.count > 0) dy_.data.middleCols(w.col0, w.ncols) = grad_ * static_cast<Scalar>(1.0 / w.count);
       model.backward(dy_);

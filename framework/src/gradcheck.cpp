@@ -95,13 +95,19 @@ GradCheckResult check_layer_gradients(Layer& layer, const GradCheckOptions& opt)
   }
   const Rng noise_rng = rng.fork("layer-noise");  // the same stream for every forward pass
 
-  Matrix r(layer.output_size(), static_cast<Eigen::Index>(T) * B);
-  fill_normal(r, rng, 1.0);
-
-  auto objective = [&]() {
+  auto run_forward = [&]() {
     if (layer.is_recurrent()) layer.set_state(state0);
     layer.set_epoch_rng(noise_rng);
     layer.forward(x, y, Mode::Train);
+  };
+  // The objective's weights take the output's shape, which is not always the input's: a
+  // sequence reducer (last_step) keeps one step.
+  run_forward();
+  Matrix r(y.data.rows(), y.data.cols());
+  fill_normal(r, rng, 1.0);
+
+  auto objective = [&]() {
+    run_forward();
     return (y.data.cast<double>().array() * r.cast<double>().array()).sum();
   };
 
@@ -109,7 +115,7 @@ GradCheckResult check_layer_gradients(Layer& layer, const GradCheckOptions& opt)
   auto params = layer.params();
   for (Param* p : params) p->grad.setZero();
   const double base = objective();
-  dy.resize(layer.output_size(), T, B);
+  dy.resize(layer.output_size(), y.steps, y.batch);
   dy.data = r;
   layer.backward(dy, dx, true);
   const Matrix dx_analytic = dx.data;

@@ -3,8 +3,66 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
 
 namespace unroll {
+namespace {
+void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta);
+
+// UNROLL_GEMM_PROFILE=FILE: every product is timed by shape and FILE gets one JSON line per
+// shape when the process exits. tools/bench uses it to split an epoch into its GEMM time and
+// the rest; a researcher can use it on any experiment. Off (one null check) otherwise.
+class GemmProfile {
+ public:
+  explicit GemmProfile(std::string path) : path_(std::move(path)) {}
+  ~GemmProfile() {
+    if (FILE* f = std::fopen(path_.c_str(), "w")) {
+      for (const auto& [key, v] : shapes_) {
+        const auto& [m, k, n, ta, tb] = key;
+        std::fprintf(f, "{\"m\":%ld,\"k\":%ld,\"n\":%ld,\"ta\":%d,\"tb\":%d,\"calls\":%ld,\"seconds\":%.6f}\n", m, k,
+                     n, ta, tb, v.calls, v.seconds);
+      }
+      std::fclose(f);
+    }
+  }
+  void add(long m, long k, long n, bool ta, bool tb, double seconds) {
+    auto& v = shapes_[{m, k, n, ta, tb}];
+    ++v.calls;
+    v.seconds += seconds;
+  }
+
+ private:
+  struct Total {
+    long calls = 0;
+    double seconds = 0;
+  };
+  std::string path_;
+  std::map<std::tuple<long, long, long, int, int>, Total> shapes_;
+};
+
+GemmProfile* gemm_profile() {
+  static const std::unique_ptr<GemmProfile> profile = [] {
+    const char* path = std::getenv("UNROLL_GEMM_PROFILE");
+    return path && *path ? std::make_unique<GemmProfile>(path) : nullptr;
+  }();
+  return profile.get();
+}
+}  // namespace
+
+void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
+  GemmProfile* profile = gemm_profile();
+  if (!profile) return gemm_impl(C, A, ta, B, tb, alpha, beta);
+  const auto t0 = std::chrono::steady_clock::now();
+  gemm_impl(C, A, ta, B, tb, alpha, beta);
+  profile->add(C.rows(), ta == Trans::No ? A.cols() : A.rows(), C.cols(), ta == Trans::Yes, tb == Trans::Yes,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
 
 #ifdef UNROLL_OPENBLAS
 // Optional backend (cmake -DUNROLL_OPENBLAS=ON): OpenBLAS's OpenMP variant, linked explicitly.
@@ -13,7 +71,8 @@ extern "C" void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, floa
                             const float* B, int ldb, float beta, float* C, int ldc);
 extern "C" void openblas_set_num_threads(int n);
 
-void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
+namespace {
+void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
   constexpr int kColMajor = 102, kNoTrans = 111, kTrans = 112;
   const int k = static_cast<int>(ta == Trans::No ? A.cols() : A.rows());
   if (C.size() == 0) return;
@@ -27,6 +86,7 @@ void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alph
               static_cast<int>(A.outerStride()), B.data(), static_cast<int>(B.outerStride()), beta, C.data(),
               static_cast<int>(C.outerStride()));
 }
+}  // namespace
 
 void set_blas_threads(int n) { openblas_set_num_threads(n); }
 #else
@@ -37,9 +97,11 @@ namespace {
 //   computes an independent slab of C with Eigen's single-threaded kernel (Eigen never nests
 //   inside an OpenMP region), split along the dimension whose split duplicates the smaller
 //   packed operand; the only synchronization is the join at the end.
-// - When a dimension is tiny (a 10-class output layer, a batch of 32) or the product is small,
-//   splitting costs more than it saves: one thread.
-constexpr Eigen::Index kMinThreadedDim = 32;
+// - A small product (a 10-class output layer, under 4 MFLOP) runs on one thread: the split
+//   costs more than it saves. A large one is split even when another dimension is tiny (the
+//   28-feature input projection of all time steps of a sequence model), as long as each thread
+//   gets at least kMinSlab rows or columns.
+constexpr Eigen::Index kMinSlab = 32;
 constexpr double kMinThreadedFlop = 4e6;
 
 // C = beta * C + alpha * op(A) op(B) on one thread. beta is applied here, slab by slab, so the
@@ -52,24 +114,22 @@ void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float a
   else if (ta == Trans::No && tb == Trans::Yes) C.noalias() += alpha * A * B.transpose();
   else C.noalias() += alpha * A.transpose() * B.transpose();
 }
-}  // namespace
 
-void set_blas_threads(int) {}
-
-void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
+void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
   // noalias(): C never aliases A or B in unroll, and it lets Eigen write the product in place.
   const Eigen::Index m = C.rows(), n = C.cols(), k = ta == Trans::No ? A.cols() : A.rows();
   const int threads = omp_in_parallel() ? 1 : Eigen::nbThreads();
-  if (threads <= 1 || std::min({m, n, k}) < kMinThreadedDim || 2.0 * m * n * k < kMinThreadedFlop) {
+  // Split rows of C (each thread packs its rows of op(A) and all of op(B)) or columns (all of
+  // op(A), its columns of op(B)): duplicate whichever operand is smaller.
+  const bool split_rows = m > n;
+  const Eigen::Index len = split_rows ? m : n;
+  if (threads <= 1 || len < threads * kMinSlab || 2.0 * m * n * k < kMinThreadedFlop) {
     if (threads > 1) Eigen::setNbThreads(1);
     product(C, A, ta, B, tb, alpha, beta);
     if (threads > 1) Eigen::setNbThreads(threads);
     return;
   }
-  // Split rows of C (each thread packs its rows of op(A) and all of op(B)) or columns (all of
-  // op(A), its columns of op(B)): duplicate whichever operand is smaller.
-  const bool split_rows = m > n;
-  const Eigen::Index len = split_rows ? m : n, align = split_rows ? 16 : 4;
+  const Eigen::Index align = split_rows ? 16 : 4;
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -86,6 +146,9 @@ void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alph
     }
   }
 }
+}  // namespace
+
+void set_blas_threads(int) {}
 
 #endif
 

@@ -520,7 +520,7 @@ Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {
     const int first = every_step_ ? 0 : T - 1;
     const Eigen::Index col0 = static_cast<Eigen::Index>(first) * B, ncols = static_cast<Eigen::Index>(T - first) * B;
     slice_targets(y, y.steps == 1 ? 0 : col0, ncols, T - first, sel);
-    const auto cols = out.data.middleCols(col0, ncols);
+    const auto cols = out.data.middleCols(output_is_last_step(out, T, every_step_) ? 0 : col0, ncols);
     t.loss += loss_->evaluate(cols, sel, nullptr);
     score(cols, sel, t.count, t.correct);
   }

@@ -10,7 +10,9 @@
 //                     After step 0, dh_ is dL/dh_{-1} (initial_state_grad()); it goes no further.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
 // after it, over the stored da and h blocks. Only U h_{t-1} and U^T da_t run per step.
+#include <cmath>
 #include <unroll/linalg.hpp>
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -18,6 +20,8 @@ using namespace unroll;
 
 // Columns of step k in a step-major matrix of B columns per step.
 auto cols(Matrix& m, int k, int B) { return m.middleCols(static_cast<Eigen::Index>(k) * B, B); }
+// Fewest batch columns worth a thread of their own in the time loops.
+constexpr Eigen::Index kMinColumns = 16;
 
 class Elman final : public Layer {
  public:
@@ -61,12 +65,19 @@ class Elman final : public Layer {
     auto a = hs_.rightCols(TB);
     gemm(a, W_.value, Trans::No, x.data, Trans::No);
     a.colwise() += b_.value.col(0);
-    for (int t = 0; t < T; ++t) {
-      auto at = cols(hs_, t + 1, B);
-      gemm(at, U_.value, Trans::No, cols(hs_, t, B), Trans::No, 1.0f, 1.0f);
-      if (relu_) at = at.cwiseMax(0.0f);
-      else at.array() = at.array().tanh();
-    }
+    // Samples are independent through time, so each thread runs the whole time loop on its own
+    // columns of the batch: no synchronization between steps, and a sample's numbers do not
+    // depend on how the batch is split.
+    parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
+      const Eigen::Index n = c1 - c0;
+      auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
+      for (int t = 0; t < T; ++t) {
+        auto a = at(hs_, t + 1);
+        gemm(a, U_.value, Trans::No, at(hs_, t), Trans::No, 1.0f, 1.0f);
+        if (relu_) a = a.cwiseMax(0.0f);
+        else a.array() = a.array().tanh();
+      }
+    }, kMinColumns);
     h0_ = cols(hs_, T, B);
     y.resize(H_, T, B);
     y.data = hs_.rightCols(TB);
@@ -82,16 +93,23 @@ class Elman final : public Layer {
     da_.resize(H_, TB);
     g_.resize(H_, B);
     dh_.setZero(H_, B);
-    norms_.assign(T, 0.0);
-    for (int t = T - 1; t >= 0; --t) {
-      g_ = dy.step(t) + dh_;
-      norms_[t] = g_.norm();
-      auto h = cols(hs_, t + 1, B);
-      auto da = cols(da_, t, B);
-      if (relu_) da.array() = (h.array() > 0.0f).select(g_.array(), 0.0f);
-      else da.array() = g_.array() * (1.0f - h.array().square());
-      gemm(dh_, U_.value, Trans::Yes, da, Trans::No);
-    }
+    sq_.resize(T, B);  // squared norm of g_t per sample, summed into norms_ afterwards
+    parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
+      const Eigen::Index n = c1 - c0;
+      auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
+      auto g = g_.middleCols(c0, n), dh = dh_.middleCols(c0, n);
+      for (int t = T - 1; t >= 0; --t) {
+        g = dy.data.middleCols(t * B + c0, n) + dh;
+        sq_.row(t).segment(c0, n) = g.colwise().squaredNorm();
+        auto h = at(hs_, t + 1);
+        auto da = at(da_, t);
+        if (relu_) da.array() = (h.array() > 0.0f).select(g.array(), 0.0f);
+        else da.array() = g.array() * (1.0f - h.array().square());
+        gemm(dh, U_.value, Trans::Yes, da, Trans::No);
+      }
+    }, kMinColumns);
+    norms_.resize(T);
+    for (int t = 0; t < T; ++t) norms_[t] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
     gemm(W_.grad, da_, Trans::No, x_, Trans::Yes, 1.0f, 1.0f);
     gemm(U_.grad, da_, Trans::No, hs_.leftCols(TB), Trans::Yes, 1.0f, 1.0f);
     add_row_sums(b_.grad.col(0), da_);
@@ -110,6 +128,7 @@ class Elman final : public Layer {
   Matrix x_;       // input of the last train forward (for dW)
   Matrix da_, g_;  // backward: dL/da for all steps; total dL/dh_t of the current step
   Matrix dh_;      // recurrent carry; after backward, dL/dh_{-1}
+  Matrix sq_;      // T x B: |g_t|^2 of each sample (hidden_grad_norms)
   std::vector<double> norms_;
   int T_ = 0, B_ = 0;
 };

@@ -19,7 +19,9 @@
 //                     that is initial_state_grad(); nothing goes further back.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
 // after it. Only U h_{t-1} and U^T dp_t run per step.
+#include <cmath>
 #include <unroll/linalg.hpp>
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -27,6 +29,8 @@ using namespace unroll;
 
 // Columns of step k in a step-major matrix of B columns per step.
 auto cols(Matrix& m, int k, int B) { return m.middleCols(static_cast<Eigen::Index>(k) * B, B); }
+// Fewest batch columns worth a thread of their own in the time loops.
+constexpr Eigen::Index kMinColumns = 16;
 
 template <class Block>
 void sigmoid(Block&& a) {
@@ -77,17 +81,25 @@ class Gru final : public Layer {
     gemm(gates_, W_.value, Trans::No, x.data, Trans::No);
     gates_.colwise() += b_.value.col(0).head(3 * H);
     const auto b_hn = b_.value.col(0).tail(H);
-    for (int t = 0; t < T; ++t) {
-      auto a = cols(gates_, t, B), hn = cols(hn_, t, B), h_prev = cols(hs_, t, B);
-      gemm(p_, U_.value, Trans::No, h_prev, Trans::No);
-      a.topRows(2 * H) += p_.topRows(2 * H);
-      sigmoid(a.topRows(2 * H));  // r, z
-      hn = p_.bottomRows(H);
-      hn.colwise() += b_hn;
-      auto n = a.bottomRows(H);
-      n.array() = (n.array() + a.topRows(H).array() * hn.array()).tanh();
-      cols(hs_, t + 1, B).array() = n.array() + a.middleRows(H, H).array() * (h_prev.array() - n.array());
-    }
+    // Samples are independent through time, so each thread runs the whole time loop on its own
+    // columns of the batch: no synchronization between steps, and a sample's numbers do not
+    // depend on how the batch is split.
+    parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
+      const Eigen::Index n = c1 - c0;
+      auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
+      auto p = p_.middleCols(c0, n);
+      for (int t = 0; t < T; ++t) {
+        auto a = at(gates_, t), hn = at(hn_, t), h_prev = at(hs_, t);
+        gemm(p, U_.value, Trans::No, h_prev, Trans::No);
+        a.topRows(2 * H) += p.topRows(2 * H);
+        sigmoid(a.topRows(2 * H));  // r, z
+        hn = p.bottomRows(H);
+        hn.colwise() += b_hn;
+        auto nt = a.bottomRows(H);
+        nt.array() = (nt.array() + a.topRows(H).array() * hn.array()).tanh();
+        at(hs_, t + 1).array() = nt.array() + a.middleRows(H, H).array() * (h_prev.array() - nt.array());
+      }
+    }, kMinColumns);
     h0_ = cols(hs_, T, B);
     y.resize(H, T, B);
     y.data = hs_.rightCols(TB);
@@ -104,22 +116,29 @@ class Gru final : public Layer {
     dp_.resize(3 * H, TB);
     g_.resize(H, B);
     dh_.setZero(H, B);
-    norms_.assign(T, 0.0);
-    for (int t = T - 1; t >= 0; --t) {
-      g_ = dy.step(t) + dh_;
-      norms_[t] = g_.norm();
-      auto a = cols(gates_, t, B);
-      const auto r = a.topRows(H).array(), z = a.middleRows(H, H).array(), n = a.bottomRows(H).array();
-      auto hn = cols(hn_, t, B).array(), h_prev = cols(hs_, t, B).array();
-      auto da = cols(da_, t, B), dp = cols(dp_, t, B);
-      da.bottomRows(H).array() = g_.array() * (1.0f - z) * (1.0f - n.square());
-      da.middleRows(H, H).array() = g_.array() * (h_prev - n) * z * (1.0f - z);
-      da.topRows(H).array() = da.bottomRows(H).array() * hn * r * (1.0f - r);
-      dp.topRows(2 * H) = da.topRows(2 * H);
-      dp.bottomRows(H).array() = da.bottomRows(H).array() * r;
-      gemm(dh_, U_.value, Trans::Yes, dp, Trans::No);
-      dh_.array() += g_.array() * z;
-    }
+    sq_.resize(T, B);  // squared norm of g_t per sample, summed into norms_ afterwards
+    parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
+      const Eigen::Index n = c1 - c0;
+      auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
+      auto g = g_.middleCols(c0, n), dh = dh_.middleCols(c0, n);
+      for (int t = T - 1; t >= 0; --t) {
+        g = dy.data.middleCols(t * B + c0, n) + dh;
+        sq_.row(t).segment(c0, n) = g.colwise().squaredNorm();
+        auto a = at(gates_, t);
+        const auto r = a.topRows(H).array(), z = a.middleRows(H, H).array(), nt = a.bottomRows(H).array();
+        auto hn = at(hn_, t).array(), h_prev = at(hs_, t).array();
+        auto da = at(da_, t), dp = at(dp_, t);
+        da.bottomRows(H).array() = g.array() * (1.0f - z) * (1.0f - nt.square());
+        da.middleRows(H, H).array() = g.array() * (h_prev - nt) * z * (1.0f - z);
+        da.topRows(H).array() = da.bottomRows(H).array() * hn * r * (1.0f - r);
+        dp.topRows(2 * H) = da.topRows(2 * H);
+        dp.bottomRows(H).array() = da.bottomRows(H).array() * r;
+        gemm(dh, U_.value, Trans::Yes, dp, Trans::No);
+        dh.array() += g.array() * z;
+      }
+    }, kMinColumns);
+    norms_.resize(T);
+    for (int t = 0; t < T; ++t) norms_[t] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
     gemm(W_.grad, da_, Trans::No, x_, Trans::Yes, 1.0f, 1.0f);
     gemm(U_.grad, dp_, Trans::No, hs_.leftCols(TB), Trans::Yes, 1.0f, 1.0f);
     add_row_sums(b_.grad.col(0).head(3 * H), da_);
@@ -141,6 +160,7 @@ class Gru final : public Layer {
   Matrix x_;       // input of the last train forward (for dW)
   Matrix da_, dp_, g_;  // backward: gradients w.r.t. W x + b and U h + b_hn; total dL/dh_t
   Matrix dh_;      // recurrent carry; after backward, dL/dh_{-1}
+  Matrix sq_;      // T x B: |g_t|^2 of each sample (hidden_grad_norms)
   std::vector<double> norms_;
   int T_ = 0, B_ = 0;
 };

@@ -17,7 +17,9 @@
 //                     initial_state_grad() = {dL/dh_{-1}, dL/dc_{-1}}; nothing goes further.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
 // after it. Only U h_{t-1} and U^T da_t run per step.
+#include <cmath>
 #include <unroll/linalg.hpp>
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -25,6 +27,8 @@ using namespace unroll;
 
 // Columns of step k in a step-major matrix of B columns per step.
 auto cols(Matrix& m, int k, int B) { return m.middleCols(static_cast<Eigen::Index>(k) * B, B); }
+// Fewest batch columns worth a thread of their own in the time loops.
+constexpr Eigen::Index kMinColumns = 16;
 
 template <class Block>
 void sigmoid(Block&& a) {
@@ -80,19 +84,25 @@ class Lstm final : public Layer {
     cs_.leftCols(B) = c0_;
     gemm(gates_, W_.value, Trans::No, x.data, Trans::No);
     gates_.colwise() += b_.value.col(0);
-    for (int t = 0; t < T; ++t) {
-      auto a = cols(gates_, t, B);
-      gemm(a, U_.value, Trans::No, cols(hs_, t, B), Trans::No, 1.0f, 1.0f);
-      a.middleRows(H, H).array() += forget_bias_;
-      sigmoid(a.topRows(2 * H));  // i, f
-      a.middleRows(2 * H, H).array() = a.middleRows(2 * H, H).array().tanh();
-      sigmoid(a.bottomRows(H));  // o
-      auto c = cols(cs_, t + 1, B), tc = cols(tc_, t, B);
-      c.array() = a.middleRows(H, H).array() * cols(cs_, t, B).array() +
-                  a.topRows(H).array() * a.middleRows(2 * H, H).array();
-      tc.array() = c.array().tanh();
-      cols(hs_, t + 1, B).array() = a.bottomRows(H).array() * tc.array();
-    }
+    // Samples are independent through time, so each thread runs the whole time loop on its own
+    // columns of the batch: no synchronization between steps, and a sample's numbers do not
+    // depend on how the batch is split.
+    parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
+      const Eigen::Index n = c1 - c0;
+      auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
+      for (int t = 0; t < T; ++t) {
+        auto a = at(gates_, t);
+        gemm(a, U_.value, Trans::No, at(hs_, t), Trans::No, 1.0f, 1.0f);
+        a.middleRows(H, H).array() += forget_bias_;
+        sigmoid(a.topRows(2 * H));  // i, f
+        a.middleRows(2 * H, H).array() = a.middleRows(2 * H, H).array().tanh();
+        sigmoid(a.bottomRows(H));  // o
+        auto c = at(cs_, t + 1), tc = at(tc_, t);
+        c.array() = a.middleRows(H, H).array() * at(cs_, t).array() + a.topRows(H).array() * a.middleRows(2 * H, H).array();
+        tc.array() = c.array().tanh();
+        at(hs_, t + 1).array() = a.bottomRows(H).array() * tc.array();
+      }
+    }, kMinColumns);
     h0_ = cols(hs_, T, B);
     c0_ = cols(cs_, T, B);
     y.resize(H, T, B);
@@ -110,24 +120,31 @@ class Lstm final : public Layer {
     g_.resize(H, B);
     dh_.setZero(H, B);
     dc_.setZero(H, B);
-    norms_.assign(T, 0.0);
-    for (int t = T - 1; t >= 0; --t) {
-      g_ = dy.step(t) + dh_;
-      norms_[t] = g_.norm();
-      auto a = cols(gates_, t, B);
-      const auto i = a.topRows(H).array(), f = a.middleRows(H, H).array(), gc = a.middleRows(2 * H, H).array(),
-                 o = a.bottomRows(H).array();
-      auto tc = cols(tc_, t, B).array();
-      auto c_prev = cols(cs_, t, B).array();
-      auto da = cols(da_, t, B);
-      dc_.array() += g_.array() * o * (1.0f - tc.square());
-      da.topRows(H).array() = dc_.array() * gc * i * (1.0f - i);
-      da.middleRows(H, H).array() = dc_.array() * c_prev * f * (1.0f - f);
-      da.middleRows(2 * H, H).array() = dc_.array() * i * (1.0f - gc.square());
-      da.bottomRows(H).array() = g_.array() * tc * o * (1.0f - o);
-      dc_.array() *= f;
-      gemm(dh_, U_.value, Trans::Yes, da, Trans::No);
-    }
+    sq_.resize(T, B);  // squared norm of g_t per sample, summed into norms_ afterwards
+    parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
+      const Eigen::Index n = c1 - c0;
+      auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
+      auto g = g_.middleCols(c0, n), dh = dh_.middleCols(c0, n), dc = dc_.middleCols(c0, n);
+      for (int t = T - 1; t >= 0; --t) {
+        g = dy.data.middleCols(t * B + c0, n) + dh;
+        sq_.row(t).segment(c0, n) = g.colwise().squaredNorm();
+        auto a = at(gates_, t);
+        const auto i = a.topRows(H).array(), f = a.middleRows(H, H).array(), gc = a.middleRows(2 * H, H).array(),
+                   o = a.bottomRows(H).array();
+        auto tc = at(tc_, t).array();
+        auto c_prev = at(cs_, t).array();
+        auto da = at(da_, t);
+        dc.array() += g.array() * o * (1.0f - tc.square());
+        da.topRows(H).array() = dc.array() * gc * i * (1.0f - i);
+        da.middleRows(H, H).array() = dc.array() * c_prev * f * (1.0f - f);
+        da.middleRows(2 * H, H).array() = dc.array() * i * (1.0f - gc.square());
+        da.bottomRows(H).array() = g.array() * tc * o * (1.0f - o);
+        dc.array() *= f;
+        gemm(dh, U_.value, Trans::Yes, da, Trans::No);
+      }
+    }, kMinColumns);
+    norms_.resize(T);
+    for (int t = 0; t < T; ++t) norms_[t] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
     gemm(W_.grad, da_, Trans::No, x_, Trans::Yes, 1.0f, 1.0f);
     gemm(U_.grad, da_, Trans::No, hs_.leftCols(TB), Trans::Yes, 1.0f, 1.0f);
     add_row_sums(b_.grad.col(0), da_);
@@ -148,6 +165,7 @@ class Lstm final : public Layer {
   Matrix x_;        // input of the last train forward (for dW)
   Matrix da_, g_;   // backward: pre-activation gradients of all steps; total dL/dh_t of the step
   Matrix dh_, dc_;  // recurrent carries; after backward, dL/d(initial state)
+  Matrix sq_;       // T x B: |g_t|^2 of each sample (hidden_grad_norms)
   std::vector<double> norms_;
   int T_ = 0, B_ = 0;
 };

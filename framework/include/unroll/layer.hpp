@@ -7,7 +7,8 @@
 // plugin implements.
 //
 // Sequences: x holds all T steps at once (see types.hpp). A feed-forward layer maps the whole
-// (features x T*B) matrix in one pass. A recurrent layer walks steps 0..T-1 starting from its
+// (features x T*B) matrix in one pass. A sequence reducer (last_step) may instead output one
+// step per sequence (features x B); the layers after it see one-step sequences. A recurrent layer walks steps 0..T-1 starting from its
 // carried state; its per-step contract is:
 //   forward  at step t stores whatever backward needs for step t (pre-activations, gates, h_t);
 //   backward runs t = T-1 .. 0, receiving dL/dh_t from above (dy) plus the recurrent gradient
@@ -51,10 +52,13 @@ class Layer {
       throw Error(name_ + ": forward got " + std::to_string(x.features()) + " input features, expected " +
                   std::to_string(input_size_));
     do_forward(x, y, mode);
-    if (y.features() != output_size() || y.data.cols() != x.data.cols())
+    // Same columns as x, or one step per sequence from a sequence reducer (last_step).
+    const bool reduced = y.steps == 1 && y.batch == x.batch && y.data.cols() == x.batch;
+    if (y.features() != output_size() || (y.data.cols() != x.data.cols() && !reduced))
       throw Error(name_ + ": forward produced a " + std::to_string(y.data.rows()) + "x" +
                   std::to_string(y.data.cols()) + " output, expected " + std::to_string(output_size()) + "x" +
-                  std::to_string(x.data.cols()));
+                  std::to_string(x.data.cols()) + " (or " + std::to_string(output_size()) + "x" +
+                  std::to_string(x.batch) + ", one step per sequence)");
     forwarded_ = (mode == Mode::Train);
   }
 
@@ -66,7 +70,8 @@ class Layer {
       throw Error(name_ + ": backward got a gradient with " + std::to_string(dy.features()) + " features, expected " +
                   std::to_string(output_size()));
     do_backward(dy, dx, need_dx);
-    if (need_dx && (dx.features() != input_size_ || dx.data.cols() != dy.data.cols()))
+    if (need_dx && (dx.features() != input_size_ || dx.batch != dy.batch ||
+                    (dx.data.cols() != dy.data.cols() && dy.steps != 1)))
       throw Error(name_ + ": backward produced a dx of the wrong shape");
     forwarded_ = false;
   }

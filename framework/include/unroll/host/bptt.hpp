@@ -74,6 +74,11 @@ class Bptt {
   std::vector<std::vector<Matrix>> saved_state_;
 };
 
+/// True when the model's output `out` holds one step per sequence (a last_step layer) for an
+/// input of `input_steps` steps; false when it holds every step. An Error for any other shape,
+/// or for a one-step output when the loss is taken at every step.
+bool output_is_last_step(const Seq& out, int input_steps, bool every_step);
+
 /// Columns [from, from + n) of a target batch, as a batch of `steps` steps.
 void slice_targets(const Targets& src, Eigen::Index from, Eigen::Index n, int steps, Targets& dst);
 
