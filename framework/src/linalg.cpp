@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 
@@ -16,7 +17,7 @@ namespace {
 void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta);
 
 // UNROLL_GEMM_PROFILE=FILE: every product is timed by shape and FILE gets one JSON line per
-// shape when the process exits. tools/bench uses it to split an epoch into its GEMM time and
+// shape when the process exits (seconds are wall time: see add()). tools/bench uses it to split an epoch into its GEMM time and
 // the rest; a researcher can use it on any experiment. Off (one null check) otherwise.
 class GemmProfile {
  public:
@@ -31,10 +32,14 @@ class GemmProfile {
       std::fclose(f);
     }
   }
+  // Products inside a parallel region (a recurrent layer's per-thread time loop) run
+  // concurrently: each counts its share of the wall time, seconds / threads.
   void add(long m, long k, long n, bool ta, bool tb, double seconds) {
+    const double share = seconds / omp_get_num_threads();
+    std::lock_guard<std::mutex> lock(mutex_);
     auto& v = shapes_[{m, k, n, ta, tb}];
     ++v.calls;
-    v.seconds += seconds;
+    v.seconds += share;
   }
 
  private:
@@ -43,6 +48,7 @@ class GemmProfile {
     double seconds = 0;
   };
   std::string path_;
+  std::mutex mutex_;
   std::map<std::tuple<long, long, long, int, int>, Total> shapes_;
 };
 
