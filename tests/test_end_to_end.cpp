@@ -104,3 +104,16 @@ TEST_CASE("the CLI exits non-zero with the message on bad input", "[e2e][cli]") 
   CHECK(WEXITSTATUS(std::system((exe + " run > /dev/null 2>&1").c_str())) == 2);
   CHECK(WEXITSTATUS(std::system((exe + " frobnicate > /dev/null 2>&1").c_str())) == 2);
 }
+
+TEST_CASE("grad_norm is the same number whether taken before the step or while zeroing after it", "[e2e]") {
+  // Without clipping the host takes the norm in the pass that zeroes the gradients; a clip norm
+  // that never triggers makes it take the norm before the step instead.
+  testing::TempDir dir;
+  testing::run_text(dir, kBlobs, "after");
+  testing::run_text(dir, kBlobs, "before", {"train.clip.norm=1e9"});
+  CHECK(testing::metrics_without_seconds(dir.file("after/metrics.csv")) ==
+        testing::metrics_without_seconds(dir.file("before/metrics.csv")));
+  const auto m = testing::read_csv(dir.file("after/metrics.csv"));
+  const auto col = std::find(m[0].begin(), m[0].end(), "grad_norm") - m[0].begin();
+  for (size_t row = 1; row < m.size(); ++row) CHECK(std::stod(m[row][static_cast<size_t>(col)]) > 0);
+}
