@@ -161,6 +161,7 @@ inline constexpr const char* kOptimizer = R"TPL(// @NAME@: an optimizer plugin f
 //
 // As written it is plain gradient descent, w -= lr * g. `unroll check-plugin build/lib@NAME@.so`
 // checks that 200 steps lower a quadratic and that frozen parameters are left alone.
+#include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -176,10 +177,13 @@ class @CLASS@ final : public Optimizer {
   // One update of every parameter that is not frozen, from p.grad (already clipped and
   // regularized; the host zeroes it afterwards). Keep per-parameter state in state_, keyed by
   // p->name + "/what" (e.g. "dense0.W/momentum"), so checkpoints save and restore it.
+  // for_each_block (<unroll/parallel.hpp>) splits the element-wise update over the run's
+  // threads in L1-sized blocks.
   void step(const std::vector<Param*>& params, double lr) override {
+    const float a = static_cast<float>(lr);
     for (Param* p : params) {
       if (p->frozen) continue;
-      p->value -= static_cast<Scalar>(lr) * p->grad;
+      for_each_block([a](ArrayMap w, ArrayMap g) { w -= a * g; }, p->value, p->grad);
     }
   }
 
