@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 
 #include "support.hpp"
@@ -359,6 +360,28 @@ TEST_CASE("regularizers: the params option selects by glob or regex", "[regulari
   CHECK(touched("{kind: l2, lambda: 1, params: '/dense[0-9]+\\.[Wb]/'}") == "dense0.W dense0.b ");
   REQUIRE_THROWS_WITH(touched("{kind: l2, lambda: 1, params: '*.V'}"), Catch::Contains("matches none"));
   REQUIRE_THROWS_WITH(make_regularizer("{kind: l1, params: '/[/'}"), Catch::Contains("not a valid regular expression"));
+}
+
+TEST_CASE("regularizers: a params pattern matching nothing stops the run before training, at its place",
+          "[regularizers]") {
+  const char* yaml = R"(name: params_typo
+data: {kind: blobs, classes: 3, features: 4, samples: 60, test_samples: 20, validation: 20}
+model:
+  - {kind: dense, units: 8}
+  - {kind: relu}
+  - {kind: dense, units: 3}
+loss: {kind: cross_entropy}
+optimizer: {kind: sgd, lr: 0.1}
+regularizers:
+  - {kind: max_norm, params: "*.w"}
+train: {epochs: 1, batch: 8}
+)";
+  testing::TempDir dir;
+  // max_norm acts only after the first update: without the host's check it would fail there.
+  CHECK_THROWS_WITH(testing::run_text(dir, yaml, "run"),
+                    Catch::Contains("run.yaml:10:30") && Catch::Contains("max_norm regularizer") &&
+                        Catch::Contains("'*.w' matches none") && Catch::Contains("dense0.W"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("run/metrics.csv")));
 }
 
 // ---------------------------------------------------------------- weight noise

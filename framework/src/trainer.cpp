@@ -25,6 +25,7 @@
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/progress.hpp"
+#include "unroll/param_selection.hpp"
 #include "unroll/parallel.hpp"
 
 namespace fs = std::filesystem;
@@ -204,6 +205,21 @@ void Trainer::log(const std::string& line, bool echo) {
   }
 }
 
+namespace {
+// A regularizer option named `params` selects parameters by name (param_selection.hpp). It is
+// checked against the model here, before training, so that a pattern matching nothing is
+// reported at its place in the file rather than at the first update.
+void check_param_selection(const Node& block, const std::vector<Param*>& params) {
+  const Node* pattern = block.find("params");
+  if (!pattern || !pattern->is_scalar()) return;
+  try {
+    ParamSelection(pattern->text(), block.at("kind").text() + " regularizer").select(params);
+  } catch (const Error& e) {
+    throw Error(pattern->loc().str() + ": " + e.what());
+  }
+}
+}  // namespace
+
 void Trainer::build() {
   seed_ = static_cast<uint64_t>(cfg().at("seed").as_int().value_or(1));
   const Node& train = cfg().at("train");
@@ -258,6 +274,7 @@ void Trainer::build() {
   for (const Node& block : cfg().at("regularizers").items()) {
     HostBuildContext rctx(host_, "regularizer" + std::to_string(r++), 0, seed_, exp_.base_dir);
     regs_.push_back(host_.build<Regularizer>(Kind::Regularizer, block, rctx));
+    check_param_selection(block, params_);
   }
 
   // Train/validation split: a seeded permutation, the last `validation` samples held out.

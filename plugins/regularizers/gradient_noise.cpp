@@ -4,7 +4,7 @@
 
 #include <unroll/plugin.hpp>
 
-#include "param_selection.hpp"
+#include <unroll/param_selection.hpp>
 
 namespace {
 using namespace unroll;
@@ -23,7 +23,7 @@ class GradientNoise final : public Regularizer {
 
  private:
   double eta_, gamma_;
-  unroll_regularizers::ParamSelection select_;
+  ParamSelection select_;
 };
 
 }  // namespace
@@ -33,7 +33,7 @@ UNROLL_PLUGIN(registry) {
            "annealed gradient noise: g + n, n ~ N(0, eta / (1 + t)^gamma), t = update step (Neelakantan et al. 2015)");
   s.real("eta", 0.01, "noise variance at step 0 (the paper tries 0.01, 0.3, 1.0)").at_least(0);
   s.real("gamma", 0.55, "decay exponent of the variance").at_least(0);
-  unroll_regularizers::add_params_option(s);
+  add_params_option(s);
   registry.add_regularizer(std::move(s),
                            [](const Options& o, BuildContext& c) { return std::make_unique<GradientNoise>(o, c); });
 }

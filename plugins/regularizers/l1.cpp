@@ -2,7 +2,7 @@
 // which drives small weights to exactly zero over training.
 #include <unroll/plugin.hpp>
 
-#include "param_selection.hpp"
+#include <unroll/param_selection.hpp>
 
 namespace {
 using namespace unroll;
@@ -24,7 +24,7 @@ class L1 final : public Regularizer {
 
  private:
   double lambda_;
-  unroll_regularizers::ParamSelection select_;
+  ParamSelection select_;
 };
 
 }  // namespace
@@ -32,6 +32,6 @@ class L1 final : public Regularizer {
 UNROLL_PLUGIN(registry) {
   Schema s("l1", "L1 penalty: lambda * |W|_1, subgradient lambda * sign(W) (Tibshirani 1996)");
   s.real("lambda", 1e-5, "penalty strength").at_least(0);
-  unroll_regularizers::add_params_option(s);
+  add_params_option(s);
   registry.add_regularizer(std::move(s), [](const Options& o, BuildContext& c) { return std::make_unique<L1>(o, c); });
 }

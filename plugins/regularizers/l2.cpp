@@ -1,7 +1,7 @@
 // L2 weight decay (Krogh & Hertz 1992): penalty 0.5*lambda*||W||^2, gradient lambda*W.
 #include <unroll/plugin.hpp>
 
-#include "param_selection.hpp"
+#include <unroll/param_selection.hpp>
 
 namespace {
 using namespace unroll;
@@ -25,7 +25,7 @@ class L2 final : public Regularizer {
 
  private:
   double lambda_;
-  unroll_regularizers::ParamSelection select_;
+  ParamSelection select_;
 };
 
 }  // namespace
@@ -33,6 +33,6 @@ class L2 final : public Regularizer {
 UNROLL_PLUGIN(registry) {
   Schema s("l2", "L2 penalty (weight decay): 0.5 * lambda * ||W||^2, gradient lambda * W (Krogh & Hertz 1992)");
   s.real("lambda", 1e-4, "penalty strength").at_least(0);
-  unroll_regularizers::add_params_option(s);
+  add_params_option(s);
   registry.add_regularizer(std::move(s), [](const Options& o, BuildContext& c) { return std::make_unique<L2>(o, c); });
 }

@@ -5,7 +5,7 @@
 // are left alone.
 #include <unroll/plugin.hpp>
 
-#include "param_selection.hpp"
+#include <unroll/param_selection.hpp>
 
 namespace {
 using namespace unroll;
@@ -34,7 +34,7 @@ class MaxNorm final : public Regularizer {
  private:
   double max_;
   bool rows_;
-  unroll_regularizers::ParamSelection select_;
+  ParamSelection select_;
   Vector norms_;
 };
 
@@ -46,6 +46,6 @@ UNROLL_PLUGIN(registry) {
            "(Srebro & Shraibman 2005; Hinton et al. 2012)");
   s.real("max", 3.0, "the bound c on each row's (or column's) L2 norm").above(0);
   s.choice("axis", "rows", {"rows", "cols"}, "rows: incoming weights of each unit (W is units x inputs); cols: outgoing");
-  unroll_regularizers::add_params_option(s);
+  add_params_option(s);
   registry.add_regularizer(std::move(s), [](const Options& o, BuildContext& c) { return std::make_unique<MaxNorm>(o, c); });
 }

@@ -4,7 +4,7 @@
 // the noise, because (w + n) - n is not always w in floating point.
 #include <unroll/plugin.hpp>
 
-#include "param_selection.hpp"
+#include <unroll/param_selection.hpp>
 
 namespace {
 using namespace unroll;
@@ -33,7 +33,7 @@ class WeightNoise final : public Regularizer {
 
  private:
   double std_;
-  unroll_regularizers::ParamSelection select_;
+  ParamSelection select_;
   std::vector<Param*> perturbed_;  // empty unless a perturb() awaits its restore()
   std::vector<Matrix> saved_;
 };
@@ -45,7 +45,7 @@ UNROLL_PLUGIN(registry) {
            "forward-pass weight noise: W + n, n ~ N(0, std^2) drawn per training batch, removed after backward "
            "(Graves 2011)");
   s.real("std", 0.075, "standard deviation of the noise").at_least(0);
-  unroll_regularizers::add_params_option(s);
+  add_params_option(s);
   registry.add_regularizer(std::move(s),
                            [](const Options& o, BuildContext& c) { return std::make_unique<WeightNoise>(o, c); });
 }

@@ -1,6 +1,8 @@
 #pragma once
-// The `params` option shared by the parameter-level regularizers (l1, l2, weight_noise,
-// gradient_noise, max_norm): which parameters, by name, a regularizer acts on.
+// The `params` option of the parameter-level regularizers (l1, l2, weight_noise,
+// gradient_noise, max_norm, and yours): which parameters, by name, a regularizer acts on.
+// The host checks every regularizer option named `params` against the model's parameter names
+// before training, with this same matcher, so a typo is reported at its file:line:col.
 //
 //   "*.W|*.U"       globs separated by '|' ('*' = any run of characters, '?' = one character),
 //                   each matched against the WHOLE name; the default, weight matrices only
@@ -15,16 +17,16 @@
 #include <string_view>
 #include <vector>
 
-#include <unroll/error.hpp>
-#include <unroll/param.hpp>
-#include <unroll/schema.hpp>
+#include "unroll/error.hpp"
+#include "unroll/param.hpp"
+#include "unroll/schema.hpp"
 
-namespace unroll_regularizers {
+namespace unroll {
 
-inline constexpr const char* kDefaultParams = "*.W|*.U";
+inline constexpr const char* kDefaultParamPattern = "*.W|*.U";
 
-inline void add_params_option(unroll::Schema& s) {
-  s.string("params", kDefaultParams,
+inline void add_params_option(Schema& s) {
+  s.string("params", kDefaultParamPattern,
            "parameters to act on: '|'-separated globs, or /regex/; full-name match (default: weight matrices)");
 }
 
@@ -56,7 +58,7 @@ class ParamSelection {
       try {
         regex_ = std::regex(pattern_.substr(1, pattern_.size() - 2), std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
-        throw unroll::Error(owner_ + ": params '" + pattern_ + "' is not a valid regular expression (" + e.what() +
+        throw Error(owner_ + ": params '" + pattern_ + "' is not a valid regular expression (" + e.what() +
                             ")");
       }
     } else {
@@ -78,17 +80,17 @@ class ParamSelection {
 
   /// The matching subset of `all`. The trainer passes the same list every update, so the
   /// subset is computed once and reused (no per-update matching or allocation).
-  const std::vector<unroll::Param*>& select(const std::vector<unroll::Param*>& all) {
+  const std::vector<Param*>& select(const std::vector<Param*>& all) {
     if (all == last_all_) return selected_;
     last_all_ = all;
     selected_.clear();
-    for (unroll::Param* p : all)
+    for (Param* p : all)
       if (matches(p->name)) selected_.push_back(p);
     if (selected_.empty()) {
       std::string names;
-      for (const unroll::Param* p : all) names += (names.empty() ? "" : ", ") + p->name;
+      for (const Param* p : all) names += (names.empty() ? "" : ", ") + p->name;
       last_all_.clear();
-      throw unroll::Error(owner_ + ": params '" + pattern_ + "' matches none of the model's parameters (" +
+      throw Error(owner_ + ": params '" + pattern_ + "' matches none of the model's parameters (" +
                           (names.empty() ? std::string("the model has none") : names) + ")");
     }
     return selected_;
@@ -99,7 +101,7 @@ class ParamSelection {
   bool is_regex_ = false;
   std::regex regex_;
   std::vector<std::string> globs_;
-  std::vector<unroll::Param*> last_all_, selected_;
+  std::vector<Param*> last_all_, selected_;
 };
 
-}  // namespace unroll_regularizers
+}  // namespace unroll
