@@ -422,7 +422,7 @@ double gradient_squared_norm(const std::vector<Param*>& params, bool zero) {
         if (zero) block = 0.0f;
       }
       return s;
-    });
+    }, kMinBytesPerThread / static_cast<Eigen::Index>(sizeof(float)));
   }
   return sq;
 }
