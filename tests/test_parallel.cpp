@@ -73,7 +73,7 @@ TEST_CASE("for_each_block sees matching blocks and refuses matrices of different
 }
 
 TEST_CASE("optimizer updates split over 2 threads equal the 1-thread update bit for bit", "[parallel][optimizers]") {
-  // 300 x 200 = 60,000 elements: above the grain, so 2 threads really split the update.
+  // 600 x 200 = 120,000 elements: above the grain of every update, so 2 threads really split it.
   for (const char* yaml : {"{kind: sgd, lr: 0.1}", "{kind: sgd, lr: 0.1, momentum: 0.9, weight_decay: 0.01}",
                            "{kind: sgd, lr: 0.1, momentum: 0.9, nesterov: true}", "{kind: adam, lr: 0.01}",
                            "{kind: adamw, lr: 0.01, weight_decay: 0.1}", "{kind: rmsprop, lr: 0.01, momentum: 0.5}",
@@ -82,17 +82,17 @@ TEST_CASE("optimizer updates split over 2 threads equal the 1-thread update bit 
     for (int threads : {1, 2}) {
       Threads t(threads);
       auto opt = make_optimizer(yaml);
-      Param p("dense0.W", 300, 200, 200, 300, Node());
-      p.value = random_matrix(300, 200, 3);
+      Param p("dense0.W", 600, 200, 200, 600, Node());
+      p.value = random_matrix(600, 200, 3);
       std::vector<Param*> params{&p};
       for (uint64_t step = 0; step < 3; ++step) {
-        p.grad = random_matrix(300, 200, 10 + step);
+        p.grad = random_matrix(600, 200, 10 + step);
         opt->step(params, 0.1);
       }
       result[threads - 1] = p.value;
     }
     INFO(yaml);
-    CHECK_FALSE(result[0].isApprox(random_matrix(300, 200, 3)));  // the update did something
+    CHECK_FALSE(result[0].isApprox(random_matrix(600, 200, 3)));  // the update did something
     CHECK((result[0].array() == result[1].array()).all());
   }
 }
