@@ -182,12 +182,12 @@ class Dataset final : public unroll::Dataset {
       for (Eigen::Index b = from; b < to; ++b) {
         if (b + kAhead < to) prefetch(image(b + kAhead), pixels);
         const uint8_t* img = image(b);
-        if (sequential_) {
+        using Bytes = Eigen::Map<const Eigen::Array<uint8_t, Eigen::Dynamic, 1>>;
+        if (sequential_) {  // image row r is step r: column r*B + b
           for (int r = 0; r < rows; ++r)
-            for (int c = 0; c < cols; ++c) x.data(c, r * B + b) = scale_ * img[r * cols + c];
+            x.data.col(r * B + b).array() = Bytes(img + r * cols, cols).cast<float>() * scale_;
         } else {
-          using Bytes = Eigen::Array<uint8_t, Eigen::Dynamic, 1>;
-          x.data.col(b).array() = Eigen::Map<const Bytes>(img, static_cast<Eigen::Index>(pixels)).cast<float>() * scale_;
+          x.data.col(b).array() = Bytes(img, static_cast<Eigen::Index>(pixels)).cast<float>() * scale_;
         }
       }
     }, /*grain=*/16);
