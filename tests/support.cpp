@@ -96,15 +96,17 @@ std::string metrics_without_seconds(const std::string& metrics_csv) {
 }
 
 RunResult run_text(const TempDir& dir, const std::string& text, const std::string& out,
-                   const std::vector<std::string>& sets) {
+                   const std::vector<std::string>& sets, int threads) {
   const std::string path = dir.file(out + ".yaml");
   std::ofstream(path) << text;
   Experiment e = load_experiment(path, sets, host());
   RunOptions o;
   o.out_dir = dir.file(out);
-  o.threads = 1;
+  o.threads = threads;
   o.quiet = true;
-  return run_experiment(e, host(), o);
+  const RunResult r = run_experiment(e, host(), o);
+  if (threads != 1) configure_threads(1);  // later tests in this process start from 1 thread
+  return r;
 }
 
 TempDir::TempDir() {

@@ -34,9 +34,9 @@ void initialize(Layer& layer, uint64_t seed = 1);
 std::vector<std::vector<std::string>> read_csv(const std::string& path);
 /// A metrics.csv without its `seconds` column, the one column allowed to differ between runs.
 std::string metrics_without_seconds(const std::string& metrics_csv);
-/// Write `text` to DIR/OUT.yaml, load it with `sets`, and train it (1 thread, quiet) into DIR/OUT.
+/// Write `text` to DIR/OUT.yaml, load it with `sets`, and train it (quiet) into DIR/OUT.
 RunResult run_text(const struct TempDir& dir, const std::string& text, const std::string& out,
-                   const std::vector<std::string>& sets = {});
+                   const std::vector<std::string>& sets = {}, int threads = 1);
 
 /// A fresh temporary folder, removed when the object dies.
 struct TempDir {
