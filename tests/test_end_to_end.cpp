@@ -144,3 +144,27 @@ train: {epochs: 2, batch: 64, clip: {norm: 1.0}}
   CHECK(testing::metrics_without_seconds(dir.file("seq_a/metrics.csv")) ==
         testing::metrics_without_seconds(dir.file("seq_b/metrics.csv")));
 }
+
+TEST_CASE("UNROLL_GEMM_PROFILE writes every product shape of a run with its calls", "[e2e][cli]") {
+  testing::TempDir dir;
+  const std::string exe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
+  std::ofstream(dir.file("run.yaml")) << kBlobs;
+  const std::string cmd = "UNROLL_GEMM_PROFILE=" + dir.file("gemm.jsonl") + " " + exe + " run " + dir.file("run.yaml") +
+                          " --out " + dir.file("out") + " --threads 1 --quiet > /dev/null 2>&1";
+  REQUIRE(WEXITSTATUS(std::system(cmd.c_str())) == 0);
+  // The first layer's forward product, W (16 x 5) times a batch of 16, runs once per full
+  // training batch: every update but the last, short batch of each epoch (200 samples / 16).
+  const auto summary = nlohmann::json::parse(read_file(dir.file("out/summary.json")));
+  const long full_batches = summary["steps"].get<long>() - summary["epochs"].get<long>();
+  REQUIRE(full_batches == 6 * 12);
+  std::istringstream lines(read_file(dir.file("gemm.jsonl")));
+  long first_layer_calls = -1;
+  int shapes = 0;
+  for (std::string line; std::getline(lines, line); ++shapes) {
+    const auto j = nlohmann::json::parse(line);
+    CHECK(j["seconds"].get<double>() >= 0);
+    if (j["m"] == 16 && j["k"] == 5 && j["n"] == 16 && j["ta"] == 0 && j["tb"] == 0) first_layer_calls = j["calls"];
+  }
+  CHECK(shapes > 5);
+  CHECK(first_layer_calls == full_batches);
+}

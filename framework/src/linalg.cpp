@@ -4,65 +4,17 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <tuple>
+
+#include "gemm_profile.hpp"
 
 namespace unroll {
 namespace {
+// The backend (below): Eigen with unroll's own threading, or OpenBLAS.
 void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta);
-
-// UNROLL_GEMM_PROFILE=FILE: every product is timed by shape and FILE gets one JSON line per
-// shape when the process exits (seconds are wall time: see add()). tools/bench uses it to split an epoch into its GEMM time and
-// the rest; a researcher can use it on any experiment. Off (one null check) otherwise.
-class GemmProfile {
- public:
-  explicit GemmProfile(std::string path) : path_(std::move(path)) {}
-  ~GemmProfile() {
-    if (FILE* f = std::fopen(path_.c_str(), "w")) {
-      for (const auto& [key, v] : shapes_) {
-        const auto& [m, k, n, ta, tb] = key;
-        std::fprintf(f, "{\"m\":%ld,\"k\":%ld,\"n\":%ld,\"ta\":%d,\"tb\":%d,\"calls\":%ld,\"seconds\":%.6f}\n", m, k,
-                     n, ta, tb, v.calls, v.seconds);
-      }
-      std::fclose(f);
-    }
-  }
-  // Products inside a parallel region (a recurrent layer's per-thread time loop) run
-  // concurrently: each counts its share of the wall time, seconds / threads.
-  void add(long m, long k, long n, bool ta, bool tb, double seconds) {
-    const double share = seconds / omp_get_num_threads();
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto& v = shapes_[{m, k, n, ta, tb}];
-    ++v.calls;
-    v.seconds += share;
-  }
-
- private:
-  struct Total {
-    long calls = 0;
-    double seconds = 0;
-  };
-  std::string path_;
-  std::mutex mutex_;
-  std::map<std::tuple<long, long, long, int, int>, Total> shapes_;
-};
-
-GemmProfile* gemm_profile() {
-  static const std::unique_ptr<GemmProfile> profile = [] {
-    const char* path = std::getenv("UNROLL_GEMM_PROFILE");
-    return path && *path ? std::make_unique<GemmProfile>(path) : nullptr;
-  }();
-  return profile.get();
-}
 }  // namespace
 
 void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
-  GemmProfile* profile = gemm_profile();
+  GemmProfile* profile = GemmProfile::get();
   if (!profile) return gemm_impl(C, A, ta, B, tb, alpha, beta);
   const auto t0 = std::chrono::steady_clock::now();
   gemm_impl(C, A, ta, B, tb, alpha, beta);
