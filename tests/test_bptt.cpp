@@ -381,3 +381,15 @@ TEST_CASE("memory-task runs are deterministic per seed", "[bptt][e2e]") {
     CHECK(ma != testing::metrics_without_seconds(dir.file(c + "/metrics.csv")));
   }
 }
+
+TEST_CASE("two threads give the same numbers run after run (recurrent)", "[bptt][e2e][parallel]") {
+  // Batches of 64 sequences: each thread runs the LSTM's time loop on 32 of them.
+  testing::TempDir dir;
+  const std::vector<std::string> sets{"model=[{kind: lstm, units: 16}, {kind: dense, units: 4}]", "data.samples=256",
+                                      "train.batch=64"};
+  for (const char* run : {"a", "b"}) testing::run_text(dir, kRecall, run, sets, 2);
+  REQUIRE(testing::read_csv(dir.file("a/metrics.csv")).size() == 3);
+  CHECK(testing::metrics_without_seconds(dir.file("a/metrics.csv")) ==
+        testing::metrics_without_seconds(dir.file("b/metrics.csv")));
+  CHECK(read_file(dir.file("a/grad_lags.csv")) == read_file(dir.file("b/grad_lags.csv")));
+}

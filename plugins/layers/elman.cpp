@@ -10,7 +10,6 @@
 //                     After step 0, dh_ is dL/dh_{-1} (initial_state_grad()); it goes no further.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
 // after it, over the stored da and h blocks. Only U h_{t-1} and U^T da_t run per step.
-#include <cmath>
 #include <unroll/linalg.hpp>
 #include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
@@ -50,7 +49,7 @@ class Elman final : public Layer {
     return {hs_.middleCols(static_cast<Eigen::Index>(t + 1) * B_, B_)};
   }
   std::vector<Matrix> initial_state_grad() const override { return {dh_}; }
-  std::vector<double> hidden_grad_norms() const override { return norms_; }
+  std::vector<double> hidden_grad_norms() const override { return norms_.norms(); }
 
  protected:
   void do_forward(const Seq& x, Seq& y, Mode mode) override {
@@ -93,14 +92,14 @@ class Elman final : public Layer {
     da_.resize(H_, TB);
     g_.resize(H_, B);
     dh_.setZero(H_, B);
-    sq_.resize(T, B);  // squared norm of g_t per sample, summed into norms_ afterwards
+    norms_.reset(T, B);
     parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
       const Eigen::Index n = c1 - c0;
       auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
       auto g = g_.middleCols(c0, n), dh = dh_.middleCols(c0, n);
       for (int t = T - 1; t >= 0; --t) {
         g = dy.data.middleCols(t * B + c0, n) + dh;
-        sq_.row(t).segment(c0, n) = g.colwise().squaredNorm();
+        norms_.record(t, c0, g);
         auto h = at(hs_, t + 1);
         auto da = at(da_, t);
         if (relu_) da.array() = (h.array() > 0.0f).select(g.array(), 0.0f);
@@ -108,8 +107,6 @@ class Elman final : public Layer {
         gemm(dh, U_.value, Trans::Yes, da, Trans::No);
       }
     }, kMinColumns);
-    norms_.resize(T);
-    for (int t = 0; t < T; ++t) norms_[t] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
     gemm(W_.grad, da_, Trans::No, x_, Trans::Yes, 1.0f, 1.0f);
     gemm(U_.grad, da_, Trans::No, hs_.leftCols(TB), Trans::Yes, 1.0f, 1.0f);
     add_row_sums(b_.grad.col(0), da_);
@@ -128,8 +125,7 @@ class Elman final : public Layer {
   Matrix x_;       // input of the last train forward (for dW)
   Matrix da_, g_;  // backward: dL/da for all steps; total dL/dh_t of the current step
   Matrix dh_;      // recurrent carry; after backward, dL/dh_{-1}
-  Matrix sq_;      // T x B: |g_t|^2 of each sample (hidden_grad_norms)
-  std::vector<double> norms_;
+  StepGradNorms norms_;  // hidden_grad_norms()
   int T_ = 0, B_ = 0;
 };
 

@@ -19,7 +19,6 @@
 //                     that is initial_state_grad(); nothing goes further back.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
 // after it. Only U h_{t-1} and U^T dp_t run per step.
-#include <cmath>
 #include <unroll/linalg.hpp>
 #include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
@@ -64,7 +63,7 @@ class Gru final : public Layer {
     return {hs_.middleCols(static_cast<Eigen::Index>(t + 1) * B_, B_)};
   }
   std::vector<Matrix> initial_state_grad() const override { return {dh_}; }
-  std::vector<double> hidden_grad_norms() const override { return norms_; }
+  std::vector<double> hidden_grad_norms() const override { return norms_.norms(); }
 
  protected:
   void do_forward(const Seq& x, Seq& y, Mode mode) override {
@@ -116,14 +115,14 @@ class Gru final : public Layer {
     dp_.resize(3 * H, TB);
     g_.resize(H, B);
     dh_.setZero(H, B);
-    sq_.resize(T, B);  // squared norm of g_t per sample, summed into norms_ afterwards
+    norms_.reset(T, B);
     parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
       const Eigen::Index n = c1 - c0;
       auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
       auto g = g_.middleCols(c0, n), dh = dh_.middleCols(c0, n);
       for (int t = T - 1; t >= 0; --t) {
         g = dy.data.middleCols(t * B + c0, n) + dh;
-        sq_.row(t).segment(c0, n) = g.colwise().squaredNorm();
+        norms_.record(t, c0, g);
         auto a = at(gates_, t);
         const auto r = a.topRows(H).array(), z = a.middleRows(H, H).array(), nt = a.bottomRows(H).array();
         auto hn = at(hn_, t).array(), h_prev = at(hs_, t).array();
@@ -137,8 +136,6 @@ class Gru final : public Layer {
         dh.array() += g.array() * z;
       }
     }, kMinColumns);
-    norms_.resize(T);
-    for (int t = 0; t < T; ++t) norms_[t] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
     gemm(W_.grad, da_, Trans::No, x_, Trans::Yes, 1.0f, 1.0f);
     gemm(U_.grad, dp_, Trans::No, hs_.leftCols(TB), Trans::Yes, 1.0f, 1.0f);
     add_row_sums(b_.grad.col(0).head(3 * H), da_);
@@ -160,8 +157,7 @@ class Gru final : public Layer {
   Matrix x_;       // input of the last train forward (for dW)
   Matrix da_, dp_, g_;  // backward: gradients w.r.t. W x + b and U h + b_hn; total dL/dh_t
   Matrix dh_;      // recurrent carry; after backward, dL/dh_{-1}
-  Matrix sq_;      // T x B: |g_t|^2 of each sample (hidden_grad_norms)
-  std::vector<double> norms_;
+  StepGradNorms norms_;  // hidden_grad_norms()
   int T_ = 0, B_ = 0;
 };
 

@@ -17,7 +17,6 @@
 //                     initial_state_grad() = {dL/dh_{-1}, dL/dc_{-1}}; nothing goes further.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
 // after it. Only U h_{t-1} and U^T da_t run per step.
-#include <cmath>
 #include <unroll/linalg.hpp>
 #include <unroll/parallel.hpp>
 #include <unroll/plugin.hpp>
@@ -67,7 +66,7 @@ class Lstm final : public Layer {
     return {hs_.middleCols(at, B_), cs_.middleCols(at, B_)};
   }
   std::vector<Matrix> initial_state_grad() const override { return {dh_, dc_}; }
-  std::vector<double> hidden_grad_norms() const override { return norms_; }
+  std::vector<double> hidden_grad_norms() const override { return norms_.norms(); }
 
  protected:
   void do_forward(const Seq& x, Seq& y, Mode mode) override {
@@ -120,14 +119,14 @@ class Lstm final : public Layer {
     g_.resize(H, B);
     dh_.setZero(H, B);
     dc_.setZero(H, B);
-    sq_.resize(T, B);  // squared norm of g_t per sample, summed into norms_ afterwards
+    norms_.reset(T, B);
     parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) {
       const Eigen::Index n = c1 - c0;
       auto at = [&](Matrix& m, int k) { return m.middleCols(k * B + c0, n); };  // step k, our columns
       auto g = g_.middleCols(c0, n), dh = dh_.middleCols(c0, n), dc = dc_.middleCols(c0, n);
       for (int t = T - 1; t >= 0; --t) {
         g = dy.data.middleCols(t * B + c0, n) + dh;
-        sq_.row(t).segment(c0, n) = g.colwise().squaredNorm();
+        norms_.record(t, c0, g);
         auto a = at(gates_, t);
         const auto i = a.topRows(H).array(), f = a.middleRows(H, H).array(), gc = a.middleRows(2 * H, H).array(),
                    o = a.bottomRows(H).array();
@@ -143,8 +142,6 @@ class Lstm final : public Layer {
         gemm(dh, U_.value, Trans::Yes, da, Trans::No);
       }
     }, kMinColumns);
-    norms_.resize(T);
-    for (int t = 0; t < T; ++t) norms_[t] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
     gemm(W_.grad, da_, Trans::No, x_, Trans::Yes, 1.0f, 1.0f);
     gemm(U_.grad, da_, Trans::No, hs_.leftCols(TB), Trans::Yes, 1.0f, 1.0f);
     add_row_sums(b_.grad.col(0), da_);
@@ -165,8 +162,7 @@ class Lstm final : public Layer {
   Matrix x_;        // input of the last train forward (for dW)
   Matrix da_, g_;   // backward: pre-activation gradients of all steps; total dL/dh_t of the step
   Matrix dh_, dc_;  // recurrent carries; after backward, dL/d(initial state)
-  Matrix sq_;       // T x B: |g_t|^2 of each sample (hidden_grad_norms)
-  std::vector<double> norms_;
+  StepGradNorms norms_;  // hidden_grad_norms()
   int T_ = 0, B_ = 0;
 };
 

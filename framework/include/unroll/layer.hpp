@@ -15,6 +15,7 @@
 //            carried from t+1, and leaves the gradient w.r.t. the state at t-1 for the next step;
 //            after step 0 that gradient is dL/d(initial state) (initial_state_grad()) and goes no
 //            further: the window start is where truncated BPTT cuts the gradient.
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,29 @@ namespace unroll {
 struct LayerContext {
   std::string name;  // "dense0": prefix for parameter names ("dense0.W")
   int input_size = 0;
+};
+
+/// The per-step norms a recurrent layer reports through hidden_grad_norms(), kept per sample
+/// during backward so that threads running the time loop on different samples write different
+/// cells and the sums do not depend on the split.
+class StepGradNorms {
+ public:
+  /// Before a backward pass of `steps` steps over `batch` samples.
+  void reset(int steps, int batch) { sq_.setZero(steps, batch); }
+  /// g: the step-t gradient w.r.t. h_t of samples [first, first + g.cols()).
+  template <class G>
+  void record(int t, Eigen::Index first, const G& g) {
+    sq_.row(t).segment(first, g.cols()) = g.colwise().squaredNorm();
+  }
+  /// ||dL/dh_t|| over the batch, for each step t.
+  std::vector<double> norms() const {
+    std::vector<double> out(static_cast<size_t>(sq_.rows()));
+    for (Eigen::Index t = 0; t < sq_.rows(); ++t) out[static_cast<size_t>(t)] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
+    return out;
+  }
+
+ private:
+  Matrix sq_;  // steps x batch: squared norm per step and sample
 };
 
 class Layer {
