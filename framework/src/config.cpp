@@ -253,33 +253,6 @@ std::string to_yaml(const Node& node) {
   return std::string(out.c_str()) + "\n";
 }
 
-std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
-  auto distance = [](const std::string& a, const std::string& b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      cur[0] = i;
-      for (size_t j = 1; j <= b.size(); ++j)
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      std::swap(prev, cur);
-    }
-    return prev[b.size()];
-  };
-  std::string best;
-  size_t best_d = SIZE_MAX;
-  for (const auto& c : candidates) {
-    size_t d = distance(word, c);
-    // A prefix or substring match counts as close ("lr" for "learning_rate" does not, "mom" for "momentum" does).
-    if (c.find(word) != std::string::npos && word.size() >= 3) d = std::min<size_t>(d, 1);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
-  return best_d <= limit ? best : "";
-}
-
 Node validate_block(const Node& block, const Schema& schema, const PluginHost* host) {
   return validate_impl(block, {&schema}, host, "'" + schema.name() + "'", false);
 }

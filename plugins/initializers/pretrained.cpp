@@ -5,23 +5,12 @@
 #include <filesystem>
 #include <unroll/host/checkpoint.hpp>
 #include <unroll/host/npy.hpp>
+#include <unroll/names.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
 using namespace unroll;
 namespace fs = std::filesystem;
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 std::string shape(long r, long c) { return std::to_string(r) + "x" + std::to_string(c); }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "unroll/config_node.hpp"
+#include "unroll/names.hpp"  // nearest(), for did-you-mean hints
 #include "unroll/registry.hpp"
 #include "unroll/schema.hpp"
 
@@ -19,9 +20,6 @@ Node parse_yaml(const std::string& text, const std::string& file);
 Node load_yaml_file(const std::string& path);
 /// YAML text of a node (block style), for config.yaml.
 std::string to_yaml(const Node& node);
-
-/// The closest candidate by edit distance, or "" when nothing is close.
-std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
 
 /// Validate a component block ({kind: NAME, ...}) of the given kind against its plugin's
 /// schema: unknown kind (lists known ones), unknown keys (did you mean), types, ranges, choices,
