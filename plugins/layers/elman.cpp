@@ -17,8 +17,6 @@
 namespace {
 using namespace unroll;
 
-// Columns of step k in a step-major matrix of B columns per step.
-auto cols(Matrix& m, int k, int B) { return m.middleCols(static_cast<Eigen::Index>(k) * B, B); }
 // Fewest batch columns worth a thread of their own in the time loops.
 constexpr Eigen::Index kMinColumns = 16;
 
@@ -77,7 +75,7 @@ class Elman final : public Layer {
         else a.array() = a.array().tanh();
       }
     }, kMinColumns);
-    h0_ = cols(hs_, T, B);
+    h0_ = hs_.rightCols(B);  // h_{T-1}, the state the next forward starts from
     y.resize(H_, T, B);
     y.data = hs_.rightCols(TB);
     if (mode == Mode::Train) x_ = x.data;

@@ -24,8 +24,6 @@
 namespace {
 using namespace unroll;
 
-// Columns of step k in a step-major matrix of B columns per step.
-auto cols(Matrix& m, int k, int B) { return m.middleCols(static_cast<Eigen::Index>(k) * B, B); }
 // Fewest batch columns worth a thread of their own in the time loops.
 constexpr Eigen::Index kMinColumns = 16;
 
@@ -102,8 +100,8 @@ class Lstm final : public Layer {
         at(hs_, t + 1).array() = a.bottomRows(H).array() * tc.array();
       }
     }, kMinColumns);
-    h0_ = cols(hs_, T, B);
-    c0_ = cols(cs_, T, B);
+    h0_ = hs_.rightCols(B);  // h_{T-1}, the state the next forward starts from
+    c0_ = cs_.rightCols(B);
     y.resize(H, T, B);
     y.data = hs_.rightCols(TB);
     if (mode == Mode::Train) x_ = x.data;
