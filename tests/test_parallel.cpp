@@ -2,7 +2,11 @@
 // element once, never share a cache line, and give the same numbers for a given thread count;
 // optimizer updates split over 2 threads must equal the 1-thread update bit for bit.
 #include <catch2/catch.hpp>
+#include <atomic>
+#include <chrono>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "support.hpp"
@@ -46,6 +50,65 @@ TEST_CASE("parallel_for covers every index once, in chunks starting on 64-byte l
     // Above the grain the range really is split; below it one chunk on the calling thread.
     CHECK(chunks.size() == (n >= 2 * 16384 ? 2u : n > 0 ? 1u : 0u));
   }
+}
+
+// The threads behind parallel_for (framework/src/thread_pool.cpp): workers spin between
+// regions, sleep after a while without one, and must come back for the next.
+TEST_CASE("the worker threads run every region, also after they slept or were resized", "[parallel]") {
+  const Eigen::Index n = 4 * 16384;
+  auto chunk_threads = [&] {
+    std::set<std::thread::id> ids;
+    std::mutex m;
+    std::vector<int> seen(static_cast<size_t>(n), 0);
+    parallel_for(n, [&](Eigen::Index from, Eigen::Index to) {
+      {
+        std::lock_guard<std::mutex> lock(m);
+        ids.insert(std::this_thread::get_id());
+      }
+      for (Eigen::Index i = from; i < to; ++i) ++seen[static_cast<size_t>(i)];
+    });
+    for (int s : seen) REQUIRE(s == 1);
+    return ids.size();
+  };
+  for (int threads : {2, 3, 2, 1, 2}) {
+    Threads t(threads);
+    INFO(threads << " threads");
+    CHECK(chunk_threads() == static_cast<size_t>(threads));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the workers go to sleep
+    CHECK(chunk_threads() == static_cast<size_t>(threads));
+  }
+  // Many short regions back to back: every one joins all its chunks before returning.
+  Threads t(2);
+  long total = 0;
+  for (int r = 0; r < 20000; ++r) {
+    std::atomic<int> chunks{0};
+    parallel_for(64, [&](Eigen::Index, Eigen::Index) { chunks.fetch_add(1); }, 16);
+    total += chunks.load();
+  }
+  CHECK(total == 2 * 20000);
+}
+
+TEST_CASE("a nested parallel_for runs on the calling thread, and a worker's exception reaches the caller", "[parallel]") {
+  Threads threads(2);
+  const Eigen::Index n = 4 * 16384;
+  std::atomic<int> inner_chunks{0}, foreign{0};
+  parallel_for(n, [&](Eigen::Index, Eigen::Index) {
+    const auto outer = std::this_thread::get_id();
+    parallel_for(n, [&](Eigen::Index from, Eigen::Index to) {
+      inner_chunks.fetch_add(1);
+      if (std::this_thread::get_id() != outer || from != 0 || to != n) foreign.fetch_add(1);
+    });
+  });
+  CHECK(inner_chunks == 2);
+  CHECK(foreign == 0);
+
+  // The second chunk runs on a worker thread; its exception is rethrown after the join.
+  CHECK_THROWS_WITH(parallel_for(n, [&](Eigen::Index from, Eigen::Index) {
+                      if (from > 0) throw Error("chunk at " + std::to_string(from) + " failed");
+                    }),
+                    Catch::Contains("chunk at 32768 failed"));
+  // ... and the threads still work.
+  CHECK(parallel_sum(n, [](Eigen::Index from, Eigen::Index to) { return static_cast<double>(to - from); }) == n);
 }
 
 TEST_CASE("parallel_sum adds chunk sums in a fixed order", "[parallel]") {

@@ -1,10 +1,10 @@
 #include "gemm_profile.hpp"
 
-#include <omp.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+
+#include "thread_pool.hpp"
 
 namespace unroll {
 
@@ -31,7 +31,7 @@ GemmProfile::~GemmProfile() {
 // concurrently: each counts its share of the wall time, seconds / threads, so that the shapes'
 // seconds add up to wall time.
 void GemmProfile::add(long m, long k, long n, bool ta, bool tb, double seconds) {
-  const double share = seconds / omp_get_num_threads();
+  const double share = seconds / pool::region_threads();
   std::lock_guard<std::mutex> lock(mutex_);
   auto& v = shapes_[{m, k, n, ta, tb}];
   ++v.calls;

@@ -1,11 +1,10 @@
 #include "unroll/linalg.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 
 #include "gemm_profile.hpp"
+#include "thread_pool.hpp"
 
 namespace unroll {
 namespace {
@@ -51,16 +50,18 @@ void set_blas_threads(int n) { openblas_set_num_threads(n); }
 namespace {
 // Threading policy, measured with tools/bench_gemm.cpp on 2 Zen 4 cores:
 // - Eigen's own parallel GEMM shares packed panels between threads and spins on them; on the
-//   MLP shapes the main thread spent ~13% of its perf samples waiting. Instead each thread here
-//   computes an independent slab of C with Eigen's single-threaded kernel (Eigen never nests
-//   inside an OpenMP region), split along the dimension whose split duplicates the smaller
-//   packed operand; the only synchronization is the join at the end.
-// - A small product (a 10-class output layer, under 4 MFLOP) runs on one thread: the split
-//   costs more than it saves. A large one is split even when another dimension is tiny (the
-//   28-feature input projection of all time steps of a sequence model), as long as each thread
-//   gets at least kMinSlab rows or columns.
+//   MLP shapes the main thread spent ~13% of its perf samples waiting. Instead each thread of
+//   unroll's pool (thread_pool.hpp) computes an independent slab of C with Eigen's
+//   single-threaded kernel (the host is built without OpenMP, so Eigen never threads itself),
+//   split along the dimension whose split duplicates the smaller packed operand; the only
+//   synchronization is the join at the end.
+// - A product under 0.5 MFLOP runs on one thread: the split (a region costs ~1.5 µs) would
+//   cost more than it saves. The 10-class output layer of a batch of 128 (0.65 MFLOP, ~6 µs)
+//   is split. A product is split even when another dimension is tiny (the 28-feature input
+//   projection of all time steps of a sequence model), as long as each thread gets at least
+//   kMinSlab rows or columns.
 constexpr Eigen::Index kMinSlab = 32;
-constexpr double kMinThreadedFlop = 4e6;
+constexpr double kMinThreadedFlop = 5e5;
 
 // C = beta * C + alpha * op(A) op(B) on one thread. beta is applied here, slab by slab, so the
 // zeroing pass runs in parallel and leaves each slab in the cache of the thread that fills it.
@@ -76,22 +77,16 @@ void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float a
 void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
   // noalias(): C never aliases A or B in unroll, and it lets Eigen write the product in place.
   const Eigen::Index m = C.rows(), n = C.cols(), k = ta == Trans::No ? A.cols() : A.rows();
-  const int threads = omp_in_parallel() ? 1 : Eigen::nbThreads();
+  const int threads = pool::in_region() ? 1 : pool::threads();
   // Split rows of C (each thread packs its rows of op(A) and all of op(B)) or columns (all of
   // op(A), its columns of op(B)): duplicate whichever operand is smaller.
   const bool split_rows = m > n;
   const Eigen::Index len = split_rows ? m : n;
-  if (threads <= 1 || len < threads * kMinSlab || 2.0 * m * n * k < kMinThreadedFlop) {
-    if (threads > 1) Eigen::setNbThreads(1);
-    product(C, A, ta, B, tb, alpha, beta);
-    if (threads > 1) Eigen::setNbThreads(threads);
-    return;
-  }
+  if (threads <= 1 || len < threads * kMinSlab || 2.0 * m * n * k < kMinThreadedFlop)
+    return product(C, A, ta, B, tb, alpha, beta);
   const Eigen::Index align = split_rows ? 16 : 4;
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    const Eigen::Index per = ((len + nt - 1) / nt + align - 1) / align * align;
+  pool::run(threads, [&](int t) {
+    const Eigen::Index per = ((len + threads - 1) / threads + align - 1) / align * align;
     const Eigen::Index from = std::min(len, per * t), cnt = std::min(len, from + per) - from;
     if (cnt > 0) {
       if (split_rows) {
@@ -102,7 +97,7 @@ void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float
         else product(C.middleCols(from, cnt), A, ta, B.middleRows(from, cnt), tb, alpha, beta);
       }
     }
-  }
+  });
 }
 }  // namespace
 

@@ -1,8 +1,8 @@
 #include "unroll/parallel.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
+
+#include "thread_pool.hpp"
 
 namespace unroll {
 
@@ -10,21 +10,19 @@ namespace {
 constexpr int kMaxThreads = 256;
 
 int threads_for(Eigen::Index n, Eigen::Index grain) {
-  if (omp_in_parallel()) return 1;
+  if (pool::in_region()) return 1;
   const Eigen::Index by_size = n / std::max<Eigen::Index>(grain, 1);
-  return static_cast<int>(std::clamp<Eigen::Index>(std::min<Eigen::Index>(omp_get_max_threads(), by_size), 1, kMaxThreads));
+  return static_cast<int>(std::clamp<Eigen::Index>(std::min<Eigen::Index>(pool::threads(), by_size), 1, kMaxThreads));
 }
 
 // Chunk t of n split over `threads`: bounds rounded up to whole 64-byte lines of floats.
 template <class F>
 void run_chunks(Eigen::Index n, int threads, F&& f) {
   const Eigen::Index per = ((n + threads - 1) / threads + 15) / 16 * 16;
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
+  pool::run(threads, [&](int t) {
     const Eigen::Index from = std::min(n, per * t), to = std::min(n, from + per);
     if (from < to) f(t, from, to);
-  }
+  });
 }
 }  // namespace
 

@@ -2,7 +2,6 @@
 
 #include <sys/resource.h>
 
-#include <omp.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -27,6 +26,7 @@
 #include "unroll/host/progress.hpp"
 #include "unroll/param_selection.hpp"
 #include "unroll/parallel.hpp"
+#include "thread_pool.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -35,8 +35,7 @@ namespace unroll {
 
 int configure_threads(int requested) {
   int n = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  Eigen::setNbThreads(n);
-  omp_set_num_threads(n);
+  pool::set_threads(n);
   set_blas_threads(n);
   return n;
 }

@@ -18,7 +18,8 @@ namespace unroll {
 /// Calls body(begin, end) on disjoint chunks covering [0, n), one chunk per thread, in
 /// parallel. Chunk bounds are multiples of 16 (64-byte lines of floats) so no two threads write
 /// the same cache line. Ranges shorter than `grain` per thread, or calls from inside another
-/// parallel region, run on the calling thread as one chunk. body must not throw.
+/// parallel region, run on the calling thread as one chunk. If a chunk throws, the exception is
+/// rethrown on the calling thread once every chunk has finished (the first, if several threw).
 void parallel_for(Eigen::Index n, const std::function<void(Eigen::Index begin, Eigen::Index end)>& body,
                   Eigen::Index grain = 16384);
 
@@ -47,11 +48,11 @@ auto block_of(M& m, Eigen::Index from, Eigen::Index len) {
 ///   for_each_block([&](ArrayMap w, ArrayMap g, ArrayMap v) { v = mu * v + g; w -= lr * v; },
 ///                  p.value, p.grad, velocity);
 ///
-/// A parallel region costs ~3 µs on a 2-core VM (the threads' handshake crosses cores), as
-/// much as a serial pass over 100 KiB: the work is split only when each thread gets at least
-/// kMinBytesPerThread of the matrices (a ReLU over 256x128 floats stays on one thread, an
-/// optimizer pass over a 784x256 weight matrix is split).
-inline constexpr Eigen::Index kMinBytesPerThread = 256 * 1024;
+/// A parallel region costs ~1.5 µs on a 2-core VM (the threads' handshake crosses cores), about
+/// a serial pass over 50 KiB: the work is split only when each thread gets at least
+/// kMinBytesPerThread of the matrices (a ReLU over 256x128 floats is split, one over 100x32
+/// is not).
+inline constexpr Eigen::Index kMinBytesPerThread = 64 * 1024;
 
 template <class Body, class First, class... Rest>
 void for_each_block(Body&& body, First& first, Rest&... rest) {
