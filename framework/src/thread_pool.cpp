@@ -29,6 +29,13 @@ constexpr auto kJoinSpin = std::chrono::microseconds(100);
 
 thread_local int tl_region_threads = 0;  // 0: not in a region
 
+// Marks the calling thread as running a body of an n-thread region until the scope ends, also
+// when the body throws.
+struct RegionScope {
+  explicit RegionScope(int n) { tl_region_threads = n; }
+  ~RegionScope() { tl_region_threads = 0; }
+};
+
 class Pool {
  public:
   ~Pool() { resize(1); }
@@ -81,14 +88,13 @@ class Pool {
   }
 
   void call(int t, int n) {
-    tl_region_threads = n;
+    RegionScope region(n);
     try {
       (*body_)(t);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex_);
       if (!error_) error_ = std::current_exception();
     }
-    tl_region_threads = 0;
   }
 
   void work(int t, unsigned long seen) {
@@ -156,18 +162,9 @@ void run(int n, const std::function<void(int)>& body) {
   if (n < 1 || n > threads() || in_region())
     throw Error("thread pool: a region of " + std::to_string(n) + " threads (pool: " + std::to_string(threads()) +
                 (in_region() ? ", called from inside a region)" : ")"));
-  if (n == 1) {
-    tl_region_threads = 1;
-    try {
-      body(0);
-    } catch (...) {
-      tl_region_threads = 0;
-      throw;
-    }
-    tl_region_threads = 0;
-    return;
-  }
-  the_pool().run(n, body);
+  if (n > 1) return the_pool().run(n, body);
+  RegionScope region(1);
+  body(0);
 }
 
 }  // namespace unroll::pool

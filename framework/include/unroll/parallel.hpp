@@ -1,7 +1,7 @@
 #pragma once
 // Element-wise work split over the run's threads (the same threads unroll::gemm uses), for
 // plugins whose per-batch passes are long enough to matter: optimizer updates, activations on
-// wide batches, batch conversion. Plugins need no OpenMP flags: the host owns the threads.
+// wide batches, batch conversion. Plugins need no threading flags: the host owns the threads.
 //
 // Every split depends only on the range length and the thread count, and each element is
 // computed by exactly one thread, so results are reproducible for a given thread count.
