@@ -91,18 +91,19 @@ void zero_grads(const std::vector<Param*>& ps) {
   for (Param* p : ps) p->grad.setZero();
 }
 
-/// Bptt::run with no parameter update: the gradient of each window that had a loss.
+/// Bptt's windows with no parameter update: the gradient of each window that had a loss.
 std::vector<Matrix> bptt_grads(Net& n, const Seq& x, const Targets& y, BpttSettings s) {
   std::vector<Matrix> out;
   zero_grads(n.params);
-  BpttHooks h;
-  h.after_backward = [&](const BpttWindow& w) {
-    if (!w.has_loss) return;
+  Bptt b;
+  b.start(*n.model, *n.loss, x, y, s);
+  while (const BpttWindow* w = b.next()) {
+    b.forward();
+    b.backward();
+    if (!w->has_loss) continue;
     out.push_back(flat_grads(n.params));
     zero_grads(n.params);
-  };
-  Bptt b;
-  b.run(*n.model, *n.loss, x, y, s, h);
+  }
   return out;
 }
 
@@ -232,22 +233,26 @@ TEST_CASE("windows report their bounds and loss columns", "[bptt]") {
   const Seq x = random_seq(T, 31);
   const Targets y = random_targets(T, true, 32);
   std::vector<std::array<int, 4>> seen;  // start, end, first_loss, has_loss
-  BpttHooks h;
   int forwards = 0;
-  h.before_forward = [&](const BpttWindow&) { ++forwards; };
-  h.after_backward = [&](const BpttWindow& w) {
-    seen.push_back({w.start, w.end, w.first_loss, w.has_loss});
-    zero_grads(n.params);
-  };
   Bptt b;
-  b.run(*n.model, *n.loss, x, y, BpttSettings{2, 5, true, false}, h);
+  auto run = [&](const Targets& targets, BpttSettings s) {
+    b.start(*n.model, *n.loss, x, targets, s);
+    while (const BpttWindow* w = b.next()) {
+      ++forwards;
+      b.forward();
+      b.backward();
+      seen.push_back({w->start, w->end, w->first_loss, w->has_loss});
+      zero_grads(n.params);
+    }
+  };
+  run(y, BpttSettings{2, 5, true, false});
   const std::vector<std::array<int, 4>> want{{0, 2, 0, 1}, {0, 4, 2, 1}, {1, 6, 4, 1}, {2, 7, 6, 1}};
   CHECK(seen == want);
   CHECK(forwards == 4);
 
   seen.clear();
   const Targets last = random_targets(T, false, 33);
-  b.run(*n.model, *n.loss, x, last, BpttSettings{3, 3, false, false}, h);
+  run(last, BpttSettings{3, 3, false, false});
   CHECK(seen == std::vector<std::array<int, 4>>{{0, 3, 6, 0}, {3, 6, 6, 0}, {4, 7, 6, 1}});
 }
 
@@ -270,23 +275,29 @@ TEST_CASE("state is carried across windows and, when stateful, across batches; r
     for (auto& l : n.model->layers())
       if (l->is_recurrent()) carried.push_back(l->state()[0]);
 
-    // Window outputs collected from the loss hook (no update: parameters stay fixed).
+    // Window outputs collected after each forward (no update: parameters stay fixed).
     Matrix got(stream.rows(), static_cast<Eigen::Index>(T) * kB);
-    BpttHooks h;
-    h.after_loss = [&](const BpttWindow& w) {
-      got.middleCols(static_cast<Eigen::Index>(w.first_loss) * kB, w.ncols) = w.outputs->data.middleCols(w.col0, w.ncols);
-    };
-    h.after_backward = [&](const BpttWindow&) { zero_grads(n.params); };
     Bptt b;
+    auto run = [&](const Seq& x, BpttSettings s) {
+      b.start(*n.model, *n.loss, x, y, s);
+      while (const BpttWindow* w = b.next()) {
+        b.forward();
+        if (w->has_loss)
+          got.middleCols(static_cast<Eigen::Index>(w->first_loss) * kB, w->ncols) =
+              w->outputs->data.middleCols(w->col0, w->ncols);
+        b.backward();
+        zero_grads(n.params);
+      }
+    };
     for (auto [k1, k2] : {std::pair{2, 2}, std::pair{3, 3}, std::pair{2, 4}}) {
       INFO("k1 " << k1 << " k2 " << k2);
-      b.run(*n.model, *n.loss, x1, y, BpttSettings{k1, k2, true, false}, h);
+      run(x1, BpttSettings{k1, k2, true, false});
       CHECK((got - stream.leftCols(got.cols())).cwiseAbs().maxCoeff() <= 1e-5f);
-      b.run(*n.model, *n.loss, x1, y, BpttSettings{k1, k2, true, false}, h);
-      b.run(*n.model, *n.loss, x2, y, BpttSettings{k1, k2, true, true}, h);
+      run(x1, BpttSettings{k1, k2, true, false});
+      run(x2, BpttSettings{k1, k2, true, true});
       CHECK((got - stream.rightCols(got.cols())).cwiseAbs().maxCoeff() <= 1e-5f);
       // A new batch without stateful starts from zeros, whatever came before.
-      b.run(*n.model, *n.loss, x2, y, BpttSettings{k1, k2, true, false}, h);
+      run(x2, BpttSettings{k1, k2, true, false});
       CHECK((got - fresh).cwiseAbs().maxCoeff() <= 1e-5f);
       CHECK((stream.rightCols(got.cols()) - fresh).cwiseAbs().maxCoeff() > 1e-3f);
       // After the batch the model holds the state after its last step.

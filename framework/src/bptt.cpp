@@ -21,7 +21,7 @@ void slice_targets(const Targets& src, Eigen::Index from, Eigen::Index n, int st
 }
 
 namespace {
-long loss_columns(const Targets& y, Eigen::Index ncols) {
+long loss_count(const Targets& y, Eigen::Index ncols) {
   if (!y.has_labels()) return static_cast<long>(ncols);
   return static_cast<long>(std::count_if(y.labels.begin(), y.labels.end(), [](int32_t l) { return l >= 0; }));
 }
@@ -38,75 +38,107 @@ bool output_is_last_step(const Seq& out, int input_steps, bool every_step) {
   return true;
 }
 
-void Bptt::run(Model& model, Loss& loss, const Seq& x, const Targets& y, const BpttSettings& s,
-               const BpttHooks& hooks) {
-  const int B = x.batch, T = x.steps, F = x.features();
+LossColumns loss_columns(const Seq& out, const Targets& y, int start, int end, int first_loss, bool every_step,
+                         Targets& targets) {
+  const int B = out.batch;
+  // A sequence reducer (last_step) leaves one step: the window's last.
+  const bool reduced = output_is_last_step(out, end - start, every_step);
+  LossColumns c;
+  c.col0 = reduced ? 0 : static_cast<Eigen::Index>(first_loss - start) * B;
+  c.ncols = static_cast<Eigen::Index>(end - first_loss) * B;
+  const Eigen::Index target_col0 = y.steps == 1 ? 0 : static_cast<Eigen::Index>(first_loss) * B;
+  slice_targets(y, target_col0, c.ncols, end - first_loss, targets);
+  return c;
+}
+
+long long bptt_updates(int steps, int k1, bool every_step) {
+  if (!every_step || k1 <= 0 || k1 >= steps) return 1;
+  return (steps + k1 - 1) / k1;
+}
+
+void Bptt::start(Model& model, Loss& loss, const Seq& x, const Targets& y, const BpttSettings& s) {
+  const int T = x.steps;
   if (y.steps == 1 && s.every_step && T > 1)
     throw Error("dataset gives last-step targets, but the loss is taken at every step");
-  if (!s.stateful) model.reset_state(B);
-  const int k1 = s.k1 > 0 ? std::min(s.k1, T) : T;
-  const int k2 = s.k2 > 0 ? std::max(s.k2, k1) : k1;
-
-  auto& layers = model.layers();
+  model_ = &model;
+  loss_ = &loss;
+  x_ = &x;
+  y_ = &y;
+  every_step_ = s.every_step;
+  if (!s.stateful) model.reset_state(x.batch);
+  k1_ = s.k1 > 0 ? std::min(s.k1, T) : T;
+  k2_ = s.k2 > 0 ? std::max(s.k2, k1_) : k1_;
   saved_state_.clear();
-  for (auto& l : layers)
+  for (auto& l : model.layers())
     if (l->is_recurrent()) saved_state_.push_back(l->state());
+  w_ = BpttWindow{};
+  started_ = false;
+}
 
-  BpttWindow w;
-  for (int t = 0; t < T; ++w.index) {
-    w.end = std::min(t + k1, T);
-    w.start = std::max(0, w.end - k2);
-    w.has_loss = s.every_step || w.end == T;
-    w.first_loss = s.every_step ? t : T - 1;
-    w.outputs = nullptr;
-    w.targets = nullptr;
-    w.loss_sum = 0;
-    w.count = 0;
-    w.col0 = w.ncols = 0;
+const BpttWindow* Bptt::next() {
+  const int T = x_->steps;
+  auto& layers = model_->layers();
+  if (started_) {
+    if (w_.end >= T) return nullptr;
+    // The state the next window starts from (the state after step next_start - 1), taken from
+    // this window's forward and so cut from its graph.
+    const int next_end = std::min(w_.end + k1_, T);
+    const int next_start = std::max(0, next_end - k2_);
     size_t ri = 0;
     for (auto& l : layers)
-      if (l->is_recurrent()) l->set_state(saved_state_[ri++]);
-
-    const Seq* in = &x;
-    if (w.start != 0 || w.end != T) {
-      win_x_.resize(F, w.end - w.start, B);
-      win_x_.data = x.data.middleCols(static_cast<Eigen::Index>(w.start) * B,
-                                      static_cast<Eigen::Index>(w.end - w.start) * B);
-      in = &win_x_;
-    }
-    if (hooks.before_forward) hooks.before_forward(w);
-    const Seq& out = model.forward(*in, Mode::Train);
-    // A sequence reducer (last_step) leaves one step: the window's last.
-    const bool reduced = output_is_last_step(out, w.end - w.start, s.every_step);
-    if (w.has_loss) {
-      w.outputs = &out;
-      w.col0 = reduced ? 0 : static_cast<Eigen::Index>(w.first_loss - w.start) * B;
-      w.ncols = static_cast<Eigen::Index>(w.end - w.first_loss) * B;
-      const Eigen::Index tcol0 = y.steps == 1 ? 0 : static_cast<Eigen::Index>(w.first_loss) * B;
-      slice_targets(y, tcol0, w.ncols, w.end - w.first_loss, win_y_);
-      w.targets = &win_y_;
-      w.loss_sum = loss.evaluate(out.data.middleCols(w.col0, w.ncols), win_y_, &grad_);
-      w.count = loss_columns(win_y_, w.ncols);
-      if (hooks.after_loss) hooks.after_loss(w);
-      dy_.resize(out.features(), out.steps, B);
-      dy_.data.setZero();
-      if (w.count > 0) dy_.data.middleCols(w.col0, w.ncols) = grad_ * static_cast<Scalar>(1.0 / w.count);
-      model.backward(dy_);
-    }
-    if (hooks.after_backward) hooks.after_backward(w);
-
-    if (w.end < T) {  // the state the next window starts from, cut from the graph
-      const int next_end = std::min(w.end + k1, T);
-      const int next_start = std::max(0, next_end - k2);
-      ri = 0;
-      for (auto& l : layers)
-        if (l->is_recurrent()) {
-          if (next_start > w.start) saved_state_[ri] = l->state_at(next_start - 1 - w.start);
-          ++ri;
-        }
-    }
-    t = w.end;
+      if (l->is_recurrent()) {
+        if (next_start > w_.start) saved_state_[ri] = l->state_at(next_start - 1 - w_.start);
+        ++ri;
+      }
+    const int t = w_.end;
+    const int index = w_.index + 1;
+    w_ = BpttWindow{};
+    w_.index = index;
+    w_.end = std::min(t + k1_, T);
+    w_.first_loss = every_step_ ? t : T - 1;
+  } else {
+    started_ = true;
+    w_.end = std::min(k1_, T);
+    w_.first_loss = every_step_ ? 0 : T - 1;
   }
+  w_.start = std::max(0, w_.end - k2_);
+  w_.has_loss = every_step_ || w_.end == T;
+  size_t ri = 0;
+  for (auto& l : layers)
+    if (l->is_recurrent()) l->set_state(saved_state_[ri++]);
+  return &w_;
+}
+
+void Bptt::forward() {
+  const int B = x_->batch, T = x_->steps;
+  const Seq* in = x_;
+  if (w_.start != 0 || w_.end != T) {
+    win_x_.resize(x_->features(), w_.end - w_.start, B);
+    win_x_.data = x_->data.middleCols(static_cast<Eigen::Index>(w_.start) * B,
+                                      static_cast<Eigen::Index>(w_.end - w_.start) * B);
+    in = &win_x_;
+  }
+  const Seq& out = model_->forward(*in, Mode::Train);
+  if (!w_.has_loss) {
+    output_is_last_step(out, w_.end - w_.start, every_step_);  // the shape is checked all the same
+    return;
+  }
+  w_.outputs = &out;
+  const LossColumns c = loss_columns(out, *y_, w_.start, w_.end, w_.first_loss, every_step_, win_y_);
+  w_.col0 = c.col0;
+  w_.ncols = c.ncols;
+  w_.targets = &win_y_;
+  w_.loss_sum = loss_->evaluate(out.data.middleCols(w_.col0, w_.ncols), win_y_, &grad_);
+  w_.count = loss_count(win_y_, w_.ncols);
+}
+
+void Bptt::backward() {
+  if (!w_.has_loss) return;
+  const Seq& out = *w_.outputs;
+  dy_.resize(out.features(), out.steps, out.batch);
+  dy_.data.setZero();
+  if (w_.count > 0) dy_.data.middleCols(w_.col0, w_.ncols) = grad_ * static_cast<Scalar>(1.0 / w_.count);
+  model_->backward(dy_);
 }
 
 }  // namespace unroll

@@ -44,79 +44,7 @@ const Schema& layer_extra() {
   return s;
 }
 
-std::shared_ptr<const Schema> early_schema() {
-  auto t = std::make_shared<Schema>("early", "Early stopping: stop when a metric has not improved for `patience` epochs");
-  t->string("metric", "val_loss", "metrics.csv column to watch (val_* falls back to train_* without a validation split)");
-  t->choice("mode", "auto", {"auto", "min", "max"}, "lower or higher is better (auto: max for *accuracy, else min)");
-  t->integer("patience", 0, "epochs without improvement before stopping (0: off)").at_least(0);
-  t->real("min_delta", 0, "an improvement must beat the best value by more than this").at_least(0);
-  return t;
-}
-
-std::shared_ptr<const Schema> stop_schema() {
-  auto t = std::make_shared<Schema>("stop", "Stopping rules (the epoch limit always applies)");
-  t->real("train_loss_below", "stop when the epoch's mean training loss falls below this (the textbook rule)")
-      .above(0)
-      .optional();
-  t->real("max_seconds", "wall-clock budget: stop after the first epoch that ends past this many seconds of "
-          "training (counted across --resume)")
-      .above(0)
-      .optional();
-  t->block("early", early_schema(), "early stopping on a validation metric (off while patience is 0)");
-  return t;
-}
-
-std::shared_ptr<const Schema> checkpoint_schema() {
-  auto t = std::make_shared<Schema>("checkpoint", "Checkpoints: checkpoint/ (latest) and best/ (best by a metric)");
-  t->integer("every", 1, "save checkpoint/ every this many epochs (and always at the end)").at_least(1);
-  t->string("monitor", "val_loss",
-            "metrics.csv column that chooses best/ (val_* falls back to train_* without a validation split)");
-  t->choice("mode", "auto", {"auto", "min", "max"}, "lower or higher is better (auto: max for *accuracy, else min)");
-  return t;
-}
-
-std::shared_ptr<const Schema> bptt_schema() {
-  auto t = std::make_shared<Schema>("bptt", "Truncated back-propagation through time (Williams & Peng 1990)");
-  t->integer("k1", 0, "every k1 steps, run a backward pass (0: full BPTT over the whole sequence)").at_least(0);
-  t->integer("k2", 0, "... through the last k2 steps (0: k2 = k1); k2 >= k1").at_least(0);
-  t->boolean("stateful", false, "carry the hidden state across consecutive batches of one stream");
-  return t;
-}
-
-std::shared_ptr<const Schema> clip_schema() {
-  auto t = std::make_shared<Schema>("clip", "Gradient clipping, after the backward pass and before the optimizer");
-  t->real("norm", 0, "rescale all gradients when their global L2 norm exceeds this (0: off)").at_least(0);
-  t->real("value", 0, "clamp each gradient element to [-value, value] (0: off)").at_least(0);
-  return t;
-}
-
-std::shared_ptr<const Schema> diagnostics_schema() {
-  auto t = std::make_shared<Schema>("diagnostics", "Extra measurements written to the run folder");
-  t->boolean("grad_lags", false, "write ||dL/dh|| at each time lag per epoch to grad_lags.csv (recurrent models)");
-  return t;
-}
-
 }  // namespace
-
-const Schema& train_schema() {
-  static const Schema s = [] {
-    Schema t("train", "The training loop");
-    t.integer("epochs", 10, "maximum number of epochs").at_least(1);
-    t.integer("batch", 32, "mini-batch size").at_least(1);
-    t.integer("eval_batch", 1000, "batch size for validation and test passes").at_least(1);
-    t.boolean("shuffle", true, "reshuffle the training samples every epoch (seeded)");
-    t.choice("loss_at", "auto", {"auto", "last", "every"},
-             "sequence loss at the last step or at every step (auto: what the dataset declares)");
-    t.integer("threads", 0, "threads for matrix products (0: --threads, else all cores)").at_least(0);
-    t.block("stop", stop_schema(), "stopping rules");
-    t.block("bptt", bptt_schema(), "truncated BPTT (sequences only; absent: full BPTT)");
-    t.block("clip", clip_schema(), "gradient clipping");
-    t.block("diagnostics", diagnostics_schema(), "extra measurements");
-    t.block("checkpoint", checkpoint_schema(), "checkpoint frequency and the metric that chooses best/");
-    return t;
-  }();
-  return s;
-}
 
 Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string& base_dir) {
   if (!root_in.is_map()) throw Error(root_in.loc().str() + ": an experiment must be a mapping");

@@ -16,8 +16,6 @@
 // With k2 > k1 the windows overlap: the state the next window starts from is taken with
 // state_at() from the current window's forward (the state after step start_{w+1} - 1), and the
 // overlapping steps are run again, with the updated parameters, in the next window.
-#include <functional>
-
 #include "unroll/types.hpp"
 
 namespace unroll {
@@ -33,13 +31,18 @@ struct BpttSettings {
   bool stateful = false;    // false: reset_state(B) (zeros) before the batch; true: continue
 };
 
-/// One truncation window, as the hooks see it.
+/// Updates one batch of `steps` steps makes: ceil(T / k1) with every-step loss (one per
+/// window), 1 with last-step loss (only the last window has a loss) or full BPTT (k1 = 0).
+long long bptt_updates(int steps, int k1, bool every_step);
+
+/// One truncation window, as Bptt::next() yields it.
 struct BpttWindow {
   int index = 0;           // 0, 1, ... within the batch
   int start = 0;           // first step run forward (where the gradient is cut)
   int end = 0;             // one past the last step run forward
   int first_loss = 0;      // first step whose loss is taken (valid when has_loss)
-  bool has_loss = false;   // false: forward only, no backward ran
+  bool has_loss = false;   // false: forward only, backward() does nothing
+  // Filled by forward():
   const Seq* outputs = nullptr;  // the model's outputs for steps [start, end)
   Eigen::Index col0 = 0, ncols = 0;  // the loss columns of *outputs
   const Targets* targets = nullptr;  // targets of exactly those columns
@@ -47,27 +50,40 @@ struct BpttWindow {
   long count = 0;          // non-masked loss columns; dy = dloss / count
 };
 
-/// Caller hooks, each optional. The caller zeroes gradients in its update; Bptt never does.
-struct BpttHooks {
-  /// Before each window's forward (e.g. weight noise).
-  std::function<void(const BpttWindow&)> before_forward;
-  /// After the loss, before backward (score, divergence check: it may throw).
-  std::function<void(const BpttWindow&)> after_loss;
-  /// After each window's backward: the caller clips, steps the optimizer and zeroes the
-  /// gradients. Also called for loss-free windows (has_loss false, nothing back-propagated),
-  /// so per-window hooks stay paired.
-  std::function<void(const BpttWindow&)> after_backward;
-};
-
-/// Runs the windows of one batch. Keeps its buffers between batches (no allocation once the
-/// shapes settle).
+/// Yields the windows of one batch to its caller, who does what it needs between the steps of
+/// each (weight noise before the forward, scoring after it, an update after the backward):
+///
+///   bptt.start(model, loss, x, y, settings);
+///   while (const BpttWindow* w = bptt.next()) {
+///     bptt.forward();    // outputs and loss of the window
+///     bptt.backward();   // gradients accumulate; nothing when !w->has_loss
+///   }
+///
+/// forward() must run for every window (the next window starts from its states). Gradients
+/// are never zeroed here: that is the caller's update. Buffers are kept between batches (no
+/// allocation once the shapes settle).
 class Bptt {
  public:
-  /// Unroll `model` over batch (x, y). The model's recurrent state after the call is the state
-  /// after step T-1 (what a stateful next batch continues from).
-  void run(Model& model, Loss& loss, const Seq& x, const Targets& y, const BpttSettings& s, const BpttHooks& hooks);
+  /// Begin unrolling `model` over batch (x, y); the model's state is reset to zeros unless
+  /// `s.stateful`. The arguments must outlive the batch's windows.
+  void start(Model& model, Loss& loss, const Seq& x, const Targets& y, const BpttSettings& s);
+  /// The next window, with every recurrent layer's state set to where it starts; nullptr
+  /// after the last one. The model's state after the last window is the state after step
+  /// T-1 (what a stateful next batch continues from).
+  const BpttWindow* next();
+  /// Forward over the current window and, when it has a loss, the loss.
+  void forward();
+  /// Back-propagate the current window's loss through all its steps.
+  void backward();
 
  private:
+  Model* model_ = nullptr;
+  Loss* loss_ = nullptr;
+  const Seq* x_ = nullptr;
+  const Targets* y_ = nullptr;
+  int k1_ = 0, k2_ = 0;
+  bool every_step_ = false, started_ = false;
+  BpttWindow w_;
   Seq win_x_, dy_;
   Targets win_y_;
   Matrix grad_;
@@ -78,6 +94,18 @@ class Bptt {
 /// input of `input_steps` steps; false when it holds every step. An Error for any other shape,
 /// or for a one-step output when the loss is taken at every step.
 bool output_is_last_step(const Seq& out, int input_steps, bool every_step);
+
+/// The output columns a loss is taken over.
+struct LossColumns {
+  Eigen::Index col0 = 0, ncols = 0;
+};
+
+/// Where the loss of a forward pass lies, for training windows and evaluation alike: `out` is
+/// the model's output for steps [start, end) of a batch of targets `y` (every step, or one
+/// after a last_step layer), and the loss covers steps [first_loss, end). Returns the columns
+/// of `out` and fills `targets` with the matching columns of `y` (last-step targets whole).
+LossColumns loss_columns(const Seq& out, const Targets& y, int start, int end, int first_loss, bool every_step,
+                         Targets& targets);
 
 /// Columns [from, from + n) of a target batch, as a batch of `steps` steps.
 void slice_targets(const Targets& src, Eigen::Index from, Eigen::Index n, int steps, Targets& dst);

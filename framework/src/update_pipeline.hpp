@@ -1,0 +1,77 @@
+#pragma once
+// The update pipeline: what happens to the gradients of one batch (or truncation window) between
+// the backward pass and the next forward, in a fixed order:
+//
+//   [perturb: weight noise, before the forward]  forward -> loss -> backward
+//   -> restore (noise off) -> combine replicas' gradients -> regularizer penalty gradients
+//   -> global norm, clip (norm, value) -> gradient transforms (gradient noise)
+//   -> lr = base_lr * schedule.factor -> optimizer step -> constraints (max-norm) -> zero gradients
+//
+// It owns the step counter the schedule sees and the per-epoch update statistics of metrics.csv
+// (lr, grad_norm, clip_rate).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "unroll/param.hpp"
+#include "unroll/regularizer.hpp"
+#include "unroll/rng.hpp"
+#include "unroll/schedule.hpp"
+
+namespace unroll {
+
+/// The updates of one epoch.
+struct UpdateStats {
+  long updates = 0, clipped = 0;
+  double grad_norm_sum = 0;  // global gradient norm before clipping, summed over updates
+  double mean_grad_norm() const { return updates ? grad_norm_sum / updates : 0.0; }
+  double clip_rate() const { return updates ? static_cast<double>(clipped) / updates : 0.0; }
+};
+
+class UpdatePipeline {
+ public:
+  /// Combines the gradients of data-parallel replicas in place (a mean over ranks), so every
+  /// replica clips and steps on the same numbers.
+  using GradientReduction = std::function<void(const std::vector<Param*>& params)>;
+
+  UpdatePipeline(std::vector<Param*> params, std::vector<std::shared_ptr<Regularizer>> regularizers,
+                 Optimizer& optimizer, Schedule& schedule, double clip_norm, double clip_value);
+
+  /// Begin an epoch: the regularizers' random stream of (seed, epoch), statistics zeroed.
+  void start_epoch(uint64_t seed, int epoch);
+  /// Before a forward: regularizers that perturb the weights (weight noise) do so.
+  void perturb();
+  /// After a backward: the weights the forward saw are put back.
+  void restore();
+  /// One update from the accumulated gradients (see the file comment); `clock` is the schedule's
+  /// view of the run, its step filled in here.
+  void apply(ScheduleState clock);
+
+  /// Set where gradients are combined across data-parallel replicas: the one call between
+  /// backward and clipping. Unset (a single process), gradients are used as they are.
+  void set_gradient_reduction(GradientReduction reduce) { reduce_ = std::move(reduce); }
+
+  long long step() const { return step_; }
+  double lr() const { return lr_; }
+  const UpdateStats& epoch_stats() const { return stats_; }
+  /// A resumed run continues the step count and shows the lr it stopped at.
+  void resume(long long step, double lr) {
+    step_ = step;
+    lr_ = lr;
+  }
+
+ private:
+  std::vector<Param*> params_;
+  std::vector<std::shared_ptr<Regularizer>> regs_;
+  Optimizer& optim_;
+  Schedule& sched_;
+  double clip_norm_, clip_value_;
+  GradientReduction reduce_;
+  Rng rng_;
+  long long step_ = 0;
+  double lr_ = 0;
+  UpdateStats stats_;
+};
+
+}  // namespace unroll
