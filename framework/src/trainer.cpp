@@ -1,5 +1,6 @@
 // The trainer: builds a run's parts from its experiment and runs the epoch loop. The parts live
-// in files of their own: train_settings (the `train:` block), metrics_table (metrics.csv),
+// in files of their own: train_settings (the `train:` block), run_components (what the
+// experiment builds, and the sample split), metrics_table (metrics.csv),
 // stop_rules (train.stop), update_pipeline (what an update does to the gradients),
 // run_outputs (every file and line a run writes), grad_lags (a diagnostic) and, in
 // unroll/host/bptt.hpp, the truncation windows of a batch.
@@ -10,7 +11,6 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <span>
 #include <sstream>
@@ -19,6 +19,7 @@
 #include "grad_lags.hpp"
 #include "interrupt.hpp"
 #include "metrics_table.hpp"
+#include "run_components.hpp"
 #include "run_outputs.hpp"
 #include "stop_rules.hpp"
 #include "thread_pool.hpp"
@@ -29,7 +30,6 @@
 #include "unroll/host/files.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
-#include "unroll/param_selection.hpp"
 #include "unroll/parallel.hpp"
 #include "update_pipeline.hpp"
 
@@ -57,19 +57,6 @@ struct Diverged : Error {
   using Error::Error;
 };
 
-// A regularizer option named `params` selects parameters by name (param_selection.hpp). It is
-// checked against the model here, before training, so that a pattern matching nothing is
-// reported at its place in the file rather than at the first update.
-void check_param_selection(const Node& block, const std::vector<Param*>& params) {
-  const Node* pattern = block.find("params");
-  if (!pattern || !pattern->is_scalar()) return;
-  try {
-    ParamSelection(pattern->text(), block.at("kind").text() + " regularizer").select(params);
-  } catch (const Error& e) {
-    throw Error(pattern->loc().str() + ": " + e.what());
-  }
-}
-
 class Trainer {
  public:
   Trainer(const Experiment& exp, PluginHost& host, const RunOptions& opt)
@@ -80,8 +67,6 @@ class Trainer {
  private:
   const Node& cfg() const { return exp_.config; }
   void build();
-  void build_components();
-  void split_samples();
   void resume();
   std::vector<size_t> epoch_order(int epoch) const;
   void train_epoch(int epoch);
@@ -105,20 +90,8 @@ class Trainer {
   int threads_ = 1;
   std::string config_text_;
 
-  // What the experiment builds.
-  std::shared_ptr<Dataset> data_;
-  DatasetInfo info_;
-  std::unique_ptr<Model> model_;
-  std::shared_ptr<Loss> loss_;
-  std::shared_ptr<Optimizer> optim_;
-  std::shared_ptr<Schedule> sched_;
-  std::vector<std::shared_ptr<Regularizer>> regs_;
-  std::vector<Param*> params_;
-  bool every_step_ = false;  // loss at every step of a sequence
-  bool accuracy_ = false;    // labels and a classifying loss
-
-  // Samples: the train/validation split of the training set, and the test set.
-  std::vector<size_t> train_idx_, val_idx_, test_idx_;
+  RunComponents c_;         // data, model, loss, optimizer, schedule, regularizers
+  SampleSplit samples_;     // train / validation / test samples
   long long steps_per_epoch_ = 0;  // batches of an epoch
 
   // The parts of the loop.
@@ -141,82 +114,25 @@ void Trainer::build() {
   seed_ = static_cast<uint64_t>(cfg().at("seed").as_int().value_or(1));
   s_ = read_train_settings(cfg().at("train"));
   threads_ = configure_threads(opt_.threads > 0 ? opt_.threads : s_.threads);
-  build_components();
-  split_samples();
+  c_ = build_components(exp_, host_, s_, seed_);
+  samples_ = split_samples(*c_.data, c_.info, cfg().at("data"), seed_);
+  const long long n = static_cast<long long>(samples_.train.size());
+  // Stateful streams use whole batches only (see epoch_order).
+  steps_per_epoch_ = s_.stateful ? n / s_.batch : (n + s_.batch - 1) / s_.batch;
+  if (steps_per_epoch_ == 0)
+    throw Error("the training split has " + std::to_string(n) + " samples, fewer than one batch of " +
+                std::to_string(s_.batch));
 
-  const bool validation = !val_idx_.empty();
-  table_.emplace(accuracy_, validation, info_.bits_per_symbol);
+  const bool validation = !samples_.validation.empty();
+  table_.emplace(c_.accuracy, validation, c_.info.bits_per_symbol);
   std::string note;
   best_.monitor = table_->monitor(s_.best, validation, note);
   if (!note.empty()) out_.log(note, false);
   note.clear();
   stop_rules_.emplace(s_, *table_, validation, note);
   if (!note.empty()) out_.log(note, false);
-  update_ = std::make_unique<UpdatePipeline>(params_, regs_, *optim_, *sched_, s_.clip_norm, s_.clip_value);
-}
-
-void Trainer::build_components() {
-  HostBuildContext dctx(host_, "data", 0, seed_, exp_.base_dir);
-  data_ = host_.build<Dataset>(Kind::Dataset, cfg().at("data"), dctx);
-  info_ = data_->info();
-
-  const std::string loss_at = s_.loss_at.text();
-  every_step_ = loss_at == "auto" ? info_.every_step : loss_at == "every";
-  if (every_step_ && !info_.every_step && info_.steps > 1)
-    throw Error(s_.loss_at.loc().str() + ": loss_at: every needs per-step targets, but dataset '" +
-                cfg().at("data").at("kind").text() + "' has targets at the last step only");
-
-  model_ = std::make_unique<Model>(cfg().at("model"), info_.input_size, host_, seed_, exp_.base_dir);
-  if (model_->output_size() != info_.output_size)
-    throw Error(cfg().at("model").loc().str() + ": the model outputs " + std::to_string(model_->output_size()) +
-                " features, but dataset '" + cfg().at("data").at("kind").text() + "' has " +
-                std::to_string(info_.output_size) + (info_.labels ? " classes" : " target features") +
-                " (set the last layer's units to " + std::to_string(info_.output_size) + ")");
-  model_->initialize(host_, seed_, exp_.base_dir);
-  params_ = model_->params();
-
-  HostBuildContext lctx(host_, "loss", 0, seed_, exp_.base_dir);
-  loss_ = host_.build<Loss>(Kind::Loss, cfg().at("loss"), lctx);
-  accuracy_ = info_.labels && loss_->classifies();
-  HostBuildContext octx(host_, "optimizer", 0, seed_, exp_.base_dir);
-  optim_ = host_.build<Optimizer>(Kind::Optimizer, cfg().at("optimizer"), octx);
-  HostBuildContext sctx(host_, "schedule", 0, seed_, exp_.base_dir);
-  sched_ = host_.build<Schedule>(Kind::Schedule, cfg().at("schedule"), sctx);
-  int r = 0;
-  for (const Node& block : cfg().at("regularizers").items()) {
-    HostBuildContext rctx(host_, "regularizer" + std::to_string(r++), 0, seed_, exp_.base_dir);
-    regs_.push_back(host_.build<Regularizer>(Kind::Regularizer, block, rctx));
-    check_param_selection(block, params_);
-  }
-}
-
-void Trainer::split_samples() {
-  // Train/validation split: a seeded permutation, the last `validation` samples held out.
-  const size_t n_train = data_->size(Split::Train);
-  const size_t n_val = static_cast<size_t>(*cfg().at("data").at("validation").as_int());
-  if (n_val >= n_train)
-    throw Error(cfg().at("data").at("validation").loc().str() + ": validation (" + std::to_string(n_val) +
-                ") must be smaller than the training set (" + std::to_string(n_train) + " samples)");
-  std::vector<size_t> perm(n_train);
-  std::iota(perm.begin(), perm.end(), 0);
-  if (n_val > 0) {
-    Rng split = Rng::derive(seed_, "validation-split");
-    for (size_t i = n_train - 1; i > 0; --i) std::swap(perm[i], perm[split.below(i + 1)]);
-  }
-  train_idx_.assign(perm.begin(), perm.end() - static_cast<long>(n_val));
-  val_idx_.assign(perm.end() - static_cast<long>(n_val), perm.end());
-  std::sort(train_idx_.begin(), train_idx_.end());
-  std::sort(val_idx_.begin(), val_idx_.end());
-  if (info_.has_test) {
-    test_idx_.resize(data_->size(Split::Test));
-    std::iota(test_idx_.begin(), test_idx_.end(), 0);
-  }
-  const long long n = static_cast<long long>(train_idx_.size());
-  // Stateful streams use whole batches only (see epoch_order).
-  steps_per_epoch_ = s_.stateful ? n / s_.batch : (n + s_.batch - 1) / s_.batch;
-  if (steps_per_epoch_ == 0)
-    throw Error("the training split has " + std::to_string(train_idx_.size()) + " samples, fewer than one batch of " +
-                std::to_string(s_.batch));
+  update_ = std::make_unique<UpdatePipeline>(c_.params, c_.regularizers, *c_.optimizer, *c_.schedule, s_.clip_norm,
+                                             s_.clip_value);
 }
 
 TrainProgress Trainer::progress() const {
@@ -235,7 +151,7 @@ TrainProgress Trainer::progress() const {
 }
 
 void Trainer::take_snapshot() {
-  Snapshot s = capture(*model_, *optim_, sched_.get(), progress());
+  Snapshot s = capture(*c_.model, *c_.optimizer, c_.schedule.get(), progress());
   s.config_yaml = config_text_;
   s.base_dir = exp_.base_dir;
   out_.keep_snapshot(std::move(s));
@@ -255,7 +171,7 @@ void Trainer::resume() {
     throw Error(dir + ": the checkpoint's metrics columns (" + a + ") differ from this run's (" + b +
                 "); it was saved by a different experiment");
   }
-  restore(s, *model_, *optim_, sched_.get());
+  restore(s, *c_.model, *c_.optimizer, c_.schedule.get());
   table_->set_rows(p.rows);
   const bool same_best = p.best_metric == best_.monitor.name;
   best_.value = same_best ? p.best_value : NAN;
@@ -273,7 +189,7 @@ void Trainer::resume() {
 }
 
 std::vector<size_t> Trainer::epoch_order(int epoch) const {
-  std::vector<size_t> order = train_idx_;
+  std::vector<size_t> order = samples_.train;
   const size_t n = order.size();
   const size_t batch = static_cast<size_t>(s_.batch);
   if (s_.stateful) {
@@ -293,24 +209,25 @@ std::vector<size_t> Trainer::epoch_order(int epoch) const {
 }
 
 void Trainer::train_epoch(int epoch) {
-  model_->set_epoch(seed_, epoch);
+  c_.model->set_epoch(seed_, epoch);
   update_->start_epoch(seed_, epoch);
   epoch_train_ = {};
   lags_.start_epoch();
   const std::vector<size_t> order = epoch_order(epoch);
-  if (s_.stateful) model_->reset_state(s_.batch);
+  if (s_.stateful) c_.model->reset_state(s_.batch);
   const size_t n = order.size(), nb = static_cast<size_t>(steps_per_epoch_), batch = static_cast<size_t>(s_.batch);
   for (size_t b = 0; b < nb; ++b) {
     if (interrupt_requested()) throw Interrupted{epoch, static_cast<long>(b)};
     const size_t from = b * batch, to = std::min(n, from + batch);
     train_batch(std::span<const size_t>(order.data() + from, to - from), epoch, static_cast<long>(b));
-    if (Progress* bar = out_.progress()) bar->batch(epoch, static_cast<long>(b + 1), static_cast<long>(nb), epoch_train_.mean());
+    if (Progress* bar = out_.progress())
+      bar->batch(epoch, static_cast<long>(b + 1), static_cast<long>(nb), epoch_train_.mean());
   }
 }
 
 void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no) {
-  data_->batch(Split::Train, idx, x_, y_);
-  bptt_.start(*model_, *loss_, x_, y_, BpttSettings{s_.k1, s_.k2, every_step_, s_.stateful});
+  c_.data->batch(Split::Train, idx, x_, y_);
+  bptt_.start(*c_.model, *c_.loss, x_, y_, BpttSettings{s_.k1, s_.k2, c_.every_step, s_.stateful});
   while (const BpttWindow* w = bptt_.next()) {
     update_->perturb();
     bptt_.forward();
@@ -325,7 +242,7 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no)
       epoch_train_.add(w->outputs->data.middleCols(w->col0, w->ncols), *w->targets, w->loss_sum);
     }
     bptt_.backward();
-    if (w->has_loss && s_.grad_lags) lags_.add_window(*model_, w->start, w->end);
+    if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end);
     update_->restore();
     if (w->has_loss) update_->apply(clock(epoch));
   }
@@ -338,13 +255,13 @@ Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {
   const size_t eval_batch = static_cast<size_t>(s_.eval_batch);
   for (size_t from = 0; from < idx.size(); from += eval_batch) {
     const size_t to = std::min(idx.size(), from + eval_batch);
-    data_->batch(split, std::span<const size_t>(idx.data() + from, to - from), x, y);
-    model_->reset_state(x.batch);
-    const Seq& out = model_->forward(x, Mode::Eval);
+    c_.data->batch(split, std::span<const size_t>(idx.data() + from, to - from), x, y);
+    c_.model->reset_state(x.batch);
+    const Seq& out = c_.model->forward(x, Mode::Eval);
     const int T = x.steps;
-    const LossColumns c = loss_columns(out, y, 0, T, every_step_ ? 0 : T - 1, every_step_, sel);
+    const LossColumns c = loss_columns(out, y, 0, T, c_.every_step ? 0 : T - 1, c_.every_step, sel);
     const auto cols = out.data.middleCols(c.col0, c.ncols);
-    t.add(cols, sel, loss_->evaluate(cols, sel, nullptr));
+    t.add(cols, sel, c_.loss->evaluate(cols, sel, nullptr));
   }
   return t;
 }
@@ -353,7 +270,7 @@ EpochMeasures Trainer::measure(int epoch, Clock::time_point t0) {
   EpochMeasures m;
   m.epoch = epoch + 1;
   m.train = epoch_train_;
-  if (!val_idx_.empty()) m.val = evaluate(Split::Train, val_idx_);
+  if (!samples_.validation.empty()) m.val = evaluate(Split::Train, samples_.validation);
   const UpdateStats& u = update_->epoch_stats();
   m.lr = update_->lr();
   m.grad_norm = u.mean_grad_norm();
@@ -382,10 +299,11 @@ RunResult Trainer::run() {
   config_text_ = out_.begin(cfg(), opt_.resume);
   out_.log("unroll: " + cfg().at("name").text() + " (" + exp_.file + ") -> " + opt_.out_dir);
   build();
-  out_.log("data: " + cfg().at("data").at("kind").text() + ", " + std::to_string(train_idx_.size()) + " train / " +
-           std::to_string(val_idx_.size()) + " validation / " + std::to_string(test_idx_.size()) + " test samples, " +
-           std::to_string(info_.steps) + " step(s) of " + std::to_string(info_.input_size) + " features");
-  out_.log("model:\n" + model_->describe(), false);
+  out_.log("data: " + cfg().at("data").at("kind").text() + ", " + std::to_string(samples_.train.size()) +
+           " train / " + std::to_string(samples_.validation.size()) + " validation / " +
+           std::to_string(samples_.test.size()) + " test samples, " + std::to_string(c_.info.steps) + " step(s) of " +
+           std::to_string(c_.info.input_size) + " features");
+  out_.log("model:\n" + c_.model->describe(), false);
   out_.log("threads: " + std::to_string(threads_) + ", seed " + std::to_string(seed_), false);
   if (opt_.resume) resume();
   out_.start_progress(s_.epochs);
@@ -400,7 +318,7 @@ RunResult Trainer::run() {
       const std::vector<double>& row = table_->add(m);
       train_seconds_ += m.seconds;
       lags_.end_epoch(epoch + 1);
-      sched_->end_epoch(epoch, table_->schedule_metrics(m));
+      c_.schedule->end_epoch(epoch, table_->schedule_metrics(m));
       const bool last = epoch + 1 == s_.epochs;
       const bool echoed = out_.epoch_line(table_->epoch_line(s_.epochs), epoch == 0 || last);
 
@@ -465,10 +383,10 @@ RunResult Trainer::finish(const std::string& stop) {
   result.dir = opt_.out_dir;
   result.final_metrics = table_->last_row();
   RunSummary done = summary("completed", stop);
-  if (!test_idx_.empty()) {
-    const Tally test = evaluate(Split::Test, test_idx_);
+  if (!samples_.test.empty()) {
+    const Tally test = evaluate(Split::Test, samples_.test);
     std::string line = "test_loss " + fmt(test.mean(), 4);
-    if (accuracy_) line += "  test_accuracy " + fmt(test.accuracy(), 4);
+    if (c_.accuracy) line += "  test_accuracy " + fmt(test.accuracy(), 4);
     out_.log(line);
     done.test = table_->test_metrics(test);
     for (const auto& [k, v] : done.test) result.final_metrics[k] = v;

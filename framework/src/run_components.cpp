@@ -1,0 +1,93 @@
+#include "run_components.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+
+#include "unroll/error.hpp"
+#include "unroll/host/plugin_host.hpp"
+#include "unroll/param_selection.hpp"
+#include "unroll/rng.hpp"
+
+namespace unroll {
+
+namespace {
+// A regularizer option named `params` selects parameters by name (param_selection.hpp). It is
+// checked against the model here, before training, so that a pattern matching nothing is
+// reported at its place in the file rather than at the first update.
+void check_param_selection(const Node& block, const std::vector<Param*>& params) {
+  const Node* pattern = block.find("params");
+  if (!pattern || !pattern->is_scalar()) return;
+  try {
+    ParamSelection(pattern->text(), block.at("kind").text() + " regularizer").select(params);
+  } catch (const Error& e) {
+    throw Error(pattern->loc().str() + ": " + e.what());
+  }
+}
+}  // namespace
+
+RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed) {
+  const Node& cfg = exp.config;
+  RunComponents c;
+  HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
+  c.data = host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
+  c.info = c.data->info();
+  const DatasetInfo& info = c.info;
+
+  const std::string loss_at = s.loss_at.text();
+  c.every_step = loss_at == "auto" ? info.every_step : loss_at == "every";
+  if (c.every_step && !info.every_step && info.steps > 1)
+    throw Error(s.loss_at.loc().str() + ": loss_at: every needs per-step targets, but dataset '" +
+                cfg.at("data").at("kind").text() + "' has targets at the last step only");
+
+  c.model = std::make_unique<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir);
+  if (c.model->output_size() != info.output_size)
+    throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(c.model->output_size()) +
+                " features, but dataset '" + cfg.at("data").at("kind").text() + "' has " +
+                std::to_string(info.output_size) + (info.labels ? " classes" : " target features") +
+                " (set the last layer's units to " + std::to_string(info.output_size) + ")");
+  c.model->initialize(host, seed, exp.base_dir);
+  c.params = c.model->params();
+
+  HostBuildContext lctx(host, "loss", 0, seed, exp.base_dir);
+  c.loss = host.build<Loss>(Kind::Loss, cfg.at("loss"), lctx);
+  c.accuracy = info.labels && c.loss->classifies();
+  HostBuildContext octx(host, "optimizer", 0, seed, exp.base_dir);
+  c.optimizer = host.build<Optimizer>(Kind::Optimizer, cfg.at("optimizer"), octx);
+  HostBuildContext sctx(host, "schedule", 0, seed, exp.base_dir);
+  c.schedule = host.build<Schedule>(Kind::Schedule, cfg.at("schedule"), sctx);
+  int r = 0;
+  for (const Node& block : cfg.at("regularizers").items()) {
+    HostBuildContext rctx(host, "regularizer" + std::to_string(r++), 0, seed, exp.base_dir);
+    c.regularizers.push_back(host.build<Regularizer>(Kind::Regularizer, block, rctx));
+    check_param_selection(block, c.params);
+  }
+  return c;
+}
+
+SampleSplit split_samples(Dataset& data, const DatasetInfo& info, const Node& data_block, uint64_t seed) {
+  const size_t n_train = data.size(Split::Train);
+  const Node& validation = data_block.at("validation");
+  const size_t n_val = static_cast<size_t>(*validation.as_int());
+  if (n_val >= n_train)
+    throw Error(validation.loc().str() + ": validation (" + std::to_string(n_val) +
+                ") must be smaller than the training set (" + std::to_string(n_train) + " samples)");
+  std::vector<size_t> perm(n_train);
+  std::iota(perm.begin(), perm.end(), 0);
+  if (n_val > 0) {
+    Rng split = Rng::derive(seed, "validation-split");
+    for (size_t i = n_train - 1; i > 0; --i) std::swap(perm[i], perm[split.below(i + 1)]);
+  }
+  SampleSplit s;
+  s.train.assign(perm.begin(), perm.end() - static_cast<long>(n_val));
+  s.validation.assign(perm.end() - static_cast<long>(n_val), perm.end());
+  std::sort(s.train.begin(), s.train.end());
+  std::sort(s.validation.begin(), s.validation.end());
+  if (info.has_test) {
+    s.test.resize(data.size(Split::Test));
+    std::iota(s.test.begin(), s.test.end(), 0);
+  }
+  return s;
+}
+
+}  // namespace unroll
