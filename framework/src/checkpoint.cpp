@@ -10,6 +10,7 @@
 #include "unroll/host/files.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/npy.hpp"
+#include "unroll/host/run_marker.hpp"
 #include "unroll/optimizer.hpp"
 #include "unroll/rng.hpp"
 #include "unroll/schedule.hpp"
@@ -58,10 +59,14 @@ Snapshot capture(Model& model, Optimizer& optimizer, Schedule* schedule, const T
   return s;
 }
 
-void save_checkpoint(const std::string& dir, const Snapshot& s) {
-  const std::string tmp = dir + ".tmp";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+namespace {
+template <class FsError>
+void save_checkpoint_files(const std::string& dir, const std::string& tmp, const Snapshot& s, FsError fs_error) {
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  if (ec) throw fs_error("remove", tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw fs_error("create", tmp, ec);
   json manifest;
   manifest["format"] = kFormat;
   const TrainProgress& p = s.progress;
@@ -97,10 +102,35 @@ void save_checkpoint(const std::string& dir, const Snapshot& s) {
   write_file_atomic(tmp + "/manifest.json", manifest.dump(2) + "\n");
   // Swap: the old checkpoint is removed only after the new one is complete.
   const std::string old = dir + ".old";
-  fs::remove_all(old);
-  if (fs::exists(dir)) fs::rename(dir, old);
-  fs::rename(tmp, dir);
-  fs::remove_all(old);
+  fs::remove_all(old, ec);
+  if (ec) throw fs_error("remove", old, ec);
+  if (fs::exists(dir)) {
+    fs::rename(dir, old, ec);
+    if (ec) throw fs_error("rename " + dir + " to", old, ec);
+  }
+  fs::rename(tmp, dir, ec);
+  if (ec) throw fs_error("rename " + tmp + " to", dir, ec);
+  fs::remove_all(old, ec);
+}
+}  // namespace
+
+void save_checkpoint(const std::string& dir, const Snapshot& s) {
+  marker::PhaseScope phase("checkpoint");
+  const std::string tmp = dir + ".tmp";
+  // Failures name the path and the errno; the partial copy is removed so that a full disk is not
+  // kept full by it, and the previous checkpoint stays as it was.
+  auto fs_error = [](const std::string& what, const std::string& path, const std::error_code& ec) {
+    return Error("cannot " + what + " " + path + ": " + ec.message() + " (errno " + std::to_string(ec.value()) + ")");
+  };
+  try {
+    save_checkpoint_files(dir, tmp, s, fs_error);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    // Failed between the two renames: put the previous checkpoint back in place.
+    if (!fs::exists(dir, ignored) && fs::exists(dir + ".old", ignored)) fs::rename(dir + ".old", dir, ignored);
+    throw;
+  }
 }
 
 Snapshot read_checkpoint(const std::string& dir) {

@@ -1,26 +1,51 @@
 #include "unroll/host/files.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "unroll/error.hpp"
 
 namespace unroll {
 
+namespace {
+// "No space left on device (errno 28)".
+std::string errno_message(int e) { return std::string(std::strerror(e)) + " (errno " + std::to_string(e) + ")"; }
+}  // namespace
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot write " + tmp);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) throw Error("failed writing " + tmp + " (disk full?)");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + tmp + ": " + errno_message(errno));
+  // On any failure the temporary file goes: a full disk must not stay full of half-written files.
+  auto fail = [&](const std::string& what, int e) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error(what + " " + tmp + ": " + errno_message(e));
+  };
+  const char* p = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("cannot write", n < 0 ? errno : ENOSPC);
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {  // some file systems report a full disk only here
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write " + tmp + ": " + errno_message(e));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error("cannot rename " + tmp + " to " + path);
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot rename " + tmp + " to " + path + ": " + errno_message(e));
   }
 }
 

@@ -5,6 +5,8 @@
 
 namespace unroll {
 
+/// Write `content` to path.tmpPID and rename it to `path`. Errors name the file and the errno
+/// text ("No space left on device (errno 28)"); the temporary file is removed on any failure.
 void write_file_atomic(const std::string& path, const std::string& content);
 std::string read_file(const std::string& path);
 
