@@ -4,6 +4,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "commands.hpp"
 #include "unroll/error.hpp"
@@ -12,6 +13,9 @@
 #include "unroll/host/files.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/run_failure.hpp"
+#include "unroll/host/run_folder.hpp"
+#include "unroll/host/run_supervisor.hpp"
 #include "unroll/host/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -40,6 +44,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "threads,t", po::value<int>()->default_value(0), "threads for matrix products (0: train.threads, else all cores)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
       "quiet,q", "no per-epoch output")(
+      "force", "replace an existing run in --out (its outputs are removed first)")(
+      "in-process", "train in this process instead of a supervised child (exit() in a plugin and SIGKILL go unrecorded)")(
       "resume", po::value<std::string>(),
       "continue the run in RUN_DIR from its checkpoint (uses RUN_DIR/config.yaml; no FILE)")("file", po::value<std::string>(), "experiment YAML file");
   po::positional_options_description pos;
@@ -51,43 +57,68 @@ int cmd_run(const std::vector<std::string>& args) {
     throw UsageError("--resume RUN_DIR takes no FILE, --set or --out: the run continues with RUN_DIR/config.yaml");
   if (!resume && !vm.count("file")) throw UsageError("missing the experiment file: unroll run FILE");
 
+  if (resume && vm.count("force")) throw UsageError("--force replaces a run; --resume continues one: use one of them");
+
+  // Everything is validated before anything is written: plugins, the experiment, the folder.
   PluginHost host;
   host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
                                            : std::vector<std::string>{});
   Experiment exp;
   RunOptions ro;
+  std::unique_ptr<RunFolderLock> lock;
   if (resume) {
     ro.out_dir = vm["resume"].as<std::string>();
     ro.resume = true;
-    const std::string ckpt = ro.out_dir + "/checkpoint";
-    if (!fs::exists(ro.out_dir + "/config.yaml") || !fs::exists(ckpt + "/manifest.json"))
-      throw Error(ro.out_dir + ": not a run folder with a checkpoint (needs config.yaml and checkpoint/manifest.json)");
-    if (fs::exists(ro.out_dir + "/summary.json") &&
-        read_file(ro.out_dir + "/summary.json").find("\"status\": \"completed\"") != std::string::npos) {
+    if (!fs::exists(ro.out_dir + "/config.yaml"))
+      throw Error(ro.out_dir + ": not a run folder (no config.yaml)");
+    lock = std::make_unique<RunFolderLock>(ro.out_dir);
+    if (const std::string fixed = recover_checkpoint_swap(ro.out_dir); !fixed.empty())
+      std::fprintf(stderr, "note: %s\n", fixed.c_str());
+    if (summary_status(ro.out_dir) == "completed") {
       std::printf("%s: the run has completed; nothing to resume\n", ro.out_dir.c_str());
-      return 0;
+      return kExitCompleted;
     }
     // Relative paths in the config (plugins, data files, pretrained runs) are resolved against
-    // the folder of the original experiment file, which the checkpoint records.
-    const Snapshot s = read_checkpoint(ckpt);
+    // the folder of the original experiment file, which the checkpoint (and the summary written
+    // when the run started) records.
+    std::string base_dir;
+    const std::string ckpt = ro.out_dir + "/checkpoint";
+    if (fs::exists(ckpt + "/manifest.json")) {
+      base_dir = read_checkpoint(ckpt).base_dir;
+    } else {
+      // Stopped before its first checkpoint: the run starts over in the same folder.
+      ro.resume = false;
+      base_dir = recorded_base_dir(ro.out_dir);
+    }
     exp.file = ro.out_dir + "/config.yaml";
-    exp.base_dir = s.base_dir.empty() ? fs::absolute(ro.out_dir).string() : s.base_dir;
+    exp.base_dir = base_dir.empty() ? fs::absolute(ro.out_dir).string() : base_dir;
     exp.config = resolve_experiment(load_yaml_file(exp.file), host, exp.base_dir);
+    write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir);
   } else {
     const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
+    prepare_run_folder(ro.out_dir, vm.count("force") > 0);
+    lock = std::make_unique<RunFolderLock>(ro.out_dir);
+    if (vm.count("force")) clear_run_outputs(ro.out_dir);
+    // From here on the folder says what happened to the run, whatever happens to the process.
+    write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir);
+    write_file_atomic(ro.out_dir + "/config.yaml", to_yaml(exp.config));
   }
   ro.threads = vm["threads"].as<int>();
   ro.quiet = vm.count("quiet") > 0;
-  install_interrupt_handlers();
-  RunResult r = run_experiment(exp, host, ro);
-  if (r.status == "interrupted") {
-    std::fprintf(stderr, "interrupted: resume with `unroll run --resume %s`\n", r.dir.c_str());
-    return 130;
-  }
-  if (!ro.quiet) std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
-  return 0;
+  auto train = [&]() -> int {
+    install_interrupt_handlers();
+    RunResult r = run_experiment(exp, host, ro);
+    if (r.status == "interrupted") {
+      std::fprintf(stderr, "interrupted: resume with `unroll run --resume %s`\n", r.dir.c_str());
+      return kExitInterrupted;
+    }
+    if (!ro.quiet)
+      std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
+    return kExitCompleted;
+  };
+  return supervise_run(ro.out_dir, exp.config.at("name").text(), train, vm.count("in-process") == 0);
 }
 
 }  // namespace unroll::cli

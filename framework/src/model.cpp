@@ -4,6 +4,7 @@
 
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/run_marker.hpp"
 
 namespace unroll {
 
@@ -40,6 +41,7 @@ void Model::initialize(const PluginHost& host, uint64_t seed, const std::string&
 const Seq& Model::forward(const Seq& x, Mode mode) {
   const Seq* in = &x;
   for (size_t i = 0; i < layers_.size(); ++i) {
+    marker::ComponentScope mark("layer", layers_[i]->name(), "forward");
     layers_[i]->forward(*in, acts_[i], mode);
     in = &acts_[i];
   }
@@ -49,6 +51,7 @@ const Seq& Model::forward(const Seq& x, Mode mode) {
 void Model::backward(const Seq& dy) {
   const Seq* d = &dy;
   for (size_t i = layers_.size(); i-- > 0;) {
+    marker::ComponentScope mark("layer", layers_[i]->name(), "backward");
     layers_[i]->backward(*d, grads_[i], i > 0);
     d = &grads_[i];
   }

@@ -1,6 +1,7 @@
 #include "unroll/registry.hpp"
 
 #include "unroll/error.hpp"
+#include "unroll/host/run_marker.hpp"
 
 namespace unroll {
 
@@ -43,7 +44,13 @@ void Registry::add(Kind k, Schema s, std::function<void*(const Options&, BuildCo
   if (auto it = entries_.find(key); it != entries_.end())
     throw Error("the " + kind_name(k) + " '" + s.name() + "' is registered twice: by " + it->second.library +
                 " and by " + (current_library_.empty() ? std::string("the host") : current_library_));
-  Entry e{k, std::move(s), current_library_, current_lib_, std::move(make)};
+  // Every construction is marked, so that a crash inside a plugin's factory names it
+  // (run_marker.hpp).
+  auto marked = [what = kind_name(k), name = s.name(), make = std::move(make)](const Options& o, BuildContext& c) {
+    marker::ComponentScope mark(what.c_str(), name, "build");
+    return make(o, c);
+  };
+  Entry e{k, std::move(s), current_library_, current_lib_, std::move(marked)};
   entries_.emplace(std::move(key), std::move(e));
 }
 

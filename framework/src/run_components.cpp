@@ -6,6 +6,7 @@
 
 #include "unroll/error.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/run_marker.hpp"
 #include "unroll/param_selection.hpp"
 #include "unroll/rng.hpp"
 
@@ -30,8 +31,10 @@ RunComponents build_components(const Experiment& exp, PluginHost& host, const Tr
   const Node& cfg = exp.config;
   RunComponents c;
   HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
+  marker::set_phase("load data");  // for a failure report (run_marker.hpp)
   c.data = host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
   c.info = c.data->info();
+  marker::set_phase("build");
   const DatasetInfo& info = c.info;
 
   const std::string loss_at = s.loss_at.text();

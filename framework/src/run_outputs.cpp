@@ -39,7 +39,8 @@ void RunOutputs::log(const std::string& line, bool echo) {
   if (echo && !quiet_ && writing_) {
     clear_progress();
     std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    // A closed stdout (`unroll run ... | head -1`) stops the echo; the run goes on.
+    if (std::fflush(stdout) != 0) quiet_ = true;
   }
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "unroll/error.hpp"
+#include "unroll/host/fatal_signal.hpp"
 
 namespace unroll::pool {
 namespace {
@@ -53,7 +54,12 @@ class Pool {
     }
     const unsigned long now = generation_.load();
     done_ = std::make_unique<Ack[]>(static_cast<size_t>(n));
-    for (int t = 1; t < n; ++t) workers_.emplace_back([this, t, now] { work(t, now); });
+    // Each worker gets a signal stack, so that a stack overflow in a plugin's parallel loop is
+    // reported like one on the main thread (fatal_signal.hpp).
+    for (int t = 1; t < n; ++t) workers_.emplace_back([this, t, now] {
+      install_signal_stack();
+      work(t, now);
+    });
   }
 
   void run(int n, const std::function<void(int)>& body) {

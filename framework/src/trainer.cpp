@@ -28,8 +28,11 @@
 #include "unroll/host/bptt.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/files.hpp"
+#include "unroll/host/finite_check.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/run_failure.hpp"
+#include "unroll/host/run_marker.hpp"
 #include "unroll/parallel.hpp"
 #include "update_pipeline.hpp"
 
@@ -209,6 +212,7 @@ std::vector<size_t> Trainer::epoch_order(int epoch) const {
 }
 
 void Trainer::train_epoch(int epoch) {
+  marker::set_phase("train epoch", epoch + 1);
   c_.model->set_epoch(seed_, epoch);
   update_->start_epoch(seed_, epoch);
   epoch_train_ = {};
@@ -226,7 +230,10 @@ void Trainer::train_epoch(int epoch) {
 }
 
 void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no) {
-  c_.data->batch(Split::Train, idx, x_, y_);
+  {
+    marker::ComponentScope mark("dataset", cfg().at("data").at("kind").text(), "batch");
+    c_.data->batch(Split::Train, idx, x_, y_);
+  }
   bptt_.start(*c_.model, *c_.loss, x_, y_, BpttSettings{s_.k1, s_.k2, c_.every_step, s_.stateful});
   while (const BpttWindow* w = bptt_.next()) {
     update_->perturb();
@@ -244,7 +251,10 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no)
     bptt_.backward();
     if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end);
     update_->restore();
-    if (w->has_loss) update_->apply(clock(epoch));
+    if (w->has_loss) {
+      marker::ComponentScope mark("optimizer", cfg().at("optimizer").at("kind").text(), "update");
+      update_->apply(clock(epoch));
+    }
   }
 }
 
@@ -255,7 +265,10 @@ Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {
   const size_t eval_batch = static_cast<size_t>(s_.eval_batch);
   for (size_t from = 0; from < idx.size(); from += eval_batch) {
     const size_t to = std::min(idx.size(), from + eval_batch);
-    c_.data->batch(split, std::span<const size_t>(idx.data() + from, to - from), x, y);
+    {
+      marker::ComponentScope mark("dataset", cfg().at("data").at("kind").text(), "batch");
+      c_.data->batch(split, std::span<const size_t>(idx.data() + from, to - from), x, y);
+    }
     c_.model->reset_state(x.batch);
     const Seq& out = c_.model->forward(x, Mode::Eval);
     const int T = x.steps;
@@ -298,6 +311,7 @@ RunSummary Trainer::summary(const std::string& status, const std::string& stop, 
 RunResult Trainer::run() {
   config_text_ = out_.begin(cfg(), opt_.resume);
   out_.log("unroll: " + cfg().at("name").text() + " (" + exp_.file + ") -> " + opt_.out_dir);
+  marker::set_phase("build");
   build();
   out_.log("data: " + cfg().at("data").at("kind").text() + ", " + std::to_string(samples_.train.size()) +
            " train / " + std::to_string(samples_.validation.size()) + " validation / " +
@@ -314,6 +328,12 @@ RunResult Trainer::run() {
     for (int epoch = first_epoch_; epoch < s_.epochs; ++epoch) {
       const auto t0 = Clock::now();
       train_epoch(epoch);
+      // An overflow in the epoch's last update shows in no loss yet; it must not reach a checkpoint.
+      if (const std::string bad = first_non_finite(*c_.model, *c_.optimizer); !bad.empty())
+        throw Diverged("training diverged: " + bad + " is not finite after the last update of epoch " +
+                       std::to_string(epoch + 1) + " (lr " + fmt(update_->lr()) + "); the last good checkpoint is " +
+                       "kept. Lower the learning rate or clip gradients (train.clip.norm)");
+      marker::set_phase("evaluate", epoch + 1);
       const EpochMeasures m = measure(epoch, t0);
       const std::vector<double>& row = table_->add(m);
       train_seconds_ += m.seconds;
@@ -342,19 +362,20 @@ RunResult Trainer::run() {
   } catch (const Interrupted& in) {
     return interrupted(in);
   } catch (const Diverged& e) {
+    // Recording the failure must not replace it with a follow-on error (a full disk fails these too).
     out_.clear_progress();
-    out_.save_checkpoint();
+    best_effort("save the last good checkpoint", [&] { out_.save_checkpoint(); });
     out_.log(std::string("error: ") + e.what() + " (checkpoint/ holds the end of epoch " +
                  std::to_string(out_.saved_epoch()) + ")",
              false);
-    write_metrics();
-    out_.write_summary(summary("diverged", "diverged", e.what()), *table_);
+    best_effort("write metrics.csv and log.txt", [&] { write_metrics(); });
+    best_effort("write summary.json", [&] { out_.write_summary(summary("diverged", "diverged", e.what()), *table_); });
     throw;
   } catch (const Error& e) {
     out_.clear_progress();
     out_.log(std::string("error: ") + e.what(), false);
-    write_metrics();
-    out_.write_summary(summary("failed", "error", e.what()), *table_);
+    best_effort("write metrics.csv and log.txt", [&] { write_metrics(); });
+    best_effort("write summary.json", [&] { out_.write_summary(summary("failed", "error", e.what()), *table_); });
     throw;
   }
   return finish(stop);
@@ -384,6 +405,7 @@ RunResult Trainer::finish(const std::string& stop) {
   result.final_metrics = table_->last_row();
   RunSummary done = summary("completed", stop);
   if (!samples_.test.empty()) {
+    marker::set_phase("test");
     const Tally test = evaluate(Split::Test, samples_.test);
     std::string line = "test_loss " + fmt(test.mean(), 4);
     if (c_.accuracy) line += "  test_accuracy " + fmt(test.accuracy(), 4);
