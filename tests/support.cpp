@@ -1,5 +1,11 @@
 #include "support.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -8,6 +14,7 @@
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/rng.hpp"
+#include "spawn.hpp"
 
 namespace unroll::testing {
 
@@ -107,6 +114,37 @@ RunResult run_text(const TempDir& dir, const std::string& text, const std::strin
   const RunResult r = run_experiment(e, host(), o);
   if (threads != 1) configure_threads(1);  // later tests in this process start from 1 thread
   return r;
+}
+
+int spawn_unroll(const std::vector<std::string>& args, const std::string& log_path, int stdout_fd) {
+  const std::string bin = UNROLL_BINARY_DIR "/bin/unroll";
+  std::vector<std::string> a = args;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const rlimit no_core{0, 0};  // crash tests must not leave core files behind
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(stdout_fd >= 0 ? stdout_fd : log, 1);
+    ::dup2(log, 2);
+    std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+    for (auto& s : a) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_for(int pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+int run_unroll(const std::vector<std::string>& args, const std::string& log_path) {
+  const int status = wait_for(spawn_unroll(args, log_path));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 TempDir::TempDir() {

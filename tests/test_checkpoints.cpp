@@ -226,6 +226,40 @@ TEST_CASE("a diverging run stops naming epoch and batch and keeps the last good 
   for (const auto& [name, m] : s.params) CHECK(m.allFinite());
 }
 
+TEST_CASE("parameters that overflow in an epoch's last update are never checkpointed", "[checkpoint]") {
+  TempDir t;
+  // One batch per epoch (batch 90 = the training split: 3 x 40 samples, 30 for validation), so
+  // every update is an epoch's last.
+  // From epoch 3 on the lr is 0.1 * 1e300, infinite as a float: epoch 3's loss is still finite
+  // (computed before the update), but its update makes the parameters non-finite.
+  const std::string file = write_experiment(t, kBlobs);
+  const std::vector<std::string> sets{"schedule={kind: step, every: 2, gamma: 1e300}", "optimizer={kind: sgd, lr: 0.1}",
+                                      "regularizers=[]", "model[1]=null", "train.batch=90"};
+  try {
+    run(file, t.file("run"), sets);
+    FAIL("the run must diverge");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("diverged") && Catch::Contains("not finite after the last update of epoch 3"));
+  }
+  const auto summary = json_file(t.file("run/summary.json"));
+  CHECK(summary["status"] == "diverged");
+  CHECK_THAT(summary["error"].get<std::string>(), Catch::Contains("epoch 3"));
+  for (const char* which : {"checkpoint", "best"}) {
+    const Snapshot s = read_checkpoint(t.file("run/") + which);
+    CHECK(s.progress.epoch <= 2);
+    for (const auto& [name, m] : s.params) CHECK(m.allFinite());
+  }
+  CHECK(read_checkpoint(t.file("run/checkpoint")).progress.epoch == 2);
+  // --resume starts from that finite checkpoint (and, same numbers, diverges at the same place).
+  try {
+    run(file, t.file("run"), sets, true);
+    FAIL("the resumed run must diverge the same way");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("not finite after the last update of epoch 3"));
+  }
+  CHECK_THAT(read_file(t.file("run/log.txt")), Catch::Contains("at the end of epoch 2"));
+}
+
 TEST_CASE("early stopping and the wall-clock budget fire and are reported", "[checkpoint]") {
   TempDir t;
   const std::string file = write_experiment(t, kBlobs);

@@ -1,0 +1,17 @@
+#pragma once
+// Test helpers that run the real `unroll` executable (build/bin/unroll) as a child process, for
+// the tests of what a run leaves behind when it fails or is killed. Defined in support.cpp.
+#include <string>
+#include <vector>
+
+namespace unroll::testing {
+
+/// Start build/bin/unroll with `args` (stdout and stderr to log_path; stdout to stdout_fd
+/// instead when it is >= 0) and return its pid.
+int spawn_unroll(const std::vector<std::string>& args, const std::string& log_path, int stdout_fd = -1);
+/// Wait for a spawned process; returns the raw waitpid status.
+int wait_for(int pid);
+/// spawn_unroll + wait_for: the exit code, or 128 + the signal that killed it.
+int run_unroll(const std::vector<std::string>& args, const std::string& log_path);
+
+}  // namespace unroll::testing
