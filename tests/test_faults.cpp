@@ -122,17 +122,19 @@ train: {epochs: 30, batch: 10, threads: 1}
       const bool kill_child = child > 0 && rng() % 2 == 0;
       const bool killed = kill(kill_child ? child : pid, SIGKILL) == 0;
       const int status = testing::wait_for(pid);
-      if (!killed || (WIFEXITED(status) && status_of(run) == "completed")) continue;  // it ended first
+      (void)status;
+      // The run finished first (summary.json "completed" is the last thing it writes; a kill
+      // during the exit after it changes nothing).
+      if (!killed || status_of(run) == "completed") continue;
       ++kills;
       child_kills += kill_child;
       if (fs::exists(run + "/checkpoint.tmp") || fs::exists(run + "/checkpoint.old") || fs::exists(run + "/best.tmp"))
         ++in_checkpoint;
-      // Whatever the moment, the folder never claims a completed run: its summary is "running"
-      // (never finished), a final status, or not written yet.
+      // Whatever the moment, the folder's summary is "running" (never finished), a final status,
+      // or not written yet.
       const std::string s = status_of(run);
       INFO("status after kill " << kills << ": " << s);
       CHECK((s.empty() || s == "running" || is_final_status(s)));
-      CHECK(s != "completed");
     }
     for (int i = 0; i < 3 && status_of(run) != "completed"; ++i) run_unroll(start_or_resume(), t.file("final.log"));
     INFO("round " << rounds);
@@ -146,7 +148,7 @@ train: {epochs: 30, batch: 10, threads: 1}
   CHECK(kills >= 20);
 }
 
-TEST_CASE("a full disk and a read-only folder fail cleanly with the path and errno; --resume works afterwards",
+TEST_CASE("a full disk and a read-only folder fail cleanly with the path and errno and --resume works afterwards",
           "[faults]") {
   TempDir t;
   // dense0.W is 100 x 1000 floats (400 KB) and SGD keeps no state: checkpoint/ and best/ take

@@ -102,7 +102,7 @@ TEST_CASE("a crash, exception or exit inside a plugin is recorded: status, reaso
   }
 }
 
-TEST_CASE("--in-process: a fatal signal is still recorded by the handler itself", "[run_failures]") {
+TEST_CASE("in-process runs (--in-process): a fatal signal is still recorded by the handler itself", "[run_failures]") {
   TempDir t;
   write_file_atomic(t.file("exp.yaml"), experiment("segfault"));
   const std::string run = t.file("run");
@@ -132,7 +132,7 @@ TEST_CASE("an error while loading data is recorded in summary.json and log.txt",
   CHECK_THAT(read_file(t.file("out.log")), Catch::Contains("error: "));
 }
 
-TEST_CASE("--out refuses an existing run unless --force, which leaves nothing of the old run", "[run_failures]") {
+TEST_CASE("run --out refuses an existing run unless --force and --force leaves nothing of the old run", "[run_failures]") {
   TempDir t;
   write_file_atomic(t.file("exp.yaml"), experiment("none"));
   const std::string run = t.file("run");

@@ -108,7 +108,7 @@ extern "C" void on_fatal_signal(int sig, siginfo_t* info, void*) {
   }
 
   // 1. The raw frames, for the supervisor to symbolize.
-  boost::stacktrace::safe_dump_to(0, 64, g_stack);
+  boost::stacktrace::safe_dump_to(0, 128, g_stack);
 
   // 2. summary.json, written to a temporary name and renamed like every result file.
   Buf j{g_out, sizeof g_out};
@@ -247,6 +247,13 @@ std::string format_crash_stack(const std::string& path) {
     const std::string file = f.source_file();
     if (!file.empty()) out << " at " << file << ":" << f.source_line();
     out << "\n";
+    // A stack overflow is one frame repeated thousands of times: say so once.
+    size_t same = 0;
+    while (i + same + 1 < st.size() && st[i + same + 1].address() == f.address()) ++same;
+    if (same > 1) {
+      out << "  ... the frame above " << same << " more times\n";
+      i += same;
+    }
   }
   return out.str();
 }

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -141,9 +142,8 @@ int supervise_run(const std::string& run_dir, const std::string& run_name, const
     arm_fatal_signal_report(run_dir, run_name);
     const int code = run_recording_failures(run_dir, train);
     mark->finished = 1;
-    std::fflush(nullptr);
-    // _exit: the parent's atexit handlers and static destructors are the parent's to run.
-    ::_exit(code);
+    // A normal exit: static destructors write what they hold (UNROLL_GEMM_PROFILE's file).
+    std::exit(code);
   }
   g_child = pid;
   int status = 0;
@@ -153,6 +153,10 @@ int supervise_run(const std::string& run_dir, const std::string& run_name, const
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
   if (WIFEXITED(status) && mark->finished) return WEXITSTATUS(status);
+  if (mark->finished) {  // its end is recorded; only the exit after it failed
+    std::fprintf(stderr, "warning: the run process died while exiting: %s\n", exit_description(status).c_str());
+    return kExitCrashed;
+  }
   return record_unfinished_child(run_dir, status, *mark);
 }
 

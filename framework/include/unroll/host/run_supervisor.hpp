@@ -8,7 +8,7 @@
 //
 //   parent: validate, prepare and lock the folder, write summary.json "running", fork, wait
 //   child:  die with the parent (PR_SET_PDEATHSIG), arm the fatal-signal report, train, record
-//           its own end in summary.json, mark the shared run marker finished, _exit(code)
+//           its own end in summary.json, mark the shared run marker finished, exit(code)
 //   parent: if the child did not finish, write summary.json "crashed" (signal or exit status,
 //           phase, component) and append the stack trace to log.txt; return the exit code
 //
