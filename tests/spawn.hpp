@@ -7,8 +7,10 @@
 namespace unroll::testing {
 
 /// Start build/bin/unroll with `args` (stdout and stderr to log_path; stdout to stdout_fd
-/// instead when it is >= 0) and return its pid.
-int spawn_unroll(const std::vector<std::string>& args, const std::string& log_path, int stdout_fd = -1);
+/// instead when it is >= 0) and return its pid. With `own_group` it leads a process group of its
+/// own (pid == pgid), which a test can signal as a terminal's Ctrl-C does: kill(-pid, SIGINT).
+int spawn_unroll(const std::vector<std::string>& args, const std::string& log_path, int stdout_fd = -1,
+                 bool own_group = false);
 /// Wait for a spawned process; returns the raw waitpid status.
 int wait_for(int pid);
 /// spawn_unroll + wait_for: the exit code, or 128 + the signal that killed it.

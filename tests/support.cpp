@@ -116,11 +116,12 @@ RunResult run_text(const TempDir& dir, const std::string& text, const std::strin
   return r;
 }
 
-int spawn_unroll(const std::vector<std::string>& args, const std::string& log_path, int stdout_fd) {
+int spawn_unroll(const std::vector<std::string>& args, const std::string& log_path, int stdout_fd, bool own_group) {
   const std::string bin = UNROLL_BINARY_DIR "/bin/unroll";
   std::vector<std::string> a = args;
   const pid_t pid = ::fork();
   if (pid == 0) {
+    if (own_group) ::setpgid(0, 0);
     const rlimit no_core{0, 0};  // crash tests must not leave core files behind
     ::setrlimit(RLIMIT_CORE, &no_core);
     const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

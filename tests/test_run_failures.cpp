@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "spawn.hpp"
 #include "support.hpp"
@@ -193,4 +195,35 @@ TEST_CASE("a run folder in use by another process is refused, naming the process
   CHECK(run_unroll({"run", "--resume", run, "--quiet"}, t.file("second.log")) == kExitFailed);
   CHECK_THAT(read_file(t.file("second.log")), Catch::Contains("in use by another unroll process"));
   ::close(fd);
+}
+
+TEST_CASE("Ctrl-C reaching both unroll run and its training process stops the run once, resumably",
+          "[run_failures]") {
+  TempDir t;
+  // About a second of training: the signal lands mid-run.
+  write_file_atomic(t.file("exp.yaml"), R"(name: ctrl_c
+seed: 2
+data: {kind: blobs, classes: 3, features: 32, samples: 1000, test_samples: 20, validation: 60}
+model:
+  - {kind: dense, units: 256}
+  - {kind: tanh}
+  - {kind: dense, units: 3}
+loss: cross_entropy
+optimizer: {kind: adam, lr: 0.01}
+train: {epochs: 30, batch: 10, threads: 1}
+)");
+  const std::string run = t.file("run");
+  const int pid = testing::spawn_unroll({"run", t.file("exp.yaml"), "--out", run, "--quiet"}, t.file("a.log"), -1, true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!fs::exists(run + "/checkpoint/manifest.json") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(fs::exists(run + "/checkpoint/manifest.json"));
+  ::kill(-pid, SIGINT);  // the whole process group, as a terminal does
+  const int status = testing::wait_for(pid);
+  INFO(read_file(t.file("a.log")));
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == kExitInterrupted);  // one stop request, not a kill
+  CHECK(summary(run)["status"] == "interrupted");
+  CHECK(run_unroll({"run", "--resume", run, "--quiet"}, t.file("b.log")) == 0);
+  CHECK(summary(run)["status"] == "completed");
 }
