@@ -9,6 +9,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/distributed.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -51,6 +52,9 @@ int cmd_run(const std::vector<std::string>& args) {
     throw UsageError("--resume RUN_DIR takes no FILE, --set or --out: the run continues with RUN_DIR/config.yaml");
   if (!resume && !vm.count("file")) throw UsageError("missing the experiment file: unroll run FILE");
 
+  // Under mpirun/srun: join the other ranks (a data-parallel run, docs/scaling.md).
+  start_distributed();
+  Communicator& comm = communicator();
   PluginHost host;
   host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
                                            : std::vector<std::string>{});
@@ -77,16 +81,18 @@ int cmd_run(const std::vector<std::string>& args) {
     const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
+    comm.broadcast(ro.out_dir);  // rank 0's timestamped folder: the ranks' clocks may differ
   }
   ro.threads = vm["threads"].as<int>();
   ro.quiet = vm.count("quiet") > 0;
   install_interrupt_handlers();
   RunResult r = run_experiment(exp, host, ro);
   if (r.status == "interrupted") {
-    std::fprintf(stderr, "interrupted: resume with `unroll run --resume %s`\n", r.dir.c_str());
+    if (comm.rank() == 0)
+      std::fprintf(stderr, "interrupted: resume with `unroll run --resume %s`\n", r.dir.c_str());
     return 130;
   }
-  if (!ro.quiet) std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
+  if (!ro.quiet && comm.rank() == 0) std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
   return 0;
 }
 
