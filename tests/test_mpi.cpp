@@ -158,6 +158,19 @@ train: {epochs: 3, batch: 32, bptt: {k1: 4, k2: 8}, clip: {norm: 1.0}, loss_at: 
 
 }  // namespace
 
+#ifndef UNROLL_HAVE_MPI
+// A build without MPI (UNROLL_MPI=OFF, or MPI not found) has no data-parallel runs; under
+// mpirun its ranks would each train alone into one folder, so the host refuses.
+TEST_CASE("mpi: a host built without MPI refuses to run as one of several ranks", "[mpi]") {
+  require_mpirun();
+  TempDir dir;
+  write(dir.file("mlp.yaml"), kMlp);
+  const Result r = run(2, dir, "mlp.yaml", "two");
+  CHECK(r.code != 0);
+  CHECK_THAT(r.out, Contains("this unroll was built without MPI"));
+  CHECK(!fs::exists(dir.file("two/metrics.csv")));
+}
+#else
 TEST_CASE("mpi: an MLP trained by 2 ranks matches the one-process run", "[mpi]") {
   require_mpirun();
   TempDir dir;
@@ -361,3 +374,4 @@ train: {epochs: 100000, batch: 30}
   CHECK(resumed.code == 0);
   CHECK_THAT(unroll::read_file(out + "/summary.json"), Contains("\"status\": \"completed\""));
 }
+#endif  // UNROLL_HAVE_MPI
