@@ -310,6 +310,26 @@ TEST_CASE("mpi: a batch smaller than the number of ranks is refused where it is 
   CHECK_THAT(r.out, Contains("train.batch (2) is smaller than the number of ranks (3)"));
 }
 
+TEST_CASE("mpi: a last batch with fewer samples than ranks is skipped on every rank", "[mpi]") {
+  require_mpirun();
+  TempDir dir;
+  // 201 training samples in batches of 100: the last batch holds one sample for two ranks.
+  write(dir.file("tail.yaml"), R"(name: mpi_tail
+seed: 1
+data: {kind: blobs, classes: 3, features: 4, samples: 67, test_samples: 5, validation: 0}
+model: [{kind: dense, units: 8}, {kind: tanh}, {kind: dense, units: 3}]
+loss: {kind: cross_entropy}
+optimizer: {kind: sgd, lr: 0.1}
+train: {epochs: 2, batch: 100}
+)");
+  const Result r = run(2, dir, "tail.yaml", "two");
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(unroll::read_file(dir.file("two/log.txt")),
+             Contains("the last batch of each epoch has 1 sample(s), fewer than the 2 ranks; it is skipped"));
+  CHECK_THAT(unroll::read_file(dir.file("two/summary.json")), Contains("\"steps\": 4"));  // 2 batches x 2 epochs
+}
+
 TEST_CASE("mpi: a rank that dies ends the job, rank 0 notes it, and the checkpoint resumes", "[mpi]") {
   require_mpirun();
   TempDir dir;
