@@ -103,6 +103,15 @@ TEST_CASE("a plugin with a different ABI fingerprint is refused before it regist
   REQUIRE(h.loaded().empty());
 }
 
+TEST_CASE("a plugin built for another CPU is refused with both instruction sets named", "[plugins]") {
+  PluginHost h;
+  const std::string lib = fixture("other_cpu");
+  REQUIRE_THROWS_WITH(h.load_library(lib), Contains(lib) && Contains("it was compiled for the CPU instruction set ") &&
+                                               Contains(std::string("but this host for ") + UNROLL_ISA + " ") &&
+                                               Contains("UNROLL_NATIVE"));
+  REQUIRE(h.registry().entries().empty());
+}
+
 TEST_CASE("a registration function that throws is reported, not propagated raw", "[plugins]") {
   PluginHost h;
   const std::string lib = fixture("throwing_plugin");

@@ -10,6 +10,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/distributed.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -59,6 +60,12 @@ int cmd_run(const std::vector<std::string>& args) {
 
   if (resume && vm.count("force")) throw UsageError("--force replaces a run; --resume continues one: use one of them");
 
+  // Under mpirun/srun: join the other ranks (a data-parallel run, docs/scaling.md). Only rank 0
+  // touches the run folder; MPI does not survive a fork, so ranks train without a supervisor.
+  start_distributed();
+  Communicator& comm = communicator();
+  const bool writer = comm.rank() == 0;
+
   // Everything is validated before anything is written: plugins, the experiment, the folder.
   PluginHost host;
   host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
@@ -71,9 +78,12 @@ int cmd_run(const std::vector<std::string>& args) {
     ro.resume = true;
     if (!fs::exists(ro.out_dir + "/config.yaml"))
       throw Error(ro.out_dir + ": not a run folder (no config.yaml)");
-    lock = std::make_unique<RunFolderLock>(ro.out_dir);
-    if (const std::string fixed = recover_checkpoint_swap(ro.out_dir); !fixed.empty())
-      std::fprintf(stderr, "note: %s\n", fixed.c_str());
+    if (writer) {
+      lock = std::make_unique<RunFolderLock>(ro.out_dir);
+      if (const std::string fixed = recover_checkpoint_swap(ro.out_dir); !fixed.empty())
+        std::fprintf(stderr, "note: %s\n", fixed.c_str());
+    }
+    comm.barrier();  // the other ranks read the checkpoint rank 0 may just have recovered
     if (summary_status(ro.out_dir) == "completed") {
       std::printf("%s: the run has completed; nothing to resume\n", ro.out_dir.c_str());
       return kExitCompleted;
@@ -93,17 +103,21 @@ int cmd_run(const std::vector<std::string>& args) {
     exp.file = ro.out_dir + "/config.yaml";
     exp.base_dir = base_dir.empty() ? fs::absolute(ro.out_dir).string() : base_dir;
     exp.config = resolve_experiment(load_yaml_file(exp.file), host, exp.base_dir);
-    write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir);
+    comm.barrier();  // every rank has read the summary before rank 0 marks the run as running
+    if (writer) write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir);
   } else {
     const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
-    prepare_run_folder(ro.out_dir, vm.count("force") > 0);
-    lock = std::make_unique<RunFolderLock>(ro.out_dir);
-    if (vm.count("force")) clear_run_outputs(ro.out_dir);
-    // From here on the folder says what happened to the run, whatever happens to the process.
-    write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir);
-    write_file_atomic(ro.out_dir + "/config.yaml", to_yaml(exp.config));
+    comm.broadcast(ro.out_dir);  // rank 0's timestamped folder: the ranks' clocks may differ
+    if (writer) {
+      prepare_run_folder(ro.out_dir, vm.count("force") > 0);
+      lock = std::make_unique<RunFolderLock>(ro.out_dir);
+      if (vm.count("force")) clear_run_outputs(ro.out_dir);
+      // From here on the folder says what happened to the run, whatever happens to the process.
+      write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir);
+      write_file_atomic(ro.out_dir + "/config.yaml", to_yaml(exp.config));
+    }
   }
   ro.threads = vm["threads"].as<int>();
   ro.quiet = vm.count("quiet") > 0;
@@ -111,13 +125,14 @@ int cmd_run(const std::vector<std::string>& args) {
     install_interrupt_handlers();
     RunResult r = run_experiment(exp, host, ro);
     if (r.status == "interrupted") {
-      std::fprintf(stderr, "interrupted: resume with `unroll run --resume %s`\n", r.dir.c_str());
+      if (writer) std::fprintf(stderr, "interrupted: resume with `unroll run --resume %s`\n", r.dir.c_str());
       return kExitInterrupted;
     }
-    if (!ro.quiet)
+    if (!ro.quiet && writer)
       std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
     return kExitCompleted;
   };
+  if (comm.size() > 1) return writer ? run_recording_failures(ro.out_dir, train) : train();
   return supervise_run(ro.out_dir, exp.config.at("name").text(), train, vm.count("in-process") == 0);
 }
 

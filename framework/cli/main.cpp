@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "unroll/communicator.hpp"
 #include "unroll/error.hpp"
 
 namespace {
@@ -25,6 +26,20 @@ const char* kUsage =
     "  report SWEEP_DIR                                           tables (report.md/.csv) and plots of a sweep\n"    "\n"
     "common options: --plugin-dir DIR (repeatable; also UNROLL_PLUGIN_PATH), --help\n"
     "Run `unroll COMMAND --help` for a command's options.\n";
+
+// In a data-parallel run, which rank failed.
+std::string rank_prefix() {
+  const unroll::Communicator& c = unroll::communicator();
+  return c.size() > 1 ? " (rank " + std::to_string(c.rank()) + " of " + std::to_string(c.size()) + ")" : "";
+}
+
+// A failing rank of a data-parallel run ends the whole job: the other ranks may be waiting for
+// it in a collective and would never return.
+int fail(int code) {
+  std::fflush(stderr);
+  if (unroll::communicator().size() > 1) unroll::communicator().abort(code);
+  return code;
+}
 
 }  // namespace
 
@@ -65,12 +80,12 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const unroll::cli::UsageError& e) {
     std::fprintf(stderr, "unroll %s: %s\n", cmd.c_str(), e.what());
-    return 2;
+    return fail(2);
   } catch (const unroll::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    std::fprintf(stderr, "error%s: %s\n", rank_prefix().c_str(), e.what());
+    return fail(1);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "internal error: %s\n", e.what());
-    return 3;
+    std::fprintf(stderr, "internal error%s: %s\n", rank_prefix().c_str(), e.what());
+    return fail(3);
   }
 }

@@ -132,12 +132,13 @@ void Bptt::forward() {
   w_.count = loss_count(win_y_, w_.ncols);
 }
 
-void Bptt::backward() {
+void Bptt::backward(long loss_divisor) {
   if (!w_.has_loss) return;
   const Seq& out = *w_.outputs;
+  const long divisor = loss_divisor > 0 ? loss_divisor : w_.count;
   dy_.resize(out.features(), out.steps, out.batch);
   dy_.data.setZero();
-  if (w_.count > 0) dy_.data.middleCols(w_.col0, w_.ncols) = grad_ * static_cast<Scalar>(1.0 / w_.count);
+  if (divisor > 0) dy_.data.middleCols(w_.col0, w_.ncols) = grad_ * static_cast<Scalar>(1.0 / divisor);
   model_->backward(dy_);
 }
 

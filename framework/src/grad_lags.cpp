@@ -1,9 +1,12 @@
 #include "grad_lags.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <span>
 #include <sstream>
 
 #include "metrics_table.hpp"
+#include "unroll/communicator.hpp"
 #include "unroll/host/model.hpp"
 
 namespace unroll {
@@ -17,7 +20,12 @@ void GradLags::add_window(Model& model, int start, int end) {
   size_t li = 0;
   for (auto& l : model.layers()) {
     if (!l->is_recurrent()) continue;
-    const std::vector<double> norms = l->hidden_grad_norms();
+    std::vector<double> norms = l->hidden_grad_norms();
+    if (communicator().size() > 1) {  // the norm over the global batch: sqrt of the summed squares
+      for (double& v : norms) v *= v;
+      communicator().allreduce_sum(std::span<double>(norms));
+      for (double& v : norms) v = std::sqrt(v);
+    }
     if (sum_.size() <= li) sum_.resize(li + 1);
     auto& sums = sum_[li];
     const int last = end - 1 - start;  // lag measured from the window's last step

@@ -82,8 +82,11 @@ void Model::reset_state(int batch) {
     l->reset_state(batch);  // recurrent state, and per-sequence randomness (variational dropout)
 }
 
-void Model::set_epoch(uint64_t seed, int epoch) {
-  for (auto& l : layers_) l->set_epoch_rng(Rng::derive(seed, l->name() + "/epoch" + std::to_string(epoch)));
+void Model::set_epoch(uint64_t seed, int epoch, int rank) {
+  // Rank 0 draws what a one-process run draws; other ranks draw their own streams, so no two
+  // ranks share a dropout mask or a noise sample.
+  const std::string suffix = rank == 0 ? "" : "/rank" + std::to_string(rank);
+  for (auto& l : layers_) l->set_epoch_rng(Rng::derive(seed, l->name() + "/epoch" + std::to_string(epoch) + suffix));
 }
 
 std::string Model::describe() const {

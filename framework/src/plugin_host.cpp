@@ -13,6 +13,18 @@ namespace fs = std::filesystem;
 
 namespace unroll {
 
+namespace {
+// The value of `key` in an ABI fingerprint "k1=v1;k2=v2", or "" when absent.
+std::string fingerprint_field(const std::string& fp, const std::string& key) {
+  const std::string tag = key + "=";
+  size_t at = fp.find(tag);
+  while (at != std::string::npos && at != 0 && fp[at - 1] != ';') at = fp.find(tag, at + 1);
+  if (at == std::string::npos) return "";
+  at += tag.size();
+  return fp.substr(at, fp.find(';', at) - at);
+}
+}  // namespace
+
 struct LibraryHandle {
   boost::dll::shared_library lib;
 };
@@ -48,9 +60,18 @@ void PluginHost::load_library(const fs::path& path_in) {
   }
   const std::string theirs = info->abi_fingerprint ? info->abi_fingerprint : "";
   const std::string ours = UNROLL_ABI_FINGERPRINT;
-  if (theirs != ours)
-    throw Error("plugin library " + where + " was built with incompatible settings:\n  plugin: " + theirs +
+  if (theirs != ours) {
+    // A different target CPU is the likely case on a cluster (login and compute nodes differ),
+    // so it is named first, in words.
+    const std::string their_isa = fingerprint_field(theirs, "isa"), our_isa = fingerprint_field(ours, "isa");
+    std::string cpu;
+    if (their_isa != our_isa)
+      cpu = "it was compiled for the CPU instruction set " + (their_isa.empty() ? "(not recorded)" : their_isa) +
+            ", but this host for " + our_isa +
+            " (build both with the same UNROLL_NATIVE setting; -DUNROLL_NATIVE=OFF runs on any x86-64)\n";
+    throw Error("plugin library " + where + " was built with incompatible settings:\n" + cpu + "  plugin: " + theirs +
                 "\n  host:   " + ours + "\nrebuild it with unroll_add_plugin() from find_package(unroll)");
+  }
 
   auto reg_fn = handle->lib.get_alias<PluginRegisterFn>("unroll_register");
   registry_.begin_library(where, handle);

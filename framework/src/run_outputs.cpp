@@ -97,6 +97,7 @@ void RunOutputs::write_summary(const RunSummary& s, const MetricsTable& table) {
   j["seconds_per_epoch"] = rows.empty() ? 0.0 : secs / rows.size();
   j["seconds_total"] = std::chrono::duration<double>(Clock::now() - start_).count();
   j["threads"] = s.threads;
+  j["ranks"] = s.ranks;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);  // ru_maxrss is in KiB on Linux; whole process so far
   j["peak_rss_mb"] = static_cast<double>(ru.ru_maxrss) / 1024.0;

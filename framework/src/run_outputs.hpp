@@ -22,6 +22,7 @@ class GradLags;
 struct RunSummary {
   std::string name, status, stop_reason, error;
   int threads = 1;
+  int ranks = 1;  // processes of a data-parallel run
   uint64_t seed = 1;
   long long steps = 0;
   std::string best_metric;  // best/: the metric, its value and epoch (epoch 0: none)

@@ -7,6 +7,7 @@
 #include "unroll/host/trainer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -27,6 +28,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/bptt.hpp"
 #include "unroll/host/checkpoint.hpp"
+#include "unroll/host/distributed.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/finite_check.hpp"
 #include "unroll/host/model.hpp"
@@ -63,7 +65,9 @@ struct Diverged : Error {
 class Trainer {
  public:
   Trainer(const Experiment& exp, PluginHost& host, const RunOptions& opt)
-      : exp_(exp), host_(host), opt_(opt), out_(opt.out_dir, opt.quiet) {}
+      : exp_(exp), host_(host), opt_(opt), out_(opt.out_dir, opt.quiet) {
+    out_.set_writing(comm_.rank() == 0);  // a data-parallel run's folder is rank 0's
+  }
 
   RunResult run();
 
@@ -87,6 +91,10 @@ class Trainer {
   const Experiment& exp_;
   PluginHost& host_;
   RunOptions opt_;
+  // Data-parallel run (host/distributed.hpp): this process's rank among comm_.size(); a
+  // one-process run is rank 0 of 1.
+  Communicator& comm_ = communicator();
+  bool stop_requested_ = false;  // some rank got SIGINT/SIGTERM (agreed on by every rank)
   RunOutputs out_;
   TrainSettings s_;
   uint64_t seed_ = 1;
@@ -116,7 +124,10 @@ class Trainer {
 void Trainer::build() {
   seed_ = static_cast<uint64_t>(cfg().at("seed").as_int().value_or(1));
   s_ = read_train_settings(cfg().at("train"));
-  threads_ = configure_threads(opt_.threads > 0 ? opt_.threads : s_.threads);
+  int threads = opt_.threads > 0 ? opt_.threads : s_.threads;
+  if (threads <= 0 && comm_.local_size() > 1)  // ranks on one machine share its cores
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm_.local_size());
+  threads_ = configure_threads(threads);
   c_ = build_components(exp_, host_, s_, seed_);
   samples_ = split_samples(*c_.data, c_.info, cfg().at("data"), seed_);
   const long long n = static_cast<long long>(samples_.train.size());
@@ -125,6 +136,17 @@ void Trainer::build() {
   if (steps_per_epoch_ == 0)
     throw Error("the training split has " + std::to_string(n) + " samples, fewer than one batch of " +
                 std::to_string(s_.batch));
+  if (s_.batch < comm_.size())
+    throw Error(cfg().at("train").at("batch").loc().str() + ": train.batch (" + std::to_string(s_.batch) +
+                ") is smaller than the number of ranks (" + std::to_string(comm_.size()) +
+                "): each rank takes a slice of every batch, so every rank needs at least one sample");
+  if (const long long tail = n % s_.batch; !s_.stateful && tail > 0 && tail < comm_.size()) {
+    // Some rank would get no sample of the last batch; every rank skips it instead (a rank
+    // without samples would still have to join every collective of the batch's updates).
+    --steps_per_epoch_;
+    out_.log("note: the last batch of each epoch has " + std::to_string(tail) + " sample(s), fewer than the " +
+             std::to_string(comm_.size()) + " ranks; it is skipped (a one-process run trains it)");
+  }
 
   const bool validation = !samples_.validation.empty();
   table_.emplace(c_.accuracy, validation, c_.info.bits_per_symbol);
@@ -136,6 +158,11 @@ void Trainer::build() {
   if (!note.empty()) out_.log(note, false);
   update_ = std::make_unique<UpdatePipeline>(c_.params, c_.regularizers, *c_.optimizer, *c_.schedule, s_.clip_norm,
                                              s_.clip_value);
+  if (comm_.size() > 1)  // the one gradient allreduce per update, packed into one buffer
+    update_->set_gradient_reduction(
+        [this, buffer = std::vector<float>()](const std::vector<Param*>& params) mutable {
+          allreduce_gradients(comm_, params, buffer);
+        });
 }
 
 TrainProgress Trainer::progress() const {
@@ -213,17 +240,20 @@ std::vector<size_t> Trainer::epoch_order(int epoch) const {
 
 void Trainer::train_epoch(int epoch) {
   marker::set_phase("train epoch", epoch + 1);
-  c_.model->set_epoch(seed_, epoch);
+  c_.model->set_epoch(seed_, epoch, comm_.rank());
   update_->start_epoch(seed_, epoch);
   epoch_train_ = {};
   lags_.start_epoch();
   const std::vector<size_t> order = epoch_order(epoch);
-  if (s_.stateful) c_.model->reset_state(s_.batch);
+  if (s_.stateful) c_.model->reset_state(static_cast<int>(rank_slice(s_.batch, comm_.rank(), comm_.size()).size()));
   const size_t n = order.size(), nb = static_cast<size_t>(steps_per_epoch_), batch = static_cast<size_t>(s_.batch);
   for (size_t b = 0; b < nb; ++b) {
-    if (interrupt_requested()) throw Interrupted{epoch, static_cast<long>(b)};
+    if (comm_.size() > 1 ? stop_requested_ : interrupt_requested() != 0) throw Interrupted{epoch, static_cast<long>(b)};
     const size_t from = b * batch, to = std::min(n, from + batch);
-    train_batch(std::span<const size_t>(order.data() + from, to - from), epoch, static_cast<long>(b));
+    // This rank's slice of the global batch (all of it in a one-process run). A stateful run's
+    // columns are streams, so each rank carries the state of the same streams batch after batch.
+    const Slice mine = rank_slice(to - from, comm_.rank(), comm_.size());
+    train_batch(std::span<const size_t>(order.data() + from + mine.begin, mine.size()), epoch, static_cast<long>(b));
     if (Progress* bar = out_.progress())
       bar->batch(epoch, static_cast<long>(b + 1), static_cast<long>(nb), epoch_train_.mean());
   }
@@ -238,17 +268,35 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no)
   while (const BpttWindow* w = bptt_.next()) {
     update_->perturb();
     bptt_.forward();
+    long divisor = w->count;  // the gradient is dloss / divisor
     if (w->has_loss) {
-      if (!std::isfinite(w->loss_sum)) {
+      Tally t;
+      t.add(w->outputs->data.middleCols(w->col0, w->ncols), *w->targets, w->loss_sum);
+      if (comm_.size() > 1) {
+        // One small allreduce per window: the global batch's loss and counts, so that every rank
+        // averages its gradient over the global batch and all ranks agree on a divergence or a
+        // stop request (a rank that stopped alone would leave the others waiting).
+        std::array<double, 5> v{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct),
+                                static_cast<double>(w->count), interrupt_requested() ? 1.0 : 0.0};
+        comm_.allreduce_sum(v);
+        t.loss = v[0];
+        t.count = std::lround(v[1]);
+        t.correct = std::lround(v[2]);
+        divisor = std::lround(v[3]);
+        stop_requested_ = v[4] > 0;
+      }
+      if (!std::isfinite(t.loss)) {
         std::ostringstream s;
-        s << "training diverged: the loss is " << w->loss_sum << " at epoch " << epoch + 1 << ", batch "
+        s << "training diverged: the loss is " << t.loss << " at epoch " << epoch + 1 << ", batch "
           << batch_no + 1 << " (lr " << fmt(update_->lr()) << "); the last good checkpoint is kept. Lower the "
           << "learning rate or clip gradients (train.clip.norm)";
         throw Diverged(s.str());
       }
-      epoch_train_.add(w->outputs->data.middleCols(w->col0, w->ncols), *w->targets, w->loss_sum);
+      epoch_train_.loss += t.loss;
+      epoch_train_.count += t.count;
+      epoch_train_.correct += t.correct;
     }
-    bptt_.backward();
+    bptt_.backward(divisor);
     if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end);
     update_->restore();
     if (w->has_loss) {
@@ -263,8 +311,10 @@ Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {
   Seq x;
   Targets y, sel;
   const size_t eval_batch = static_cast<size_t>(s_.eval_batch);
-  for (size_t from = 0; from < idx.size(); from += eval_batch) {
-    const size_t to = std::min(idx.size(), from + eval_batch);
+  // Each rank evaluates its slice of the samples; the tallies are summed below.
+  const Slice mine = rank_slice(idx.size(), comm_.rank(), comm_.size());
+  for (size_t from = mine.begin; from < mine.end; from += eval_batch) {
+    const size_t to = std::min(mine.end, from + eval_batch);
     {
       marker::ComponentScope mark("dataset", cfg().at("data").at("kind").text(), "batch");
       c_.data->batch(split, std::span<const size_t>(idx.data() + from, to - from), x, y);
@@ -276,10 +326,20 @@ Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {
     const auto cols = out.data.middleCols(c.col0, c.ncols);
     t.add(cols, sel, c_.loss->evaluate(cols, sel, nullptr));
   }
+  if (comm_.size() > 1) {
+    std::array<double, 3> v{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct)};
+    comm_.allreduce_sum(v);
+    t.loss = v[0];
+    t.count = std::lround(v[1]);
+    t.correct = std::lround(v[2]);
+  }
   return t;
 }
 
 EpochMeasures Trainer::measure(int epoch, Clock::time_point t0) {
+  // Per-rank batch statistics (batch_norm without sync) leave each replica with its own
+  // running statistics: their mean is what every rank evaluates with and rank 0 saves.
+  if (comm_.size() > 1) average_buffers(comm_, c_.model->buffers());
   EpochMeasures m;
   m.epoch = epoch + 1;
   m.train = epoch_train_;
@@ -288,7 +348,10 @@ EpochMeasures Trainer::measure(int epoch, Clock::time_point t0) {
   m.lr = update_->lr();
   m.grad_norm = u.mean_grad_norm();
   m.clip_rate = u.clip_rate();
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Rank 0's clock for every rank, so that max_seconds stops them all at the same epoch.
+  std::array<double, 1> seconds{std::chrono::duration<double>(Clock::now() - t0).count()};
+  comm_.broadcast(seconds);
+  m.seconds = seconds[0];
   return m;
 }
 
@@ -299,6 +362,7 @@ RunSummary Trainer::summary(const std::string& status, const std::string& stop, 
   s.stop_reason = stop;
   s.error = error;
   s.threads = threads_;
+  s.ranks = comm_.size();
   s.seed = seed_;
   s.steps = update_->step();
   s.best_metric = best_.monitor.name;
@@ -319,6 +383,17 @@ RunResult Trainer::run() {
            std::to_string(c_.info.input_size) + " features");
   out_.log("model:\n" + c_.model->describe(), false);
   out_.log("threads: " + std::to_string(threads_) + ", seed " + std::to_string(seed_), false);
+  if (comm_.size() > 1) {
+    out_.log("ranks: " + std::to_string(comm_.size()) + " (data-parallel, " + comm_.describe() + "), " +
+             std::to_string(comm_.local_size()) + " on this machine; each takes a slice of every batch of " +
+             std::to_string(s_.batch));
+    if (comm_.rank() == 0)
+      note_signal_in(opt_.out_dir + "/log.txt",
+                     "rank 0 was stopped by a signal while training with " + std::to_string(comm_.size()) +
+                         " ranks; mpirun stops a job this way when one of its ranks died (its message names the "
+                         "rank). checkpoint/ holds the last checkpointed epoch; continue with any number of ranks: "
+                         "unroll run --resume " + opt_.out_dir + "\n");
+  }
   if (opt_.resume) resume();
   out_.start_progress(s_.epochs);
   take_snapshot();  // epoch 0 (or the resumed epoch): what an interrupt in the first epoch saves

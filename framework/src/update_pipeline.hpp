@@ -31,8 +31,9 @@ struct UpdateStats {
 
 class UpdatePipeline {
  public:
-  /// Combines the gradients of data-parallel replicas in place (a mean over ranks), so every
-  /// replica clips and steps on the same numbers.
+  /// Combines the gradients of data-parallel replicas in place (a sum over ranks of gradients
+  /// each averaged over the global batch, host/distributed.hpp), so every replica clips and
+  /// steps on the same numbers.
   using GradientReduction = std::function<void(const std::vector<Param*>& params)>;
 
   UpdatePipeline(std::vector<Param*> params, std::vector<std::shared_ptr<Regularizer>> regularizers,

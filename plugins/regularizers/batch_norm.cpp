@@ -3,8 +3,17 @@
 // gamma/beta shared by every step (the layer sees a sequence as one wide batch, types.hpp).
 // Running statistics follow PyTorch: running = (1-m)*running + m*batch, with the unbiased
 // batch variance; they are buffers, so checkpoints save them.
+//
+// In a data-parallel run each rank sees only its slice of the batch. By default the statistics
+// are the rank's own (as PyTorch's BatchNorm under DistributedDataParallel); with `sync: true`
+// the sums behind the mean, the variance and the backward pass are added over every rank
+// (unroll::communicator()), so the layer normalizes by the global batch exactly as one process
+// would. A plugin sees the ranks only through <unroll/communicator.hpp>.
 #include <cmath>
+#include <span>
+#include <vector>
 
+#include <unroll/communicator.hpp>
 #include <unroll/plugin.hpp>
 
 namespace {
@@ -20,7 +29,7 @@ Node constant_init(const char* value) {
 class BatchNorm final : public Layer {
  public:
   BatchNorm(const Options& o, const BuildContext& c)
-      : momentum_(o.real("momentum")), eps_(o.real("eps")), n_(c.input_size),
+      : momentum_(o.real("momentum")), eps_(o.real("eps")), sync_(o.boolean("sync")), n_(c.input_size),
         gamma_(c.name + ".gamma", n_, 1, 1, 1, constant_init("1")),
         beta_(c.name + ".beta", n_, 1, 1, 1, constant_init("0")),
         mean_name_(c.name + ".running_mean"), var_name_(c.name + ".running_var"),
@@ -45,13 +54,27 @@ class BatchNorm final : public Layer {
       y.data.array() = (x.data.array().colwise() * scale_.array()).colwise() + shift_.array();
       return;
     }
-    const Eigen::Index N = x.data.cols();
+    Eigen::Index N = x.data.cols();
+    if (synced()) {
+      // Global mean first, then the squared deviations from it (the two-pass variance).
+      sums_.assign(static_cast<size_t>(n_) + 1, 0.0);
+      for (Eigen::Index i = 0; i < n_; ++i) sums_[i] = x.data.row(i).cast<double>().sum();
+      sums_[n_] = static_cast<double>(N);
+      communicator().allreduce_sum(std::span<double>(sums_));
+      N = static_cast<Eigen::Index>(sums_[n_]);
+      mean_.resize(n_);
+      for (Eigen::Index i = 0; i < n_; ++i) mean_[i] = static_cast<Scalar>(sums_[i] / static_cast<double>(N));
+    }
     if (N < 2)
       throw Error(name() + ": batch_norm needs more than one value per feature in training (got a batch of " +
-                  std::to_string(N) + " column); use a larger batch");
-    mean_ = x.data.rowwise().mean();
+                  std::to_string(N) + " column" + (sync_ ? "" : " on this rank") + "); use a larger batch" +
+                  (sync_ ? "" : " or sync: true"));
+    if (!synced()) mean_ = x.data.rowwise().mean();
     xhat_ = x.data.colwise() - mean_;
-    var_ = xhat_.rowwise().squaredNorm() / static_cast<Scalar>(N);
+    var_ = xhat_.rowwise().squaredNorm();
+    if (synced()) reduce(var_);
+    var_ /= static_cast<Scalar>(N);
+    n_total_ = N;
     inv_std_ = (var_.array() + eps_).rsqrt();
     xhat_.array().colwise() *= inv_std_.array();
     y.data.array() = (xhat_.array().colwise() * gamma).colwise() + beta;
@@ -63,12 +86,18 @@ class BatchNorm final : public Layer {
   }
 
   // With g = dL/dy, dx = gamma/(N*sigma) * (N*g - sum(g) - xhat * sum(g*xhat)), per feature.
+  // Synchronized, the sums are the global batch's, while the parameter gradients take this
+  // rank's part only: the host sums those over the ranks itself.
   void do_backward(const Seq& dy, Seq& dx, bool need_dx) override {
-    const auto N = static_cast<Scalar>(dy.data.cols());
+    const auto N = static_cast<Scalar>(n_total_);
     sum_dy_ = dy.data.rowwise().sum();
     sum_dy_xhat_ = (dy.data.array() * xhat_.array()).rowwise().sum();
     gamma_.grad.col(0) += sum_dy_xhat_;
     beta_.grad.col(0) += sum_dy_;
+    if (synced()) {
+      reduce(sum_dy_);
+      reduce(sum_dy_xhat_);
+    }
     if (!need_dx) return;
     dx.resize(n_, dy.steps, dy.batch);
     scale_ = gamma_.value.col(0).array() * inv_std_.array() / N;
@@ -79,8 +108,19 @@ class BatchNorm final : public Layer {
   }
 
  private:
+  bool synced() const { return sync_ && communicator().size() > 1; }
+  // v summed over every rank (in double).
+  void reduce(Vector& v) {
+    sums_.assign(v.data(), v.data() + v.size());
+    communicator().allreduce_sum(std::span<double>(sums_));
+    for (Eigen::Index i = 0; i < v.size(); ++i) v[i] = static_cast<Scalar>(sums_[static_cast<size_t>(i)]);
+  }
+
   double momentum_, eps_;
+  bool sync_;
   int n_;
+  Eigen::Index n_total_ = 0;  // columns normalized together: this rank's, or every rank's (sync)
+  std::vector<double> sums_;
   Param gamma_, beta_;
   std::string mean_name_, var_name_;
   Matrix running_mean_, running_var_;  // n x 1
@@ -96,5 +136,7 @@ UNROLL_PLUGIN(registry) {
            "(Ioffe & Szegedy 2015)");
   s.real("momentum", 0.1, "running statistics: running = (1-m)*running + m*batch").range(0, 1);
   s.real("eps", 1e-5, "added to the variance for numerical stability").above(0);
+  s.boolean("sync", false,
+            "data-parallel runs: statistics over the global batch (summed across ranks) instead of each rank's slice");
   registry.add_layer(std::move(s), [](const Options& o, BuildContext& c) { return std::make_unique<BatchNorm>(o, c); });
 }

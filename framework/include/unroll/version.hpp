@@ -1,7 +1,9 @@
 #pragma once
 // API version and ABI fingerprint. A plugin records both at compile time; the host compares
 // them with its own before calling anything in the library. The fingerprint lists every build
-// setting that changes the layout of what crosses the boundary (DESIGN.md, trap 3).
+// setting that changes the layout of what crosses the boundary or the instructions the code may
+// use: a plugin compiled with -march=native on one CPU can crash with an illegal instruction on
+// another, and Eigen's vectorization (and so its alignment) follows the instruction set.
 #include <Eigen/Core>
 
 /// Bump whenever a public header changes a class layout or a virtual function.
@@ -22,8 +24,46 @@
 #define UNROLL_ABI_CXX11 "none"
 #endif
 
+// The target instruction set, as the compiler's predefined macros tell it: the architecture
+// and the vector extensions Eigen and the compiler's own code may use. -DUNROLL_NATIVE=OFF
+// builds for the x86-64 baseline (SSE2), which every x86-64 CPU runs.
+#if defined(__x86_64__)
+#define UNROLL_ISA_ARCH "x86-64"
+#elif defined(__aarch64__)
+#define UNROLL_ISA_ARCH "aarch64"
+#else
+#define UNROLL_ISA_ARCH "other"
+#endif
+#if defined(__SSE4_2__)
+#define UNROLL_ISA_SSE42 "+sse4.2"
+#else
+#define UNROLL_ISA_SSE42 ""
+#endif
+#if defined(__AVX__)
+#define UNROLL_ISA_AVX "+avx"
+#else
+#define UNROLL_ISA_AVX ""
+#endif
+#if defined(__AVX2__)
+#define UNROLL_ISA_AVX2 "+avx2"
+#else
+#define UNROLL_ISA_AVX2 ""
+#endif
+#if defined(__FMA__)
+#define UNROLL_ISA_FMA "+fma"
+#else
+#define UNROLL_ISA_FMA ""
+#endif
+#if defined(__AVX512F__)
+#define UNROLL_ISA_AVX512 "+avx512f"
+#else
+#define UNROLL_ISA_AVX512 ""
+#endif
+/// "x86-64" for a portable build, "x86-64+sse4.2+avx+avx2+fma" for a typical -march=native one.
+#define UNROLL_ISA UNROLL_ISA_ARCH UNROLL_ISA_SSE42 UNROLL_ISA_AVX UNROLL_ISA_AVX2 UNROLL_ISA_FMA UNROLL_ISA_AVX512
+
 #define UNROLL_ABI_FINGERPRINT                                                                   \
   "cxx11_abi=" UNROLL_ABI_CXX11 ";glibcxx_debug=" UNROLL_ABI_GLIBCXX_DEBUG                      \
   ";eigen=" UNROLL_STR(EIGEN_WORLD_VERSION) "." UNROLL_STR(EIGEN_MAJOR_VERSION) "." UNROLL_STR(  \
       EIGEN_MINOR_VERSION) ";eigen_max_align=" UNROLL_STR(EIGEN_MAX_ALIGN_BYTES) ";scalar=float"  \
-  ";pointer=" UNROLL_STR(__SIZEOF_POINTER__)
+  ";pointer=" UNROLL_STR(__SIZEOF_POINTER__) ";isa=" UNROLL_ISA

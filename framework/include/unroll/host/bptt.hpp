@@ -73,8 +73,11 @@ class Bptt {
   const BpttWindow* next();
   /// Forward over the current window and, when it has a loss, the loss.
   void forward();
-  /// Back-propagate the current window's loss through all its steps.
-  void backward();
+  /// Back-propagate the current window's loss through all its steps, its gradient averaged over
+  /// `loss_divisor` loss columns (0: the window's own count, w->count). A data-parallel run
+  /// passes the count over every rank's slice, so the gradients summed over the ranks average
+  /// the global batch.
+  void backward(long loss_divisor = 0);
 
  private:
   Model* model_ = nullptr;

@@ -35,8 +35,9 @@ class Model {
   /// New sequences: every layer's reset_state (recurrent layers zero their state, variational
   /// dropout draws a new mask).
   void reset_state(int batch);
-  /// Give every layer its random stream for this epoch (dropout masks, noise).
-  void set_epoch(uint64_t seed, int epoch);
+  /// Give every layer its random stream for this epoch (dropout masks, noise), derived from
+  /// (seed, layer name, epoch) and, for ranks other than 0 of a data-parallel run, the rank.
+  void set_epoch(uint64_t seed, int epoch, int rank = 0);
   /// One line per layer: name, kind, output size, parameter count.
   std::string describe() const;
 

@@ -1,0 +1,103 @@
+// The one-rank communicator, launcher detection and rank slices (host/distributed.hpp). The MPI
+// communicator is in distributed_mpi.cpp, compiled only when MPI is found.
+#include "unroll/host/distributed.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "unroll/error.hpp"
+
+namespace unroll {
+
+namespace {
+
+/// A plain run: rank 0 of 1, where every collective is the identity.
+class SingleProcess final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  int local_size() const override { return 1; }
+  void allreduce_sum(std::span<float>) override {}
+  void allreduce_sum(std::span<double>) override {}
+  void broadcast(std::span<double>, int) override {}
+  void broadcast(std::string&, int) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::_Exit(code); }
+  std::string describe() const override { return "single process"; }
+};
+
+std::unique_ptr<Communicator>& installed() {
+  static std::unique_ptr<Communicator> c = std::make_unique<SingleProcess>();
+  return c;
+}
+
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : 0;
+}
+
+}  // namespace
+
+Communicator& communicator() { return *installed(); }
+
+bool launched_as_rank() {
+  // Open MPI's mpirun, then MPICH/Hydra or srun --mpi=pmi2 (PMI_SIZE), then PMIx launchers
+  // (srun --mpi=pmix), which set a rank but no size of their own.
+  if (const int n = env_int("OMPI_COMM_WORLD_SIZE")) return n > 1;
+  if (const int n = env_int("PMI_SIZE")) return n > 1;
+  if (std::getenv("PMIX_RANK")) return env_int("SLURM_STEP_NUM_TASKS") != 1;
+  return false;
+}
+
+void start_distributed() {
+  if (!launched_as_rank() || communicator().size() > 1) return;
+#ifdef UNROLL_HAVE_MPI
+  installed() = detail::make_mpi_communicator();
+#else
+  throw Error(
+      "this process was started by an MPI launcher as one of several ranks, but this unroll was built without MPI "
+      "(UNROLL_MPI=OFF, or Boost.MPI/Open MPI not found when it was configured): every rank would train alone and "
+      "write the same run folder. Install openmpi-bin, libopenmpi-dev and libboost-mpi-dev (tools/setup) and "
+      "rebuild, or run without mpirun");
+#endif
+}
+
+void allreduce_gradients(Communicator& comm, const std::vector<Param*>& params, std::vector<float>& buffer) {
+  size_t n = 0;
+  for (const Param* p : params) n += static_cast<size_t>(p->grad.size());
+  buffer.resize(n);
+  size_t at = 0;
+  for (const Param* p : params) {
+    std::copy_n(p->grad.data(), p->grad.size(), buffer.data() + at);
+    at += static_cast<size_t>(p->grad.size());
+  }
+  comm.allreduce_sum(std::span<float>(buffer));
+  at = 0;
+  for (Param* p : params) {
+    std::copy_n(buffer.data() + at, p->grad.size(), p->grad.data());
+    at += static_cast<size_t>(p->grad.size());
+  }
+}
+
+void average_buffers(Communicator& comm, const std::vector<std::pair<std::string, Matrix*>>& buffers) {
+  // In double: the mean of identical values (synchronized statistics) is then exactly that value.
+  std::vector<double> sum;
+  for (const auto& [name, m] : buffers) sum.insert(sum.end(), m->data(), m->data() + m->size());
+  if (sum.empty()) return;
+  comm.allreduce_sum(std::span<double>(sum));
+  size_t at = 0;
+  for (const auto& [name, m] : buffers)
+    for (Eigen::Index i = 0; i < m->size(); ++i) m->data()[i] = static_cast<Scalar>(sum[at++] / comm.size());
+}
+
+Slice rank_slice(size_t n, int rank, int size) {
+  const size_t r = static_cast<size_t>(rank), s = static_cast<size_t>(size);
+  const size_t base = n / s, extra = n % s;
+  Slice out;
+  out.begin = r * base + std::min(r, extra);
+  out.end = out.begin + base + (r < extra ? 1 : 0);
+  return out;
+}
+
+}  // namespace unroll
