@@ -30,6 +30,8 @@ const Schema& data_extra() {
   static const Schema s = [] {
     Schema t("data", "host options of the data block");
     t.integer("validation", 0, "samples held out of the training split for validation (seeded)").at_least(0);
+    t.boolean("standardize", false, "scale each input feature to mean 0, std 1 with statistics of the training "
+              "split (after the validation hold-out), saved as standardize.json in the run folder");
     return t;
   }();
   return s;

@@ -32,7 +32,9 @@
 #include "unroll/host/files.hpp"
 #include "unroll/host/finite_check.hpp"
 #include "unroll/host/model.hpp"
+#include "unroll/host/model_summary.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/run_data.hpp"
 #include "unroll/host/run_failure.hpp"
 #include "unroll/host/run_marker.hpp"
 #include "unroll/parallel.hpp"
@@ -130,6 +132,7 @@ void Trainer::build() {
   threads_ = configure_threads(threads);
   c_ = build_components(exp_, host_, s_, seed_);
   samples_ = split_samples(*c_.data, c_.info, cfg().at("data"), seed_);
+  c_.data = prepare_run_data(cfg().at("data"), c_.data, samples_.train, comm_.rank() == 0 ? opt_.out_dir : "");
   const long long n = static_cast<long long>(samples_.train.size());
   // Stateful streams use whole batches only (see epoch_order).
   steps_per_epoch_ = s_.stateful ? n / s_.batch : (n + s_.batch - 1) / s_.batch;
@@ -381,7 +384,7 @@ RunResult Trainer::run() {
            " train / " + std::to_string(samples_.validation.size()) + " validation / " +
            std::to_string(samples_.test.size()) + " test samples, " + std::to_string(c_.info.steps) + " step(s) of " +
            std::to_string(c_.info.input_size) + " features");
-  out_.log("model:\n" + c_.model->describe(), false);
+  out_.log("model:\n" + model_summary(*c_.model, cfg().at("model"), c_.info.steps, s_.batch, cfg().at("optimizer").at("kind").text()));
   out_.log("threads: " + std::to_string(threads_) + ", seed " + std::to_string(seed_), false);
   if (comm_.size() > 1) {
     out_.log("ranks: " + std::to_string(comm_.size()) + " (data-parallel, " + comm_.describe() + "), " +

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "unroll/types.hpp"
 
@@ -31,6 +32,13 @@ class Dataset {
   virtual std::size_t size(Split split) const = 0;
   /// Fill x (resized to input_size x steps*B) and y for the samples `indices` of `split`.
   virtual void batch(Split split, std::span<const std::size_t> indices, Seq& x, Targets& y) = 0;
+  /// Names of the classes, index by index, when the labels stand for something (a CSV file's
+  /// string labels): saved as classes.json in the run folder and used by predict to name its
+  /// output columns. Empty (the default) when classes are plain indices.
+  virtual std::vector<std::string> class_names() const { return {}; }
+  /// Names of the input features, when the data has them (a CSV file's columns): saved as
+  /// features.json in the run folder, so predict picks the same columns in the same order.
+  virtual std::vector<std::string> feature_names() const { return {}; }
 };
 
 }  // namespace unroll

@@ -1,0 +1,34 @@
+#pragma once
+// What a run folder records about its data, so that eval and predict can treat new data exactly
+// as the training data was treated:
+//   standardize.json  per-feature mean and std (when the data block says `standardize: true`)
+//   classes.json      the class names, index by index (when the dataset names its classes)
+//   features.json     the input feature names (when the dataset has them: CSV columns)
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "unroll/config_node.hpp"
+#include "unroll/dataset.hpp"
+
+namespace unroll {
+
+/// The trainer's one call, after the validation hold-out is drawn: write RUN_DIR/classes.json
+/// and features.json if the dataset names its classes and features; with `standardize: true`, fit the statistics on the
+/// samples `train` of the Train split, write RUN_DIR/standardize.json and return the
+/// standardized dataset. Otherwise `data` is returned as it is. With run_dir "" (the ranks of a
+/// data-parallel run other than rank 0) nothing is written.
+std::shared_ptr<Dataset> prepare_run_data(const Node& data_block, std::shared_ptr<Dataset> data,
+                                          std::span<const std::size_t> train, const std::string& run_dir);
+
+/// The same treatment for data given to a finished run (eval, predict): the run's
+/// standardize.json is applied when the run has one.
+std::shared_ptr<Dataset> apply_run_data(std::shared_ptr<Dataset> data, const std::string& run_dir);
+
+/// RUN_DIR/classes.json, or empty when the run has none.
+std::vector<std::string> run_class_names(const std::string& run_dir);
+/// RUN_DIR/features.json, or empty when the run has none.
+std::vector<std::string> run_feature_names(const std::string& run_dir);
+
+}  // namespace unroll

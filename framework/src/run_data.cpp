@@ -1,0 +1,50 @@
+#include "unroll/host/run_data.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "unroll/error.hpp"
+#include "unroll/host/files.hpp"
+#include "unroll/host/standardize.hpp"
+
+namespace unroll {
+
+std::shared_ptr<Dataset> prepare_run_data(const Node& data_block, std::shared_ptr<Dataset> data,
+                                          std::span<const std::size_t> train, const std::string& run_dir) {
+  const bool write = !run_dir.empty();  // "" on the ranks of a data-parallel run that do not write
+  if (const auto names = data->class_names(); write && !names.empty())
+    write_file_atomic(run_dir + "/classes.json", nlohmann::json(names).dump(1) + "\n");
+  if (const auto names = data->feature_names(); write && !names.empty())
+    write_file_atomic(run_dir + "/features.json", nlohmann::json(names).dump(1) + "\n");
+  const Node* flag = data_block.find("standardize");
+  if (!flag || !flag->as_bool().value_or(false)) return data;
+  Standardization s = fit_standardization(*data, train);
+  if (write) save_standardization(run_dir + "/standardize.json", s);
+  return standardized(std::move(data), std::move(s));
+}
+
+std::shared_ptr<Dataset> apply_run_data(std::shared_ptr<Dataset> data, const std::string& run_dir) {
+  const std::string path = run_dir + "/standardize.json";
+  if (!std::filesystem::exists(path)) return data;
+  Standardization s = load_standardization(path);
+  if (s.mean.size() != data->info().input_size)
+    throw Error(path + ": the run was trained on " + std::to_string(s.mean.size()) + " input features, the data has " +
+                std::to_string(data->info().input_size));
+  return standardized(std::move(data), std::move(s));
+}
+
+namespace {
+std::vector<std::string> names_file(const std::string& path) {
+  if (!std::filesystem::exists(path)) return {};
+  try {
+    return nlohmann::json::parse(read_file(path)).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": expected a JSON list of names (" + e.what() + ")");
+  }
+}
+}  // namespace
+
+std::vector<std::string> run_class_names(const std::string& run_dir) { return names_file(run_dir + "/classes.json"); }
+std::vector<std::string> run_feature_names(const std::string& run_dir) { return names_file(run_dir + "/features.json"); }
+
+}  // namespace unroll
