@@ -5,7 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "unroll/host/experiment.hpp"
 #include "unroll/host/report.hpp"
+
+namespace unroll {
+class PluginHost;
+}
 
 namespace unroll::cli {
 
@@ -26,6 +31,14 @@ int cmd_new_plugin(const std::vector<std::string>& args);
 int cmd_check_plugin(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
+int cmd_eval(const std::vector<std::string>& args);
+int cmd_predict(const std::vector<std::string>& args);
+int cmd_plot(const std::vector<std::string>& args);
+/// Draw the plots of `runs` into out_dir with tools/plot_run.py; false (and why, in message)
+/// when python3, matplotlib or the script is missing or fails. On success message lists the files.
+bool plot_runs(const std::vector<std::string>& runs, const std::string& out_dir, std::string& message);
+/// `unroll run FILE --dry-run`: build data and model, print the model summary, train nothing.
+int dry_run(const Experiment& exp, PluginHost& host);
 /// Where `unroll report` finds its plot helper (shared by sweep and report).
 ReportOptions report_options();
 

@@ -23,7 +23,11 @@ const char* kUsage =
     "  new-plugin KIND NAME [DIR]                                 write a buildable plugin skeleton\n"
     "  check-plugin LIB [LIB ...]                                 check every component of a plugin library\n"
     "  sweep FILE [-j N] [--threads-per-run T] [--out DIR]        run an ablation: variants x seeds in parallel\n"
-    "  report SWEEP_DIR                                           tables (report.md/.csv) and plots of a sweep\n"    "\n"
+    "  report SWEEP_DIR                                           tables (report.md/.csv) and plots of a sweep\n"
+    "  eval RUN_DIR [--checkpoint best|last] [--data D] [--set ...]  metrics of a run's checkpoint on test or other data\n"
+    "  predict RUN_DIR --input FILE --out FILE                    model outputs for new inputs (.npy, .npz, .csv)\n"
+    "  plot RUN_DIR [RUN_DIR ...] [--out DIR]                     learning curves overlaid, grad_lags heatmaps\n"
+    "\n"
     "common options: --plugin-dir DIR (repeatable; also UNROLL_PLUGIN_PATH), --help\n"
     "Run `unroll COMMAND --help` for a command's options.\n";
 
@@ -76,6 +80,9 @@ int main(int argc, char** argv) {
     if (cmd == "check-plugin") return unroll::cli::cmd_check_plugin(args);
     if (cmd == "sweep") return unroll::cli::cmd_sweep(args);
     if (cmd == "report") return unroll::cli::cmd_report(args);
+    if (cmd == "eval") return unroll::cli::cmd_eval(args);
+    if (cmd == "predict") return unroll::cli::cmd_predict(args);
+    if (cmd == "plot") return unroll::cli::cmd_plot(args);
     std::fprintf(stderr, "unroll: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const unroll::cli::UsageError& e) {
