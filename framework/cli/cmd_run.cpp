@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "provenance.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
@@ -44,7 +45,7 @@ int cmd_run(const std::vector<std::string>& args) {
       "out,o", po::value<std::string>(), "run folder (default: runs/NAME-TIMESTAMP)")(
       "threads,t", po::value<int>()->default_value(0), "threads for matrix products (0: train.threads, else all cores)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
-      "quiet,q", "no per-epoch output")(
+      "quiet,q", "no per-epoch output")("dry-run", "validate, build the data and model, print the model summary; train nothing")(
       "force", "replace an existing run in --out (its outputs are removed first)")(
       "in-process", "train in this process instead of a supervised child (exit() in a plugin and SIGKILL go unrecorded)")(
       "resume", po::value<std::string>(),
@@ -108,6 +109,7 @@ int cmd_run(const std::vector<std::string>& args) {
   } else {
     const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
+    if (vm.count("dry-run")) return dry_run(exp, host);  // before the run folder is made
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
     comm.broadcast(ro.out_dir);  // rank 0's timestamped folder: the ranks' clocks may differ
     if (writer) {
@@ -132,8 +134,28 @@ int cmd_run(const std::vector<std::string>& args) {
       std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
     return kExitCompleted;
   };
-  if (comm.size() > 1) return writer ? run_recording_failures(ro.out_dir, train) : train();
-  return supervise_run(ro.out_dir, exp.config.at("name").text(), train, vm.count("in-process") == 0);
+  // provenance.json (provenance.hpp): written by the process that owns the run folder, before
+  // training starts and again with the outcome.
+  std::unique_ptr<Provenance> provenance;
+  if (writer) provenance = std::make_unique<Provenance>(ro.out_dir, exp, host, [&] { auto c = args; c.insert(c.begin(), "run"); return c; }());
+  int code = kExitCompleted;
+  try {
+    if (comm.size() > 1) code = writer ? run_recording_failures(ro.out_dir, train) : train();
+    else code = supervise_run(ro.out_dir, exp.config.at("name").text(), train, vm.count("in-process") == 0);
+  } catch (...) {
+    if (provenance) provenance->finish("failed");
+    throw;
+  }
+  if (provenance)
+    provenance->finish(code == kExitCompleted     ? "completed"
+                       : code == kExitInterrupted ? "interrupted"
+                       : code == kExitDiverged    ? "diverged"
+                       : code == kExitCrashed     ? "crashed"
+                                                  : "failed");
+  // Curves (and grad_lags heatmaps) when matplotlib is there; a note, not a failure, when not.
+  if (std::string why; writer && !ro.quiet && code == kExitCompleted && !plot_runs({ro.out_dir}, ro.out_dir + "/plots", why))
+    std::printf("note: no plots (%s)\n", why.substr(0, 200).c_str());
+  return code;
 }
 
 }  // namespace unroll::cli

@@ -309,6 +309,7 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
       for (const auto& f : r.failures) md << "- **" << md_cell(r.name) << "**, " << f.substr(0, 600) << "\n";
   }
 
+  md << provenance_report(sweep_dir);
   write_file_atomic((dir / "report.csv").string(), csv);
 
   // Plots: optional, by a Python helper.

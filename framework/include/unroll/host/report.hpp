@@ -40,4 +40,10 @@ struct ReportOptions {
 /// and report.csv there; run the plot script when given. Returns the text of report.md.
 std::string write_report(const std::string& sweep_dir, const ReportOptions& opt = {});
 
+/// The "Provenance" section of report.md: the runs whose provenance.json differs from the
+/// sweep's first run in what produced them (unroll commit and dirty flag, build, library
+/// versions, plugin libraries' and data files' SHA-256, machine), each with what differs; or
+/// one line saying that all agree.
+std::string provenance_report(const std::string& sweep_dir);
+
 }  // namespace unroll
