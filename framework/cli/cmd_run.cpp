@@ -7,12 +7,14 @@
 
 #include "commands.hpp"
 #include "unroll/error.hpp"
+#include "unroll/host/check.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/trainer.hpp"
+#include "unroll/parallel.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -40,6 +42,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "threads,t", po::value<int>()->default_value(0), "threads for matrix products (0: train.threads, else all cores)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
       "quiet,q", "no per-epoch output")(
+      "check", "validate only: compose, validate every block, load the dataset's shape, estimate memory; write "
+               "nothing (exit 0: valid, 1: not)")(
       "resume", po::value<std::string>(),
       "continue the run in RUN_DIR from its checkpoint (uses RUN_DIR/config.yaml; no FILE)")("file", po::value<std::string>(), "experiment YAML file");
   po::positional_options_description pos;
@@ -50,6 +54,9 @@ int cmd_run(const std::vector<std::string>& args) {
   if (resume && (vm.count("file") || vm.count("set") || vm.count("out")))
     throw UsageError("--resume RUN_DIR takes no FILE, --set or --out: the run continues with RUN_DIR/config.yaml");
   if (!resume && !vm.count("file")) throw UsageError("missing the experiment file: unroll run FILE");
+  if (resume && vm.count("check")) throw UsageError("--check validates an experiment FILE; it does not take --resume");
+  if (const int t = vm["threads"].as<int>(); t < 0 || t > kMaxThreads)
+    throw UsageError("--threads " + std::to_string(t) + ": expected 0 (all cores) to " + std::to_string(kMaxThreads));
 
   PluginHost host;
   host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
@@ -60,6 +67,7 @@ int cmd_run(const std::vector<std::string>& args) {
     ro.out_dir = vm["resume"].as<std::string>();
     ro.resume = true;
     const std::string ckpt = ro.out_dir + "/checkpoint";
+    recover_checkpoint(ckpt);  // a save killed between its two renames left complete copies
     if (!fs::exists(ro.out_dir + "/config.yaml") || !fs::exists(ckpt + "/manifest.json"))
       throw Error(ro.out_dir + ": not a run folder with a checkpoint (needs config.yaml and checkpoint/manifest.json)");
     if (fs::exists(ro.out_dir + "/summary.json") &&
@@ -76,6 +84,10 @@ int cmd_run(const std::vector<std::string>& args) {
   } else {
     const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
+    if (vm.count("check")) {
+      std::fputs(check_experiment(exp, host).c_str(), stdout);
+      return 0;
+    }
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
   }
   ro.threads = vm["threads"].as<int>();

@@ -38,13 +38,13 @@ void Registry::remove_library(const std::string& path) {
   std::erase_if(entries_, [&](const auto& kv) { return kv.second.library == path; });
 }
 
-void Registry::add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make) {
+Registry::Entry& Registry::add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make) {
   auto key = std::make_pair(k, s.name());
   if (auto it = entries_.find(key); it != entries_.end())
     throw Error("the " + kind_name(k) + " '" + s.name() + "' is registered twice: by " + it->second.library +
                 " and by " + (current_library_.empty() ? std::string("the host") : current_library_));
-  Entry e{k, std::move(s), current_library_, current_lib_, std::move(make)};
-  entries_.emplace(std::move(key), std::move(e));
+  Entry e{k, std::move(s), current_library_, current_lib_, std::move(make), {}};
+  return entries_.emplace(std::move(key), std::move(e)).first->second;
 }
 
 const Registry::Entry* Registry::find(Kind k, const std::string& name) const {
