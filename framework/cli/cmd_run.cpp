@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "unroll/error.hpp"
+#include "unroll/host/check.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/distributed.hpp"
@@ -18,6 +19,7 @@
 #include "unroll/host/run_folder.hpp"
 #include "unroll/host/run_supervisor.hpp"
 #include "unroll/host/trainer.hpp"
+#include "unroll/parallel.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -47,6 +49,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "quiet,q", "no per-epoch output")(
       "force", "replace an existing run in --out (its outputs are removed first)")(
       "in-process", "train in this process instead of a supervised child (exit() in a plugin and SIGKILL go unrecorded)")(
+      "check", "validate only: compose, validate every block, load the dataset's shape, estimate memory; write "
+               "nothing (exit 0: valid, 1: not)")(
       "resume", po::value<std::string>(),
       "continue the run in RUN_DIR from its checkpoint (uses RUN_DIR/config.yaml; no FILE)")("file", po::value<std::string>(), "experiment YAML file");
   po::positional_options_description pos;
@@ -57,6 +61,9 @@ int cmd_run(const std::vector<std::string>& args) {
   if (resume && (vm.count("file") || vm.count("set") || vm.count("out")))
     throw UsageError("--resume RUN_DIR takes no FILE, --set or --out: the run continues with RUN_DIR/config.yaml");
   if (!resume && !vm.count("file")) throw UsageError("missing the experiment file: unroll run FILE");
+  if (resume && vm.count("check")) throw UsageError("--check validates an experiment FILE; it does not take --resume");
+  if (const int t = vm["threads"].as<int>(); t < 0 || t > kMaxThreads)
+    throw UsageError("--threads " + std::to_string(t) + ": expected 0 (all cores) to " + std::to_string(kMaxThreads));
 
   if (resume && vm.count("force")) throw UsageError("--force replaces a run; --resume continues one: use one of them");
 
@@ -108,6 +115,10 @@ int cmd_run(const std::vector<std::string>& args) {
   } else {
     const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
+    if (vm.count("check")) {
+      std::fputs(check_experiment(exp, host).c_str(), stdout);
+      return 0;
+    }
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
     comm.broadcast(ro.out_dir);  // rank 0's timestamped folder: the ranks' clocks may differ
     if (writer) {

@@ -1,5 +1,6 @@
 #include "unroll/host/experiment.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "unroll/error.hpp"
@@ -20,7 +21,7 @@ const Schema& top_schema() {
     Schema t("experiment", "An experiment file");
     t.string("name", "", "run name (default: the file name without .yaml)");
     t.string("description", "", "free text, copied to the run folder");
-    t.integer("seed", 1, "experiment seed: every random stream derives from it").at_least(0);
+    t.integer("seed", 1, "experiment seed: every random stream derives from it").at_least(0).wide_int();
     return t;
   }();
   return s;
@@ -45,6 +46,20 @@ const Schema& layer_extra() {
 }
 
 }  // namespace
+
+void check_run_name(const Node& name) {
+  const std::string& s = name.text();
+  const char* why = nullptr;
+  if (s.empty()) why = "is empty";
+  else if (s == "." || s == "..") why = "is a relative folder";
+  else if (s.find_first_of("/\\") != std::string::npos) why = "contains a path separator";
+  else if (s.size() > 200) why = "is longer than 200 characters";
+  else if (std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+    why = "contains a control character";
+  if (why)
+    throw Error(name.loc().str() + ": the run name '" + s + "' " + why +
+                "; it names the run folder runs/NAME-TIMESTAMP, so it must be a plain file name");
+}
 
 Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string& base_dir) {
   if (!root_in.is_map()) throw Error(root_in.loc().str() + ": an experiment must be a mapping");
@@ -82,6 +97,7 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     for (const char* k : {"name", "description", "seed"})
       if (const Node* v = root.find(k)) top.set(k, *v);
     top = validate_block(top, top_schema(), &host);
+    if (!top.at("name").text().empty()) check_run_name(top.at("name"));
     for (auto& [k, v] : top.entries()) out.set(k, v);
   }
   if (const Node* p = root.find("plugins")) out.set("plugins", *p);
@@ -144,6 +160,7 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
   e.config = resolve_experiment(root, host, e.base_dir);
   if (e.config.at("name").text().empty())
     e.config.set("name", Node::scalar(fs::path(file).stem().string(), SourceLoc{"file name", 0, 0}));
+  check_run_name(e.config.at("name"));
   return e;
 }
 

@@ -1,5 +1,6 @@
 #include "unroll/host/model.hpp"
 
+#include <new>
 #include <sstream>
 
 #include "unroll/host/config.hpp"
@@ -17,7 +18,13 @@ Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t
     std::string name = block.find("name") ? block.find("name")->text() : "";
     if (name.empty()) name = kind + std::to_string(index);
     HostBuildContext ctx(host, name, in, seed, base_dir);
-    auto layer = host.build<Layer>(Kind::Layer, block, ctx);
+    std::shared_ptr<Layer> layer;
+    try {
+      layer = host.build<Layer>(Kind::Layer, block, ctx);
+    } catch (const std::bad_alloc&) {  // its parameters did not fit: say which layer
+      throw Error(block.loc().str() + ": out of memory while building layer " + name + " (" + kind + ", " +
+                  std::to_string(in) + " inputs); make it smaller or free memory");
+    }
     layer->bind(LayerContext{name, in});
     in = layer->output_size();
     layers_.push_back(std::move(layer));

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "unroll/error.hpp"
+#include "unroll/host/checkpoint.hpp"
 #include "unroll/host/files.hpp"
 
 namespace fs = std::filesystem;
@@ -117,18 +118,12 @@ RunFolderLock::~RunFolderLock() {
 std::string recover_checkpoint_swap(const std::string& dir) {
   std::string done;
   for (const std::string name : {"checkpoint", "best"}) {
-    const fs::path target = fs::path(dir) / name;
+    const std::string target = (fs::path(dir) / name).string();
     std::error_code ec;
-    if (fs::exists(target, ec)) continue;
-    for (const char* suffix : {".tmp", ".old"}) {
-      const fs::path from = fs::path(dir) / (name + suffix);
-      if (!fs::exists(from / "manifest.json", ec)) continue;
-      fs::rename(from, target, ec);
-      if (ec) throw Error("cannot rename " + from.string() + " to " + target.string() + ": " + ec.message());
-      done += (done.empty() ? "" : "; ") + from.string() + " restored as " + target.string() +
-              " (the last save was interrupted between its two renames)";
-      break;
-    }
+    if (fs::exists(target + "/manifest.json", ec)) continue;
+    if (recover_checkpoint(target))
+      done += (done.empty() ? "" : "; ") + target +
+              " restored from its complete copy (the last save was interrupted between its two renames)";
   }
   return done;
 }

@@ -114,6 +114,13 @@ long long Options::integer(const std::string& name) const {
   if (!v) throw Error(n.loc().str() + ": '" + name + "' expects an integer, got '" + n.text() + "'");
   return *v;
 }
+int Options::i(const std::string& name) const {
+  const long long v = integer(name);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    throw Error(value(name).loc().str() + ": '" + name + "' is " + std::to_string(v) +
+                ", which does not fit in a 32-bit integer");
+  return static_cast<int>(v);
+}
 bool Options::boolean(const std::string& name) const {
   const Node& n = value(name);
   auto v = n.as_bool();

@@ -141,5 +141,8 @@ UNROLL_PLUGIN(registry) {
     if (c.input_size < 1)
       throw Error(c.name + ": elman needs at least one input feature, got " + std::to_string(c.input_size));
     return std::make_unique<Elman>(o, c);
+  }, [](const Options& o, int in) {  // memory estimate: W, U, b; pre-activations and h per step
+    const long long H = o.integer("units");
+    return LayerFootprint{static_cast<int>(H), H * (in + H + 1.0), 2 * H};
   });
 }

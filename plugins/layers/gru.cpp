@@ -175,5 +175,8 @@ UNROLL_PLUGIN(registry) {
     if (c.input_size < 1)
       throw Error(c.name + ": gru needs at least one input feature, got " + std::to_string(c.input_size));
     return std::make_unique<Gru>(o, c);
+  }, [](const Options& o, int in) {  // memory estimate: W, U, b; gates and the candidate per step
+    const long long H = o.integer("units");
+    return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 5 * H};
   });
 }
