@@ -62,7 +62,7 @@ TEST_CASE("the estimate counts the parameters the built layers have", "[input][m
     total += est.layers[i].bytes;
   }
   CHECK(est.total_bytes == Approx(total));
-  CHECK_THAT(est.text(), Contains("lstm3 (lstm): 220 parameters"));  // 4*5*(6+5+1)
+  CHECK_THAT(est.text(), Contains("lstm3 (lstm): 240 parameters"));  // 4*5*(6+5+1)
 }
 
 TEST_CASE("a model larger than the available memory is refused naming its largest layer", "[input][memory]") {
@@ -91,7 +91,7 @@ TEST_CASE("unroll run FILE --check validates, estimates memory and writes nothin
   };
   CHECK(run("") == 0);
   CHECK_THAT(read_file(dir.file("out.txt")), Contains("exp.yaml: valid") && Contains("memory estimate") &&
-                                                  Contains("lstm3 (lstm): 220 parameters"));
+                                                  Contains("lstm3 (lstm): 240 parameters"));
   CHECK(run("--set model[6].units=4") == 1);
   CHECK_THAT(read_file(dir.file("err.txt")), Contains("the model outputs 4 features") && Contains("3 classes"));
   CHECK(run("--set model[0].units=2000000000") == 1);

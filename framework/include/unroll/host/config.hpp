@@ -15,13 +15,14 @@ namespace unroll {
 class PluginHost;
 
 /// Limits of the YAML reader, far above any real experiment and far below what exhausts the
-/// stack or memory: nesting depth, values after alias expansion, and file size.
+/// stack or memory: nesting depth, values in all, values copied by alias expansion, file size.
 inline constexpr std::size_t kMaxYamlDepth = 64;
-inline constexpr std::size_t kMaxYamlValues = 1'000'000;
+inline constexpr std::size_t kMaxYamlValues = 4'000'000;
+inline constexpr std::size_t kMaxYamlAliasValues = 100'000;
 inline constexpr std::size_t kMaxYamlBytes = 16u << 20;
 
 /// Parse the first YAML document of `text`; `file` is the name used in locations. Syntax
-/// errors, self-referencing aliases, alias expansion beyond kMaxYamlValues, nesting beyond
+/// errors, self-referencing aliases, alias expansion beyond kMaxYamlAliasValues, nesting beyond
 /// kMaxYamlDepth, merge keys (`<<:`, not supported) and duplicate keys throw Error with
 /// file:line:column.
 Node parse_yaml(const std::string& text, const std::string& file);
