@@ -240,7 +240,10 @@ TEST_CASE("under truncated BPTT every schedule counts updates: steps_per_epoch i
       "{kind: exponential, gamma: 0.97, by: step}",
       "{kind: inverse_time, decay: 0.1, by: step}",
       "{kind: cosine, T_max: 36, by: step}",
+      "{kind: cosine, by: step}",
+      "{kind: cosine}",
       "{kind: warmup, length: 1, then: {kind: cosine, T_max: 24, by: step}}",
+      "{kind: warmup, length: 1, then: {kind: cosine, by: step}}",
       "{kind: warmup, length: 6, by: step, then: {kind: exponential, gamma: 0.9, by: step}}",
       "{kind: plateau, metric: train_loss, patience: 0, factor: 0.5, threshold: 0.5}",
   };
@@ -258,7 +261,7 @@ TEST_CASE("under truncated BPTT every schedule counts updates: steps_per_epoch i
     auto s = make_schedule(yaml);
     for (int e = 0; e < kEpochs; ++e) {
       INFO("epoch " << e);
-      const ScheduleState at{e, (e + 1) * kUpdatesPerEpoch - 1, kUpdatesPerEpoch};
+      const ScheduleState at{e, (e + 1) * kUpdatesPerEpoch - 1, kUpdatesPerEpoch, kEpochs, kEpochs * kUpdatesPerEpoch};
       CHECK(std::stod(rows[e + 1][lr_col]) == Approx(0.1 * s->factor(at)).epsilon(1e-6));
       s->end_epoch(e, {{"train_loss", std::stod(rows[e + 1][loss_col])}});
     }
@@ -275,3 +278,27 @@ TEST_CASE("bptt_updates: updates a batch makes", "[schedules][bptt]") {
   CHECK(bptt_updates(6, 2, false) == 1);  // last-step loss: only the last window has a loss
 }
 
+TEST_CASE("schedules see the run's length: cosine without T_max anneals over the run", "[schedules]") {
+  const int E = 8;
+  const long long U = 5;
+  auto clock = [&](int e, long long step) { return ScheduleState{e, step, U, E, E * U}; };
+  auto by_epoch = make_schedule("{kind: cosine, min_factor: 0.1}");
+  auto explicit_T = make_schedule("{kind: cosine, T_max: 8, min_factor: 0.1}");
+  for (int e = 0; e < E; ++e)
+    CHECK(by_epoch->factor(clock(e, e * U)) == Approx(explicit_T->factor(clock(e, e * U))));
+  auto by_step = make_schedule("{kind: cosine, by: step}");
+  for (long long k = 0; k < E * U; k += 3)
+    CHECK(by_step->factor(clock(static_cast<int>(k / U), k)) ==
+          Approx((1 + std::cos(std::numbers::pi * k / (E * U))) / 2).margin(1e-12));
+  // A warm-up hands the nested schedule what is left of the run after it.
+  auto warm = make_schedule("{kind: warmup, length: 2, then: {kind: cosine}}");
+  auto rest = make_schedule("{kind: cosine, T_max: 6}");
+  for (int e = 2; e < E; ++e) CHECK(warm->factor(clock(e, e * U)) == Approx(rest->factor(clock(e - 2, 0))));
+  auto warm_steps = make_schedule("{kind: warmup, length: 10, by: step, then: {kind: cosine, by: step}}");
+  auto rest_steps = make_schedule("{kind: cosine, T_max: 30, by: step}");
+  for (long long k = 10; k < E * U; k += 4)
+    CHECK(warm_steps->factor(clock(static_cast<int>(k / U), k)) ==
+          Approx(rest_steps->factor(clock(0, k - 10))).margin(1e-12));
+  // Without the run's length (a schedule queried on its own), T_max is required.
+  CHECK_THROWS_WITH(by_epoch->factor(ScheduleState{0, 0, U}), Catch::Contains("T_max"));
+}

@@ -81,7 +81,9 @@ class Trainer {
   EpochMeasures measure(int epoch, Clock::time_point t0);
   Tally evaluate(Split split, const std::vector<size_t>& idx);
   /// The schedule's clock before an update of `epoch` (the pipeline fills in the step).
-  ScheduleState clock(int epoch) const { return ScheduleState{epoch, 0, updates_per_epoch_}; }
+  ScheduleState clock(int epoch) const {
+    return ScheduleState{epoch, 0, updates_per_epoch_, s_.epochs, s_.epochs * updates_per_epoch_};
+  }
   TrainProgress progress() const;
   void take_snapshot();
   void write_metrics() { out_.write_metrics(*table_, s_.grad_lags ? &lags_ : nullptr); }
