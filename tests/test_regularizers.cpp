@@ -468,3 +468,16 @@ TEST_CASE("max_norm: rows above c are scaled to norm c, others untouched", "[reg
     CHECK(W.value == w);
   }
 }
+
+TEST_CASE("batch_norm: gamma_init and beta_init set the initial scale and shift", "[regularizers]") {
+  auto layer = make_layer("{kind: batch_norm, gamma_init: {kind: constant, value: 0.5}, "
+                          "beta_init: {kind: constant, value: -2}}",
+                          3, "bn0");
+  testing::initialize(*layer);
+  auto params = layer->params();
+  REQUIRE(params.size() == 2);
+  CHECK((params[0]->value.array() == 0.5f).all());
+  CHECK((params[1]->value.array() == -2.0f).all());
+  CHECK_THROWS_WITH(make_layer("{kind: batch_norm, gamma_init: {kind: constant, valu: 1}}", 3),
+                    Catch::Contains("valu"));
+}
