@@ -6,17 +6,16 @@
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/experiment_schema.hpp"
 #include "unroll/host/plugin_host.hpp"
 
 namespace fs = std::filesystem;
 
 namespace unroll {
 
-namespace {
-
 // Host-level schemas: the parts of an experiment that are not plugin components. Declared once,
 // here, and printed by `unroll plugins --describe experiment`.
-const Schema& top_schema() {
+const Schema& experiment_top_schema() {
   static const Schema s = [] {
     Schema t("experiment", "An experiment file");
     t.string("name", "", "run name (default: the file name without .yaml)");
@@ -27,7 +26,7 @@ const Schema& top_schema() {
   return s;
 }
 
-const Schema& data_extra() {
+const Schema& data_host_schema() {
   static const Schema s = [] {
     Schema t("data", "host options of the data block");
     t.integer("validation", 0, "samples held out of the training split for validation (seeded)").at_least(0);
@@ -36,7 +35,7 @@ const Schema& data_extra() {
   return s;
 }
 
-const Schema& layer_extra() {
+const Schema& layer_host_schema() {
   static const Schema s = [] {
     Schema t("layer", "host options of every layer block");
     t.string("name", "", "instance name, the prefix of its parameter names (default: KIND + index, e.g. dense0)");
@@ -45,6 +44,29 @@ const Schema& layer_extra() {
   return s;
 }
 
+const std::vector<ExperimentSection>& experiment_sections() {
+  static const std::vector<ExperimentSection> s{
+      {"name", "a string", "the file name without .yaml", "run name"},
+      {"description", "a string", "", "free text, copied to the run folder"},
+      {"seed", "an integer >= 0", "1", "experiment seed: every random stream derives from it"},
+      {"plugins", "a list of paths", "", "plugin libraries or folders to load, relative to the file"},
+      {"data", "a dataset block", "", "required: the dataset, e.g. {kind: blobs}"},
+      {"model", "a list of layer blocks", "", "required: the layers, input to output"},
+      {"loss", "a loss block", "{kind: cross_entropy}", "the training loss"},
+      {"optimizer", "an optimizer block", "{kind: sgd}", "how gradients become updates"},
+      {"schedule", "a schedule block", "{kind: constant}", "the learning-rate schedule"},
+      {"regularizers", "a list of regularizer blocks", "", "parameter-level regularizers (l2, max_norm, ...)"},
+      {"train", "the train block", "every option at its default", "the training loop (--describe train)"},
+  };
+  return s;
+}
+
+namespace {
+const std::string& section_default(const std::string& key) {
+  for (const auto& sec : experiment_sections())
+    if (sec.key == key) return sec.default_yaml;
+  throw Error("no experiment section '" + key + "'");
+}
 }  // namespace
 
 void check_run_name(const Node& name) {
@@ -80,9 +102,8 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     }
   }
 
-  static const std::vector<std::string> sections{"name",     "description", "seed",     "plugins", "data",
-                                                 "model",    "loss",        "optimizer", "schedule",
-                                                 "regularizers", "train"};
+  std::vector<std::string> sections;
+  for (const auto& sec : experiment_sections()) sections.push_back(sec.key);
   for (const auto& [key, value] : root.entries())
     if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
       std::string hint = nearest(key, sections);
@@ -96,7 +117,7 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     Node top = Node::map(root.loc());
     for (const char* k : {"name", "description", "seed"})
       if (const Node* v = root.find(k)) top.set(k, *v);
-    top = validate_block(top, top_schema(), &host);
+    top = validate_block(top, experiment_top_schema(), &host);
     if (!top.at("name").text().empty()) check_run_name(top.at("name"));
     for (auto& [k, v] : top.entries()) out.set(k, v);
   }
@@ -115,7 +136,7 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
 
   const Node* data = root.find("data");
   if (!data) throw Error(root.loc().str() + ": the experiment has no 'data' block (e.g. data: {kind: fashion_mnist})");
-  component("data", Kind::Dataset, "", &data_extra());
+  component("data", Kind::Dataset, "", &data_host_schema());
 
   const Node* model = root.find("model");
   if (!model || !model->is_sequence() || model->items().empty())
@@ -129,13 +150,13 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
       m.set("kind", block);
       block = m;
     }
-    layers.push_back(validate_component(block, Kind::Layer, host, &layer_extra()));
+    layers.push_back(validate_component(block, Kind::Layer, host, &layer_host_schema()));
   }
   out.set("model", layers);
 
-  component("loss", Kind::Loss, "{kind: cross_entropy}");
-  component("optimizer", Kind::Optimizer, "{kind: sgd}");
-  component("schedule", Kind::Schedule, "{kind: constant}");
+  component("loss", Kind::Loss, section_default("loss").c_str());
+  component("optimizer", Kind::Optimizer, section_default("optimizer").c_str());
+  component("schedule", Kind::Schedule, section_default("schedule").c_str());
 
   Node regs = Node::sequence();
   if (const Node* r = root.find("regularizers"); r && !r->is_null()) {

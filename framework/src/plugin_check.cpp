@@ -303,9 +303,10 @@ void check_schedule(ComponentCheck& out, const PluginHost& host, const Node& blo
   auto sched = host.build<Schedule>(Kind::Schedule, block, ctx);
   double lo = INFINITY, hi = -INFINITY;
   const long long per_epoch = 10;
-  for (int epoch = 0; epoch < 100; ++epoch) {
+  const int epochs = 100;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
     for (long long k : {0LL, per_epoch / 2}) {
-      ScheduleState s{epoch, epoch * per_epoch + k, per_epoch};
+      ScheduleState s{epoch, epoch * per_epoch + k, per_epoch, epochs, epochs * per_epoch};
       const double f = sched->factor(s);
       // Zero is allowed later on (cosine annealing to eta_min = 0), not at the start.
       if (!std::isfinite(f) || f < 0 || (epoch == 0 && k == 0 && f <= 0)) {

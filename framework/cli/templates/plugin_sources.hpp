@@ -221,7 +221,8 @@ class @CLASS@ final : public Schedule {
   explicit @CLASS@(double decay) : decay_(decay) {}
 
   // The multiplier of the optimizer's base lr, asked before every update. s.epoch is 0-based;
-  // s.step counts updates so far; s.steps_per_epoch converts between the two.
+  // s.step counts updates so far; s.steps_per_epoch converts between the two; s.total_epochs
+  // and s.total_steps are the run's length (a schedule that spans the run need not be told it).
   double factor(const ScheduleState& s) override { return 1.0 / (1.0 + decay_ * s.epoch); }
 
   // Override end_epoch(epoch, metrics) to react to "val_loss", "train_loss", ... and state()
