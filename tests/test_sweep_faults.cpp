@@ -64,7 +64,7 @@ bool wait_for(F pred, double seconds) {
 
 }  // namespace
 
-TEST_CASE("a sweep survives children that segfault, abort, are SIGKILLed or exit 0 silently", "[sweep][faults]") {
+TEST_CASE("a sweep survives children that segfault, abort, are SIGKILLed or exit 0 silently", "[sweep][sweep_faults]") {
   REQUIRE(fs::exists(kExe));
   TempDir t;
   write(t.file("base.yaml"), base_yaml(2));
@@ -129,7 +129,7 @@ TEST_CASE("a sweep survives children that segfault, abort, are SIGKILLed or exit
   CHECK(segv2["previous"][0]["signal"] == "SIGSEGV");
 }
 
-TEST_CASE("a killed sweep takes its children with it, and the next sweep resumes them", "[sweep][faults]") {
+TEST_CASE("a killed sweep takes its children with it, and the next sweep resumes them", "[sweep][sweep_faults]") {
   REQUIRE(fs::exists(kExe));
   TempDir t;
   // Runs long enough to be caught mid-way (hundreds of epochs of a small problem).
@@ -198,7 +198,7 @@ TEST_CASE("a killed sweep takes its children with it, and the next sweep resumes
   CHECK(json_of(out + "/runs/base/seed1/summary.json")["epochs"] == 300);
 }
 
-TEST_CASE("a stale child left by a dead sweep is stopped before its folder is reused", "[sweep][faults]") {
+TEST_CASE("a stale child left by a dead sweep is stopped before its folder is reused", "[sweep][sweep_faults]") {
   TempDir t;
   fs::create_directories(t.file("runs/base/seed1"));
   // A stand-in for a run that outlived its sweep: a process this test starts, recorded as running.
@@ -236,7 +236,7 @@ TEST_CASE("a stale child left by a dead sweep is stopped before its folder is re
   CHECK(WEXITSTATUS(st) == 7);
 }
 
-TEST_CASE("a child's exit is described with the signal's name", "[sweep][faults]") {
+TEST_CASE("a child's exit is described with the signal's name", "[sweep][sweep_faults]") {
   CHECK(decode_wait_status(0).describe() == "exit code 0");
   const pid_t p = spawn_guarded({"/bin/sh", "-c", "kill -SEGV $$"}, "/dev/null");
   int st = 0;
