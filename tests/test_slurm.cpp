@@ -223,6 +223,11 @@ TEST_CASE("a task cancelled with scancel is failed with Slurm's state, and the r
   CHECK(again["previous"].back()["slurm"]["state"] == "CANCELLED");
   CHECK(json_of(t.file("out/runs/base/seed1/summary.json"))["epochs"] == 400);
   CHECK(read_file(t.file("out/report.md")).find("Failed or missing") == std::string::npos);
+  // Cancelled, resumed on Slurm, and still the numbers of an uninterrupted run.
+  REQUIRE(sh("'" + kExe + "' run '" + t.file("out/variants/base.yaml") + "' --set seed=1 --threads 1 --quiet --out '" +
+             t.file("ref") + "'") == 0);
+  CHECK(unroll::testing::metrics_without_seconds(t.file("out/runs/base/seed1/metrics.csv")) ==
+        unroll::testing::metrics_without_seconds(t.file("ref/metrics.csv")));
 }
 
 TEST_CASE("a task at its time limit checkpoints on Slurm's SIGTERM and is resumed by the next submission",

@@ -270,11 +270,23 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
                     (rec["slurm"].contains("exit_code") ? ", exit code " + rec["slurm"]["exit_code"].get<std::string>()
                                                         : "") +
                     " (job " + rec["slurm"].value("job", std::string("?")) + ", recorded): " + st.detail;
-    } else {
+    } else if (st.job.empty()) {
       st.state = "pending";
       st.source = "run folder";
-      st.detail = st.job.empty() ? "not submitted" : "submitted as " + st.job + ", unknown to Slurm now, never started";
-      if (!st.job.empty()) st.state = "failed";
+      st.detail = "not submitted";
+    } else {
+      // Submitted, never started, and Slurm does not list it: a task cancelled while pending
+      // leaves no record of its own (or the whole job was forgotten). It will not run by itself.
+      st.state = "failed";
+      const auto& listed = arrays[task_of[run.rel].first];
+      st.source = listed.empty() ? "run folder" : listed.begin()->second.source;
+      st.detail = "submitted as " + st.job + ", never started, and Slurm no longer lists it (cancelled while pending?)";
+      if (record) {
+        Json r = {{"variant", run.variant}, {"seed", run.seed}, {"status", "failed"}, {"launcher", "slurm"},
+                  {"error", st.detail}, {"slurm", {{"job", st.job}, {"state", "NOT_LISTED"}, {"source", st.source}}}};
+        fs::create_directories(run.dir);
+        write_file_atomic((fs::path(run.dir) / "sweep_run.json").string(), r.dump(2) + "\n");
+      }
     }
     if (st.state == "failed" && folder == "resumable") {
       const Json m = read_json_or_null(fs::path(run.dir) / "checkpoint" / "manifest.json");
