@@ -283,7 +283,7 @@ TEST_CASE("a task at its time limit checkpoints on Slurm's SIGTERM and is resume
 }
 
 // Without a cluster: the script a submission would use, and one task run by hand.
-TEST_CASE("--slurm --dry-run writes one array task per run not completed, and sweep-task runs one", "[sweep]") {
+TEST_CASE("sweep --slurm --dry-run writes one array task per run not completed, and sweep-task runs one", "[sweep]") {
   TempDir t;
   write(t.file("base.yaml"), base_yaml(2, 30));
   write(t.file("sweep.yaml"), "extends: base.yaml\nseeds: 2\nvary: {optimizer.lr: [0.2]}\n");

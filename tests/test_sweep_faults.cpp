@@ -206,9 +206,11 @@ TEST_CASE("a stale child left by a dead sweep is stopped before its folder is re
   Json rec = {{"status", "running"},      {"launcher", "local"}, {"host", short_hostname()},
               {"pid", stale},             {"pid_start", process_start_ticks(stale)}};
   write(t.file("runs/base/seed1/sweep_run.json"), rec.dump());
-  // A record whose pid was reused by another process (start time differs) is left alone.
+  // A record whose pid now belongs to another process (this one, which started later than the
+  // recorded start time) is left alone.
   Json other = rec;
   other["pid"] = ::getpid();
+  other["pid_start"] = process_start_ticks(::getpid()) - 100;
   write(t.file("runs/base/seed2/sweep_run.json"), other.dump());
 
   const auto notes = reap_stale_children(t.path, 5);

@@ -212,7 +212,7 @@ std::vector<std::string> reap_stale_children(const std::string& sweep_dir, doubl
       continue;
     const pid_t pid = rec.value("pid", -1);
     const long long start = rec.value("pid_start", -2LL);
-    if (pid > 0 && process_start_ticks(pid) == start) stale.push_back({pid, e.path().parent_path()});
+    if (pid > 0 && pid != ::getpid() && process_start_ticks(pid) == start) stale.push_back({pid, e.path().parent_path()});
   }
   for (const auto& [pid, dir] : stale) signal_child_group(pid, SIGTERM);
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
