@@ -4,10 +4,14 @@
 //
 //  - a sweep submitted with --slurm ends with the same report, number for number, as the same
 //    sweep run locally; submitting it again submits nothing;
-//  - a task cancelled with scancel is failed with Slurm's state, and the next submission
-//    completes it from its checkpoint;
+//  - a task cancelled with scancel, and one whose supervisor is SIGKILLed (as by the OOM killer
+//    or a node failure, so it records nothing itself), are failed with Slurm's state, and the
+//    next submission completes both from their checkpoints, with the numbers of an
+//    uninterrupted run;
 //  - a task that reaches a too-short --time gets SIGTERM first (--signal), checkpoints, is
 //    recorded as failed, and the next submission resumes it from that checkpoint.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
@@ -180,21 +184,37 @@ TEST_CASE("a sweep on Slurm gives the same report as the same sweep run locally"
   CHECK(submitted_tasks(args) == 0);
 }
 
-TEST_CASE("a task cancelled with scancel is failed with Slurm's state, and the rerun completes it", "[.slurm]") {
+TEST_CASE("a task cancelled with scancel or killed outright is failed with Slurm's state, and the rerun completes it",
+          "[.slurm]") {
   require_cluster();
   TempDir t;
   write(t.file("base.yaml"), base_yaml(400, 100));  // several seconds a run
-  write(t.file("sweep.yaml"), "extends: base.yaml\nseeds: 2\nmetric: {name: test_accuracy}\n");
+  write(t.file("sweep.yaml"), "extends: base.yaml\nseeds: 3\nmetric: {name: test_accuracy}\n");
   const std::string args =
       "'" + t.file("sweep.yaml") + "' --out '" + t.file("out") + "' --max-parallel 1 --cpus-per-task 1";
   const auto [array, report] = submit(args);
-  // Cancel task 0 once its run has trained an epoch or two.
-  const std::string metrics = t.file("out/runs/base/seed1/metrics.csv");
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < end && !(fs::exists(metrics) && read_file(metrics).size() > 200))
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  REQUIRE(fs::exists(metrics));
+  // Until run SEED has trained a few epochs.
+  auto wait_training = [&](int seed) {
+    const std::string metrics = t.file("out/runs/base/seed" + std::to_string(seed) + "/metrics.csv");
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < end && !(fs::exists(metrics) && read_file(metrics).size() > 200))
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(fs::exists(metrics));
+  };
+  // Task 0: scancel.
+  wait_training(1);
   REQUIRE(sh("scancel " + array + "_0") == 0);
+  // Task 1: its `unroll sweep-task` SIGKILLed (as the OOM killer or a node failure would), so it
+  // never records the end; the run gets SIGTERM from the kernel (PR_SET_PDEATHSIG) and checkpoints.
+  wait_training(2);
+  const int run_pid = json_of(t.file("out/runs/base/seed2/sweep_run.json"))["pid"];
+  std::string stat = read_file("/proc/" + std::to_string(run_pid) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string state_field;
+  int task_pid = 0;
+  fields >> state_field >> task_pid;
+  REQUIRE(read_file("/proc/" + std::to_string(task_pid) + "/cmdline").find("sweep-task") != std::string::npos);
+  REQUIRE(::kill(task_pid, SIGKILL) == 0);
   wait_jobs({array, report}, 180);
 
   const auto st = sweep_status(t.file("out"), false);
@@ -202,7 +222,15 @@ TEST_CASE("a task cancelled with scancel is failed with Slurm's state, and the r
   CHECK(cancelled.state == "failed");
   CHECK(cancelled.detail.find("CANCELLED") != std::string::npos);
   CHECK(cancelled.source == "scontrol");  // the test cluster has no accounting (sacct)
-  CHECK(status_of(st, "base/seed2").state == "done");
+  CHECK(status_of(st, "base/seed3").state == "done");
+  const RunStatus& killed = status_of(st, "base/seed2");
+  CHECK(killed.state == "failed");
+  const Json krec = json_of(t.file("out/runs/base/seed2/sweep_run.json"));
+  INFO(krec.dump(2));
+  CHECK(krec["status"] == "failed");
+  CHECK(krec["error"].get<std::string>().find("without recording") != std::string::npos);
+  CHECK(krec["slurm"]["state"].is_string());
+  CHECK(krec["slurm"]["job"] == array + "_1");
   const Json rec = json_of(t.file("out/runs/base/seed1/sweep_run.json"));
   CHECK(rec["status"] == "failed");
   CHECK(rec["slurm"]["state"] == "CANCELLED");
@@ -213,7 +241,7 @@ TEST_CASE("a task cancelled with scancel is failed with Slurm's state, and the r
 
   // Submit again: only the cancelled run, which resumes from the checkpoint it wrote on SIGTERM.
   const auto [array2, report2] = submit(args);
-  CHECK(json_of(t.file("out/sweep.json"))["slurm"]["submissions"][1]["runs"].size() == 1);
+  CHECK(json_of(t.file("out/sweep.json"))["slurm"]["submissions"][1]["runs"].size() == 2);
   wait_jobs({array2, report2}, 180);
   for (const auto& s : sweep_status(t.file("out"), false)) CHECK(s.state == "done");
   const Json again = json_of(t.file("out/runs/base/seed1/sweep_run.json"));
@@ -222,6 +250,7 @@ TEST_CASE("a task cancelled with scancel is failed with Slurm's state, and the r
   REQUIRE(again["previous"].size() >= 1);
   CHECK(again["previous"].back()["slurm"]["state"] == "CANCELLED");
   CHECK(json_of(t.file("out/runs/base/seed1/summary.json"))["epochs"] == 400);
+  CHECK(json_of(t.file("out/runs/base/seed2/sweep_run.json")).contains("resumed_from_epoch"));
   CHECK(read_file(t.file("out/report.md")).find("Failed or missing") == std::string::npos);
   // Cancelled, resumed on Slurm, and still the numbers of an uninterrupted run.
   REQUIRE(sh("'" + kExe + "' run '" + t.file("out/variants/base.yaml") + "' --set seed=1 --threads 1 --quiet --out '" +
