@@ -356,6 +356,19 @@ TEST_CASE("sweep --slurm --dry-run writes one array task per run not completed, 
   REQUIRE(sh("'" + kExe + "' sweep '" + out + "' --status", &text) == 0);
   CHECK(text.find("4 runs: 1 done, 0 running, 3 pending, 0 failed") != std::string::npos);
 
+  // Without a controller to ask, a submitted run that has not started is "unknown", not failed,
+  // and nothing is written into its folder.
+  Json man = json_of(out + "/sweep.json");
+  man["slurm"]["submissions"].push_back({{"array_job", "999999"}, {"runs", {"base/seed1"}}});
+  write(out + "/sweep.json", man.dump(2));
+  // A stand-in sinfo that fails as one does when the controller is down (a real one takes its
+  // MessageTimeout to say so).
+  write(t.file("bin/sinfo"), "#!/bin/sh\necho 'sinfo: error: Unable to contact slurm controller' >&2\nexit 1\n");
+  fs::permissions(t.file("bin/sinfo"), fs::perms::owner_all);
+  REQUIRE(sh("PATH='" + t.file("bin") + "':$PATH '" + kExe + "' sweep '" + out + "' --status", &text) == 0);
+  CHECK(text.find("1 unknown (Slurm does not answer)") != std::string::npos);
+  CHECK_FALSE(fs::exists(out + "/runs/base/seed1/sweep_run.json"));
+
   // Slurm options without --slurm are a usage error.
   CHECK(sh("'" + kExe + "' sweep '" + t.file("sweep.yaml") + "' --time 5") == 2);
 }

@@ -28,8 +28,10 @@ int print_status(const std::string& dir) {
     ++count[s.state];
     width = std::max(width, s.run.rel.size());
   }
-  std::printf("%s: %zu runs: %d done, %d running, %d pending, %d failed\n", dir.c_str(), states.size(), count["done"],
+  std::printf("%s: %zu runs: %d done, %d running, %d pending, %d failed", dir.c_str(), states.size(), count["done"],
               count["running"], count["pending"], count["failed"]);
+  if (count["unknown"]) std::printf(", %d unknown (Slurm does not answer)", count["unknown"]);
+  std::printf("\n");
   std::printf("  %-*s  %-8s %-11s %s\n", static_cast<int>(width), "run", "state", "source", "detail");
   for (const auto& s : states)
     std::printf("  %-*s  %-8s %-11s %s\n", static_cast<int>(width), s.run.rel.c_str(), s.state.c_str(),

@@ -190,9 +190,21 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
       long i = 0;
       for (const auto& r : s.value("runs", Json::array())) task_of[r.get<std::string>()] = {s["array_job"], i++};
     }
+  // Is there a controller to ask at all? Without one (no Slurm client here, or the controller
+  // is down) nothing may be concluded from a job's absence: such runs are "unknown", and
+  // nothing is recorded.
+  std::string slurm_down;
+  if (!task_of.empty()) {
+    std::string probe;
+    const int rc = run_capture({"sinfo", "-h", "-o", "%P"}, &probe, true);
+    if (rc != 0) {
+      const auto ls = lines_of(probe);
+      slurm_down = rc == 127 ? "sinfo not found" : "sinfo: " + (ls.empty() ? "exit code " + std::to_string(rc) : ls.back());
+    }
+  }
   std::map<std::string, std::map<long, TaskInfo>> arrays;
   for (const auto& [rel, t] : task_of)
-    if (!arrays.count(t.first)) arrays[t.first] = query_array(t.first);
+    if (!arrays.count(t.first) && slurm_down.empty()) arrays[t.first] = query_array(t.first);
 
   std::vector<RunStatus> out;
   for (const auto& run : runs) {
@@ -246,6 +258,11 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
         fs::create_directories(run.dir);
         write_file_atomic((fs::path(run.dir) / "sweep_run.json").string(), r.dump(2) + "\n");
       }
+    } else if (!slurm_down.empty() && !st.job.empty() && (folder == "running" || folder.empty())) {
+      st.state = "unknown";
+      st.source = "run folder";
+      st.detail = "Slurm does not answer (" + slurm_down + "); the run folder says " +
+                  (folder.empty() ? std::string("it has not started") : "running") + " (job " + st.job + ")";
     } else if (folder == "running") {
       // Slurm does not (or no longer) know the task; only the folder speaks.
       const bool local = rec.value("launcher", "") == "local" && rec.value("host", "") == short_hostname();
@@ -313,6 +330,9 @@ SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& 
 
   std::vector<std::string> to_submit;
   for (const auto& s : sweep_status(dir.string(), true)) {
+    if (s.state == "unknown")
+      throw Error("cannot tell which runs of " + dir.string() + " are still queued: " + s.detail +
+                  "; submit from a machine where squeue answers");
     ++sub.total;
     if (s.state == "done") ++sub.completed;
     else if (s.in_slurm_queue) ++sub.active;

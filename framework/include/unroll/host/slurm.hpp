@@ -55,7 +55,7 @@ SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& 
 /// One run's state, for `unroll sweep --status`.
 struct RunStatus {
   SweepRun run;
-  std::string state;   // "done", "running", "pending" or "failed"
+  std::string state;   // "done", "running", "pending" or "failed"; "unknown" when Slurm does not answer
   std::string source;  // where the state came from: "run folder", "sacct", "scontrol" or "squeue"
   std::string detail;  // Slurm's state and exit code, the run's error, "not submitted", ...
   std::string job;     // its Slurm task ("12_3"), if it was submitted
