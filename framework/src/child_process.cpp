@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "unroll/error.hpp"
+#include "unroll/host/fatal_signal.hpp"
 
 extern char** environ;
 
@@ -25,34 +26,10 @@ volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_stop_signal(int sig) { g_stop = sig; }
 }  // namespace
 
-std::string signal_name(int sig) {
-  switch (sig) {
-    case SIGHUP: return "SIGHUP";
-    case SIGINT: return "SIGINT";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGILL: return "SIGILL";
-    case SIGTRAP: return "SIGTRAP";
-    case SIGABRT: return "SIGABRT";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGKILL: return "SIGKILL";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGUSR2: return "SIGUSR2";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGALRM: return "SIGALRM";
-    case SIGTERM: return "SIGTERM";
-    case SIGXCPU: return "SIGXCPU";
-    case SIGXFSZ: return "SIGXFSZ";
-    default: return "signal " + std::to_string(sig);
-  }
-}
-
 std::string ChildExit::describe() const {
   if (!signaled) return "exit code " + std::to_string(code);
   std::string s = "killed by signal " + std::to_string(signal) + " (" + signal_name(signal) + ": " +
-                  strsignal(signal) + ")";
-  if (signal == SIGKILL) s += "; SIGKILL comes from outside: the OOM killer, a batch system or a user";
+                  signal_text(signal) + ")";
   if (core_dumped) s += ", core dumped";
   return s;
 }

@@ -15,6 +15,7 @@
 
 #include "unroll/error.hpp"
 #include "unroll/host/child_process.hpp"
+#include "unroll/host/fatal_signal.hpp"
 #include "unroll/host/files.hpp"
 
 namespace fs = std::filesystem;
@@ -460,7 +461,7 @@ int run_slurm_task(const std::string& sweep_dir, const std::string& rel, RunComm
       } else {
         reason = "from Slurm or a user";
       }
-      std::fprintf(stderr, "sweep-task: %s (%s): passing it on to the run\n", signal_name(stop_signal).c_str(),
+      std::fprintf(stderr, "sweep-task: %s (%s): passing it on to the run\n", std::string(signal_name(stop_signal)).c_str(),
                    reason.c_str());
       signal_child_group(started.pid, SIGTERM);
       // Slurm sends SIGKILL KillWait (default 30 s) after SIGTERM on a cancel; stay well inside.

@@ -23,6 +23,7 @@
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/child_process.hpp"
+#include "unroll/host/fatal_signal.hpp"
 #include "unroll/host/sweep_run.hpp"
 
 namespace fs = std::filesystem;
@@ -390,7 +391,7 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       res.interrupted = true;
       res.not_started = static_cast<int>(pending.size());
       pending.clear();
-      say("sweep: " + signal_name(stop_signal) + ": stopping " + std::to_string(running.size()) +
+      say("sweep: " + std::string(signal_name(stop_signal)) + ": stopping " + std::to_string(running.size()) +
           " run(s); they checkpoint and the next invocation resumes them");
       for (const auto& r : running) signal_child_group(r.pid, SIGTERM);
       kill_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -444,7 +445,7 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   if (opt.progress)
     std::fprintf(stderr, "sweep %s: %d/%d runs completed, %d failed%s (%d run now in %s)\n", spec.name.c_str(),
                  res.completed, res.total, res.failed,
-                 res.interrupted ? (", stopped by " + signal_name(stop_signal)).c_str() : "", to_run,
+                 res.interrupted ? (", stopped by " + std::string(signal_name(stop_signal))).c_str() : "", to_run,
                  fmt_duration(std::chrono::duration<double>(Clock::now() - t0).count()).c_str());
   return res;
 }

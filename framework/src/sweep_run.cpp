@@ -13,6 +13,7 @@
 
 #include "unroll/error.hpp"
 #include "unroll/host/child_process.hpp"
+#include "unroll/host/fatal_signal.hpp"
 #include "unroll/host/files.hpp"
 
 namespace fs = std::filesystem;
@@ -103,7 +104,10 @@ std::string run_folder_state(const std::string& run_dir, bool trust_running) {
   const Json rec = read_json_or_null(d / "sweep_run.json");
   if (trust_running && str_of(rec, "status") == "running") return "running";
   const bool ckpt = fs::exists(d / "checkpoint" / "manifest.json") && fs::exists(d / "config.yaml");
-  if (ckpt && (s == "interrupted" || s.empty())) return "resumable";
+  // Stopped, killed with its supervisor ("running" left behind), crashed (a signal, the OOM
+  // killer) or killed before it wrote a summary: the last good checkpoint is where to go on.
+  // A diverged or failed run starts over: resuming would replay the same end.
+  if (ckpt && (s == "interrupted" || s == "running" || s == "crashed" || s.empty())) return "resumable";
   if (!s.empty() || rec.is_object()) return "failed";
   return "";
 }
@@ -173,12 +177,12 @@ std::string finish_run(const StartedRun& r, int wait_status, int stop_signal, co
   if (!ok && stop_signal && summary_status == "interrupted") status = "interrupted";
   if (!ok) {
     if (status == "interrupted") {
-      error = "stopped by " + signal_name(stop_signal) + (stop_reason.empty() ? "" : " (" + stop_reason + ")") +
+      error = "stopped by " + std::string(signal_name(stop_signal)) + (stop_reason.empty() ? "" : " (" + stop_reason + ")") +
               "; checkpointed, the next sweep resumes it";
     } else if (error.empty()) {
       error = ex.describe();
       if (!ex.signaled && ex.code == 0) error += " without a completed summary.json";
-      if (stop_signal) error += " after " + signal_name(stop_signal) + (stop_reason.empty() ? "" : " (" + stop_reason + ")");
+      if (stop_signal) error += " after " + std::string(signal_name(stop_signal)) + (stop_reason.empty() ? "" : " (" + stop_reason + ")");
       const std::string tail = tail_lines((dir / "stderr.txt").string(), 5);
       if (!tail.empty()) error += ": " + tail;
     }
@@ -186,7 +190,7 @@ std::string finish_run(const StartedRun& r, int wait_status, int stop_signal, co
   rec["status"] = status;
   rec.erase("exit_code");
   rec.erase("signal");
-  if (ex.signaled) rec["signal"] = signal_name(ex.signal);
+  if (ex.signaled) rec["signal"] = std::string(signal_name(ex.signal));
   else rec["exit_code"] = ex.code;
   if (ok) rec.erase("error");
   else rec["error"] = error;

@@ -19,13 +19,11 @@ struct ChildExit {
   int code = -1;          // exit code when !signaled
   int signal = 0;
   bool core_dumped = false;
-  /// "exit code 1", or "killed by signal 11 (SIGSEGV: Segmentation fault), core dumped".
+  /// "exit code 1", or "killed by signal 11 (SIGSEGV: segmentation fault: ...), core dumped"
+  /// (names and texts from host/fatal_signal.hpp).
   std::string describe() const;
 };
 ChildExit decode_wait_status(int status);
-
-/// "SIGSEGV" for 11; "signal N" for an unknown number.
-std::string signal_name(int sig);
 
 /// Start `argv` (argv[0] is the executable's path) with stdout sent to /dev/null and stderr
 /// written to `stderr_path` (truncated, or appended to with `append`). The child gets its own

@@ -34,7 +34,8 @@ std::vector<SweepRun> list_sweep_runs(const std::string& sweep_dir);
 /// What a run folder says by itself:
 ///   "completed"  summary.json status completed;
 ///   "running"    sweep_run.json status running (its supervisor may or may not be alive);
-///   "resumable"  a checkpoint and summary "interrupted" or no summary (killed mid-run);
+///   "resumable"  a checkpoint and summary "interrupted", "running" (killed with its supervisor),
+///                "crashed", or no summary;
 ///   "failed"     a failed/diverged summary, or a failed sweep_run.json record without a checkpoint;
 ///   ""           nothing there yet.
 /// With `trust_running` false a "running" record is ignored (its supervisor is known to be gone).
