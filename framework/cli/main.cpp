@@ -23,6 +23,8 @@ const char* kUsage =
     "  new-plugin KIND NAME [DIR]                                 write a buildable plugin skeleton\n"
     "  check-plugin LIB [LIB ...]                                 check every component of a plugin library\n"
     "  sweep FILE [-j N] [--threads-per-run T] [--out DIR]        run an ablation: variants x seeds in parallel\n"
+    "  sweep FILE --slurm [--time T ...]                          submit it as a Slurm job array\n"
+    "  sweep FILE|SWEEP_DIR --status                              done / running / pending / failed runs\n"
     "  report SWEEP_DIR                                           tables (report.md/.csv) and plots of a sweep\n"    "\n"
     "common options: --plugin-dir DIR (repeatable; also UNROLL_PLUGIN_PATH), --help\n"
     "Run `unroll COMMAND --help` for a command's options.\n";
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
     if (cmd == "new-plugin") return unroll::cli::cmd_new_plugin(args);
     if (cmd == "check-plugin") return unroll::cli::cmd_check_plugin(args);
     if (cmd == "sweep") return unroll::cli::cmd_sweep(args);
+    if (cmd == "sweep-task") return unroll::cli::cmd_sweep_task(args);
     if (cmd == "report") return unroll::cli::cmd_report(args);
     std::fprintf(stderr, "unroll: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
