@@ -7,7 +7,7 @@
 #include <Eigen/Core>
 
 /// Bump whenever a public header changes a class layout or a virtual function.
-#define UNROLL_API_VERSION 1
+#define UNROLL_API_VERSION 2
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)
