@@ -76,7 +76,7 @@ class EquationCell final : public RecurrentLayer {
       xw.resize(params_[static_cast<size_t>(p)].value.rows(), TB);
       gemm(xw, params_[static_cast<size_t>(p)].value, Trans::No, x.data, Trans::No);  // every step at once
     }
-    for (Group& gr : groups_) gr.value.resize((gr.b1 - gr.b0 + 1) * H_, gr.keep ? TB + 0 : B);
+    for (Group& gr : groups_) gr.value.resize((gr.b1 - gr.b0 + 1) * H_, gr.keep ? TB : B);
     for (size_t n = 0; n < nodes_.size(); ++n) {
       if (!live_[n]) continue;
       if (store_[n] == Store::Steps) own_value_[n].resize(H_, TB);
@@ -146,10 +146,9 @@ class EquationCell final : public RecurrentLayer {
     // Parameter gradients and dx: one gemm each over all steps.
     bool first_dx = true;
     if (need_dx) dx.resize(input_size(), T, B);
-    for (auto& [p, unused] : xw_) {
-      (void)unused;
+    for (const auto& [p, xw] : xw_) {
       Param& W = params_[static_cast<size_t>(p)];
-      const Matrix& dxw = xw_grad_.count(p) ? xw_grad_.at(p) : xw_.at(p);
+      const Matrix& dxw = xw_grad_.count(p) ? xw_grad_.at(p) : xw;  // xw holds d(W x) unless kept apart
       gemm(W.grad, dxw, Trans::No, input(), Trans::Yes, 1.0f, 1.0f);
       if (need_dx) gemm(dx.data, W.value, Trans::Yes, dxw, Trans::No, 1.0f, first_dx ? 0.0f : 1.0f);
       first_dx = false;
