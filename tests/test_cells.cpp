@@ -290,3 +290,22 @@ TEST_CASE("equation cells: stateful truncated BPTT, checkpoint and resume contin
   CHECK(unroll::testing::metrics_without_seconds(t.file("part/metrics.csv")) ==
         unroll::testing::metrics_without_seconds(t.file("full/metrics.csv")));
 }
+
+TEST_CASE("equation cells: the memory estimate counts the cell's parameters and kept values", "[cells]") {
+  for (const std::string& yaml : {std::string("{kind: mgu, units: 5}"), kGru}) {
+    INFO(yaml);
+    const Node block = validate_component(parse_yaml(yaml, "<test>"), Kind::Layer, unroll::testing::host());
+    const Registry::Entry* e = unroll::testing::host().registry().find(Kind::Layer, block.at("kind").text());
+    REQUIRE(e != nullptr);
+    REQUIRE(e->footprint);
+    const LayerFootprint f = e->footprint(Options(block, &e->schema), 3);
+    auto l = make_layer(yaml, 3);
+    double params = 0;
+    for (Param* p : l->params()) params += static_cast<double>(p->value.size());
+    CHECK(f.params == params);
+    CHECK(f.output_size == l->output_size());
+    // At least the state history and the hoisted products; at most a few values per node.
+    CHECK(f.floats_per_column >= 2 * l->output_size());
+    CHECK(f.floats_per_column <= 20 * l->output_size());
+  }
+}

@@ -63,6 +63,16 @@ class EquationCell final : public RecurrentLayer {
     plan();
   }
 
+  /// Floats per step and sample kept from the forward to the backward (the memory estimate).
+  long long kept_per_column() const {
+    long long n = static_cast<long long>(states_.size()) * H_;  // the state history
+    for (size_t k = 0; k < nodes_.size(); ++k)
+      if (live_[k] && store_[k] == Store::Steps) n += H_;
+    for (const auto& [p, unused] : xw_) n += params_[static_cast<size_t>(p)].value.rows() * (xw_grad_.count(p) ? 2 : 1);
+    for (const Group& gr : groups_) n += (gr.b1 - gr.b0 + 1) * H_ * (gr.keep ? 2 : 1);
+    return n;
+  }
+
   std::vector<Param*> params() override {
     std::vector<Param*> out;
     for (Param& p : params_) out.push_back(&p);
@@ -460,5 +470,22 @@ class EquationCell final : public RecurrentLayer {
 }  // namespace
 
 std::unique_ptr<Layer> CellDef::build() { return std::make_unique<EquationCell>(*impl_); }
+
+FootprintFn cell_footprint(std::function<void(CellDef&, const Options&)> define) {
+  return [define = std::move(define)](const Options& o, int input_size) {
+    const int H = o.i("units");
+    // Planned for one input feature (the plan does not depend on it, and a mistyped huge input
+    // must not be allocated here); the parameter count uses the real one.
+    CellDef def("footprint", H, 1, o);
+    define(def, o);
+    double params = 0;
+    for (const CellParamRec& p : def.impl().params) {
+      const double cols = p.type == CellParamType::Input ? input_size : p.type == CellParamType::Recurrent ? H : 1;
+      params += static_cast<double>(p.blocks.size()) * H * cols;
+    }
+    const EquationCell cell(def.impl());
+    return LayerFootprint{H, params, cell.kept_per_column()};
+  };
+}
 
 }  // namespace unroll

@@ -23,7 +23,8 @@ UNROLL_PLUGIN(registry) {
             "use: W x is an input weight, U h (or U of any expression) a recurrent weight, a lone term a bias.");
   s.mapping("step", "{h: \"tanh(W x + U h + b)\"}",
             "Equations by name, in order; + - * ( ), numbers, sigmoid, tanh, relu, products P v and P_block v.");
-  registry.add_layer(std::move(s), cell_factory([](CellDef& c, const Options& o) {
+  auto from_text = [](CellDef& c, const Options& o) {
     define_cell_from_text(c, o.node().at("params"), o.node().at("step"));
-  }));
+  };
+  registry.add_layer(std::move(s), cell_factory(from_text), cell_footprint(from_text));
 }

@@ -12,7 +12,7 @@ UNROLL_PLUGIN(registry) {
   Schema s = cell_schema("mgu", "Minimal gated unit (Zhou et al. 2016): f = sigmoid(W_f x + U_f h + b_f), "
                                 "h_t = (1-f)*h + f*tanh(W_h x + U_h (f*h) + b_h); output h_t at every step.");
   s.real("gate_bias", 1.0, "Initial b_f: a positive value starts f open, so early gradients pass through time.");
-  registry.add_layer(std::move(s), cell_factory([](CellDef& c, const Options& o) {
+  auto mgu = [](CellDef& c, const Options& o) {
     auto W = c.input_weights("W", {"f", "h"});      // 2H x input
     auto U = c.recurrent_weights("U", {"f", "h"});  // 2H x H, each gate's block orthogonal
     auto b = c.bias("b", {"f", "h"});               // 2H
@@ -21,5 +21,7 @@ UNROLL_PLUGIN(registry) {
     auto h = c.state("h");
     auto f = sigmoid(W["f"] * x + U["f"] * h + b["f"]);
     c.next(h, (1 - f) * h + f * tanh(W["h"] * x + U["h"] * (f * h) + b["h"]));
-  }));
+  };
+  // The factory records the step once per layer; the footprint feeds the host's memory estimate.
+  registry.add_layer(std::move(s), cell_factory(mgu), cell_footprint(mgu));
 }

@@ -152,6 +152,11 @@ Schema cell_schema(const std::string& name, const std::string& summary);
 /// A layer factory that records `define` once per layer and compiles it.
 Factory<Layer> cell_factory(std::function<void(CellDef&, const Options&)> define);
 
+/// The memory estimate of the cell `define` makes (registry.hpp, LayerFootprint): its
+/// parameters, and the floats per step and sample its forward keeps for the backward (states,
+/// hoisted products, kept values, product gradients). Pass it beside cell_factory(define).
+FootprintFn cell_footprint(std::function<void(CellDef&, const Options&)> define);
+
 /// Define a cell from text equations (the `cell` layer of experiment files): `params` maps each
 /// parameter name to {type: input|recurrent|bias, init: ..., blocks: {f: {init: ...}}} (blocks
 /// also come from use: W_f means block f of W), `step` maps each state to its equation. Errors
