@@ -145,6 +145,9 @@ void check_value(const OptionSpec& spec, Node& n, const std::string& owner, cons
       n = validate_component(n, kind_from_name(spec.component_kind), *host);
       break;
     }
+    case OptType::Map:  // the component checks the entries itself
+      if (!n.is_map()) throw expect("a mapping");
+      break;
     case OptType::Block:
       if (!n.is_map()) throw expect("a mapping");
       n = validate_impl(n, {spec.block_schema.get()}, host, "'" + spec.name + "'", false);

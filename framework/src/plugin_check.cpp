@@ -1,4 +1,5 @@
 #include "unroll/host/plugin_check.hpp"
+#include "unroll/host/model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -77,6 +78,7 @@ std::string synthesize(const OptionSpec& o, const PluginHost& host) {
     case OptType::FloatList: return "[" + within(0.5, false) + "]";
     case OptType::IntList: return "[" + within(3, true) + "]";
     case OptType::Block: return "{}";
+    case OptType::Map: return "";
     case OptType::Component: {
       for (Kind k : all_kinds())
         if (kind_name(k) == o.component_kind) {
@@ -135,12 +137,9 @@ void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost
   // initialized to zero would make a wrong dL/dx invisible.
   Rng noise(7);
   for (Param* p : layer->params()) {
-    if (!p->init.is_null()) {
+    if (!p->init.is_null() || !p->blocks.empty()) {
       try {
-        HostBuildContext ictx(host, p->name, 0, 1, fs::current_path().string());
-        auto init = host.build<Initializer>(Kind::Initializer, validate_component(p->init, Kind::Initializer, host), ictx);
-        Rng rng = Rng::derive(1, p->name);
-        init->fill(*p, rng);
+        initialize_param(*p, host, 1, fs::current_path().string());
       } catch (const Error&) {
         fill_normal(p->value, noise, 0.5);  // the initializer is not available here
       }

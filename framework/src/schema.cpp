@@ -18,6 +18,7 @@ std::string to_string(OptType t) {
     case OptType::IntList: return "list of int";
     case OptType::Component: return "component";
     case OptType::Block: return "block";
+    case OptType::Map: return "mapping";
   }
   return "?";
 }
@@ -79,6 +80,10 @@ OptionSpec& Schema::component(const std::string& name, const std::string& kind, 
               .doc = doc,
               .default_yaml = def_yaml,
               .component_kind = kind});
+}
+
+OptionSpec& Schema::mapping(const std::string& name, const std::string& def_yaml, const std::string& doc) {
+  return add({.name = name, .type = OptType::Map, .doc = doc, .default_yaml = def_yaml});
 }
 
 OptionSpec& Schema::block(const std::string& name, std::shared_ptr<const Schema> sub, const std::string& doc) {

@@ -47,11 +47,10 @@ class @CLASS@ final : public Layer {
     }
   }
 
-  // A recurrent layer also overrides (see <unroll/layer.hpp>): is_recurrent() -> true,
-  // reset_state(batch), state(), set_state(s), state_at(t), initial_state_grad() and
-  // hidden_grad_norms(). forward() walks steps 0..T-1 from the carried state; backward() walks
-  // T-1..0 and leaves dL/d(initial state) for initial_state_grad(). check-plugin then also
-  // checks 4 steps from a random non-zero state.
+  // A recurrent cell derives RecurrentLayer (<unroll/recurrent.hpp>) instead, which owns the
+  // state contract, or is written as equations (<unroll/cell.hpp>) with the backward derived:
+  // `unroll new-plugin layer NAME --recurrent` scaffolds both. check-plugin then also checks 4
+  // steps from a random non-zero state.
 
  private:
   Param scale_;

@@ -12,7 +12,7 @@
 
 namespace unroll {
 
-enum class OptType { Int, Float, Bool, String, Choice, FloatList, IntList, Component, Block };
+enum class OptType { Int, Float, Bool, String, Choice, FloatList, IntList, Component, Block, Map };
 std::string to_string(OptType t);
 
 /// One option of a component. Build with Schema's helpers, refine with the chained setters.
@@ -65,6 +65,10 @@ class Schema {
   /// A nested component block, e.g. a layer's weight initializer: kind is "initializer".
   OptionSpec& component(const std::string& name, const std::string& kind, const std::string& def_yaml,
                         const std::string& doc);
+
+  /// A free-form mapping that the component checks itself (a cell's params and step equations);
+  /// the host checks only that it is a mapping, and keeps every entry's file:line:column.
+  OptionSpec& mapping(const std::string& name, const std::string& def_yaml, const std::string& doc);
 
   /// A nested plain block (no kind) with its own options, e.g. train.stop.
   OptionSpec& block(const std::string& name, std::shared_ptr<const Schema> sub, const std::string& doc);

@@ -10,7 +10,8 @@
 
 /// Bump whenever a public header changes a class layout or a virtual function.
 ///   2: ScheduleState carries the run's length (total_epochs, total_steps).
-#define UNROLL_API_VERSION 2
+///   3: Param::blocks, per-block initializers applied on a parameter's rows.
+#define UNROLL_API_VERSION 3
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)
