@@ -143,9 +143,10 @@ int cmd_run(const std::vector<std::string>& args) {
       std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
     return kExitCompleted;
   };
+  const std::string name = exp.config.at("name").text();
   // Rank 0 still records a fatal signal, in-process (the handler needs no fork).
-  if (comm.size() > 1) return writer ? supervise_run(ro.out_dir, exp.config.at("name").text(), train, false) : train();
-  return supervise_run(ro.out_dir, exp.config.at("name").text(), train, vm.count("in-process") == 0);
+  if (comm.size() > 1) return writer ? supervise_run(ro.out_dir, name, train, false) : train();
+  return supervise_run(ro.out_dir, name, train, vm.count("in-process") == 0);
 }
 
 }  // namespace unroll::cli
