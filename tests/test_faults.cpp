@@ -137,7 +137,11 @@ train: {epochs: 30, batch: 10, threads: 1}
       INFO("status after kill " << kills << ": " << s);
       CHECK((s.empty() || s == "running" || is_final_status(s)));
       // The surviving `unroll run` cleaned up what its dead child was writing.
-      if (kill_child && fs::exists(run)) CHECK(temporary_files(run).empty());
+      if (kill_child && fs::exists(run)) {
+        const auto left = temporary_files(run);
+        CHECK(left.empty());
+        for (const auto& f : left) WARN("left behind: " << f);
+      }
     }
     for (int i = 0; i < 3 && status_of(run) != "completed"; ++i) run_unroll(start_or_resume(), t.file("final.log"));
     INFO("round " << rounds);

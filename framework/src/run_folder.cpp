@@ -131,10 +131,9 @@ std::string recover_checkpoint_swap(const std::string& dir) {
 std::string clean_interrupted_writes(const std::string& dir) {
   const std::string note = recover_checkpoint_swap(dir);
   std::error_code ec;
-  for (const std::string name : {"checkpoint", "best"}) {
-    if (!fs::exists(fs::path(dir) / name / "manifest.json", ec)) continue;
+  // Whatever recovery left of a save is incomplete or superseded.
+  for (const std::string name : {"checkpoint", "best"})
     for (const char* suffix : {".tmp", ".old"}) fs::remove_all(fs::path(dir) / (name + suffix), ec);
-  }
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (e.is_regular_file(ec) && is_temporary_output(e.path().filename().string())) fs::remove(e.path(), ec);
   return note;

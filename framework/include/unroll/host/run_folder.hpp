@@ -45,8 +45,8 @@ class RunFolderLock {
 std::string recover_checkpoint_swap(const std::string& dir);
 
 /// After a run process died mid-write: recover_checkpoint_swap, then remove what its writes left
-/// (checkpoint.tmp/.old and best.tmp/.old next to a complete folder, FILE.tmpPID files), so that
-/// a killed run does not keep a nearly full disk full. Returns recover_checkpoint_swap's note.
+/// (the checkpoint.tmp/.old and best.tmp/.old recovery did not use, FILE.tmpPID files), so that a
+/// killed run does not keep a nearly full disk full. Returns recover_checkpoint_swap's note.
 std::string clean_interrupted_writes(const std::string& dir);
 
 /// Write DIR/summary.json with status "running" (and the pid, start time and the folder that
