@@ -11,7 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <typeinfo>
 
 #include "unroll/error.hpp"
 #include "unroll/host/fatal_signal.hpp"
