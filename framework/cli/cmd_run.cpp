@@ -87,7 +87,7 @@ int cmd_run(const std::vector<std::string>& args) {
       throw Error(ro.out_dir + ": not a run folder (no config.yaml)");
     if (writer) {
       lock = std::make_unique<RunFolderLock>(ro.out_dir);
-      if (const std::string fixed = recover_checkpoint_swap(ro.out_dir); !fixed.empty())
+      if (const std::string fixed = clean_interrupted_writes(ro.out_dir); !fixed.empty())
         std::fprintf(stderr, "note: %s\n", fixed.c_str());
     }
     comm.barrier();  // the other ranks read the checkpoint rank 0 may just have recovered
@@ -143,8 +143,10 @@ int cmd_run(const std::vector<std::string>& args) {
       std::printf("done: %d epochs (stop: %s); results in %s\n", r.epochs, r.stop_reason.c_str(), r.dir.c_str());
     return kExitCompleted;
   };
-  if (comm.size() > 1) return writer ? run_recording_failures(ro.out_dir, train) : train();
-  return supervise_run(ro.out_dir, exp.config.at("name").text(), train, vm.count("in-process") == 0);
+  const std::string name = exp.config.at("name").text();
+  // Rank 0 still records a fatal signal, in-process (the handler needs no fork).
+  if (comm.size() > 1) return writer ? supervise_run(ro.out_dir, name, train, false) : train();
+  return supervise_run(ro.out_dir, name, train, vm.count("in-process") == 0);
 }
 
 }  // namespace unroll::cli

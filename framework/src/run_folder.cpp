@@ -128,6 +128,17 @@ std::string recover_checkpoint_swap(const std::string& dir) {
   return done;
 }
 
+std::string clean_interrupted_writes(const std::string& dir) {
+  const std::string note = recover_checkpoint_swap(dir);
+  std::error_code ec;
+  // Whatever recovery left of a save is incomplete or superseded.
+  for (const std::string name : {"checkpoint", "best"})
+    for (const char* suffix : {".tmp", ".old"}) fs::remove_all(fs::path(dir) / (name + suffix), ec);
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec) && is_temporary_output(e.path().filename().string())) fs::remove(e.path(), ec);
+  return note;
+}
+
 void write_running_summary(const std::string& dir, const std::string& name, const std::string& base_dir) {
   nlohmann::ordered_json j;
   j["name"] = name;
