@@ -11,6 +11,8 @@ set(UNROLL_INSTALL_CMAKE_DIR lib/cmake/unroll)
 set(UNROLL_EIGEN_MIN 3.3)
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/framework/include/unroll" DESTINATION include)
+# The model of an equation cell (docs/writing-cells.md): copy it next to a scaffolded plugin.
+install(FILES "${PROJECT_SOURCE_DIR}/plugins/layers/mgu.cpp" DESTINATION share/unroll/examples)
 # unroll_flags travels with unroll::core: an out-of-tree plugin gets exactly the host's
 # compile definitions and options (BOOST_DLL_USE_STD_FS, -march=native when the host had it).
 install(TARGETS unroll_flags EXPORT unrollTargets)

@@ -13,6 +13,7 @@
 
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/files.hpp"
+#include "unroll/host/model.hpp"
 #include "unroll/rng.hpp"
 #include "spawn.hpp"
 
@@ -67,14 +68,7 @@ std::shared_ptr<Dataset> make_dataset(const std::string& yaml) {
 }
 
 void initialize(Layer& layer, uint64_t seed) {
-  for (Param* p : layer.params()) {
-    if (p->init.is_null()) continue;
-    const Node v = validate_component(p->init, Kind::Initializer, host());
-    TestContext ctx(p->name);
-    auto init = host().build<Initializer>(Kind::Initializer, v, ctx);
-    Rng rng = Rng::derive(seed, p->name);
-    init->fill(*p, rng);
-  }
+  for (Param* p : layer.params()) initialize_param(*p, host(), seed, ".");
 }
 
 std::vector<std::vector<std::string>> read_csv(const std::string& path) {

@@ -9,6 +9,7 @@
 
 #include "support.hpp"
 #include "unroll/host/experiment.hpp"
+#include "unroll/host/experiment_schema.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/trainer.hpp"
 
@@ -153,4 +154,26 @@ TEST_CASE("UNROLL_GEMM_PROFILE writes every product shape of a run with its call
   }
   CHECK(shapes > 5);
   CHECK(first_layer_calls == full_batches);
+}
+
+TEST_CASE("unroll plugins --describe experiment prints every section, its default and the host options",
+          "[e2e][cli]") {
+  testing::TempDir dir;
+  const std::string exe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
+  const int status = std::system((exe + " plugins --describe experiment > " + dir.file("out") + " 2>&1").c_str());
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::string out = read_file(dir.file("out"));
+  for (const auto& sec : experiment_sections()) {
+    INFO(sec.key);
+    CHECK_THAT(out, Contains("  " + sec.key + " ") && Contains(sec.takes));
+  }
+  CHECK_THAT(out, Contains("{kind: cross_entropy}") && Contains("{kind: sgd}") && Contains("{kind: constant}"));
+  CHECK_THAT(out, Contains("validation") && Contains("instance name"));  // the data and layer host options
+  // An unknown key names the same list of sections.
+  std::ofstream(dir.file("typo.yaml")) << "data: {kind: blobs}\nmodel: [{kind: dense, units: 3}]\nsed: 3\n";
+  PluginHost& host = testing::host();
+  std::string valid;
+  for (const auto& sec : experiment_sections()) valid += (valid.empty() ? "" : ", ") + sec.key;
+  CHECK_THROWS_WITH(load_experiment(dir.file("typo.yaml"), {}, host),
+                    Contains("typo.yaml:3:1") && Contains("did you mean 'seed'?") && Contains(valid));
 }

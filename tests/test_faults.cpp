@@ -128,13 +128,20 @@ train: {epochs: 30, batch: 10, threads: 1}
       if (!killed || status_of(run) == "completed") continue;
       ++kills;
       child_kills += kill_child;
-      if (fs::exists(run + "/checkpoint.tmp") || fs::exists(run + "/checkpoint.old") || fs::exists(run + "/best.tmp"))
+      if (!kill_child &&  // (after a child's death its parent cleans up: nothing to see)
+          (fs::exists(run + "/checkpoint.tmp") || fs::exists(run + "/checkpoint.old") || fs::exists(run + "/best.tmp")))
         ++in_checkpoint;
       // Whatever the moment, the folder's summary is "running" (never finished), a final status,
       // or not written yet.
       const std::string s = status_of(run);
       INFO("status after kill " << kills << ": " << s);
       CHECK((s.empty() || s == "running" || is_final_status(s)));
+      // The surviving `unroll run` cleaned up what its dead child was writing.
+      if (kill_child && fs::exists(run)) {
+        const auto left = temporary_files(run);
+        CHECK(left.empty());
+        for (const auto& f : left) WARN("left behind: " << f);
+      }
     }
     for (int i = 0; i < 3 && status_of(run) != "completed"; ++i) run_unroll(start_or_resume(), t.file("final.log"));
     INFO("round " << rounds);

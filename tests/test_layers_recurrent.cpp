@@ -1,4 +1,4 @@
-// Recurrent layers (elman, lstm, gru): gradients through time, the state lifecycle, and the
+// Recurrent layers (elman, lstm, gru, equation cells): gradients through time, the state lifecycle, and the
 // forward equations against a naive double-precision reference.
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -11,8 +11,16 @@ using unroll::testing::make_layer;
 
 namespace {
 
-const std::vector<std::string> kCells = {"{kind: elman, units: 4}", "{kind: elman, units: 4, activation: relu}",
-                                         "{kind: lstm, units: 4}", "{kind: gru, units: 4}"};
+// The hand-written cells, and two equation cells (<unroll/cell.hpp>): an LSTM (two states) and a
+// minimal gated unit (a recurrent product of an expression), which must keep the same contract.
+const std::vector<std::string> kCells = {
+    "{kind: elman, units: 4}", "{kind: elman, units: 4, activation: relu}", "{kind: lstm, units: 4}",
+    "{kind: gru, units: 4}",
+    R"Y({kind: cell, units: 4, params: {W: , U: , b: }, step: {i: "sigmoid(W_i x + U_i h + b_i)",
+        f: "sigmoid(W_f x + U_f h + b_f)", g: "tanh(W_g x + U_g h + b_g)", o: "sigmoid(W_o x + U_o h + b_o)",
+        c: "f * c + i * g", h: "o * tanh(c)"}})Y",
+    R"Y({kind: cell, units: 4, params: {W: , U: , b: }, step: {f: "sigmoid(W_f x + U_f h + b_f)",
+        h: "(1 - f) * h + f * tanh(W_h x + U_h (f * h) + b_h)"}})Y"};
 
 Matrix normal(Eigen::Index rows, Eigen::Index cols, Rng& rng, double scale = 1.0) {
   Matrix m(rows, cols);

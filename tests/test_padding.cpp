@@ -130,6 +130,10 @@ TEST_CASE("end-padding plus masking is exact for variable-length LSTM sequences"
   check_padding("{kind: lstm, units: 6}");
 }
 
+TEST_CASE("end-padding plus masking is exact for variable-length sequences through an equation cell", "[bptt][padding][cells]") {
+  check_padding("{kind: mgu, units: 6}");
+}
+
 TEST_CASE("delayed_recall with min_length gives ragged sequences, padded at the end and masked", "[bptt][padding]") {
   auto d = testing::make_dataset("{kind: delayed_recall, lag: 2, alphabet: 3, length: 8, min_length: 4, samples: 64}");
   const int T = 8, B = 64, L = 2;

@@ -1,10 +1,15 @@
 // Learning-rate schedules: factor sequences against their formulas, composition with warm-up,
-// reduce-on-plateau behaviour, and checkpoint round trips of schedule state.
+// reduce-on-plateau behaviour, checkpoint round trips of schedule state, and the clock the
+// trainer gives them (updates, under truncated BPTT too).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <numbers>
 
 #include "support.hpp"
+#include "unroll/host/bptt.hpp"
 
 using namespace unroll;
 using unroll::testing::make_schedule;
@@ -201,4 +206,99 @@ TEST_CASE("schedule state round trip continues exactly", "[schedules]") {
       CHECK(second->factor(at_epoch(static_cast<int>(e) + 1)) == expected[e]);
     }
   }
+}
+
+namespace {
+
+// A truncated-BPTT run with every-step loss: 40 sequences of 6 steps in batches of 10 (4 batches
+// an epoch), k1 = 2 (3 windows a batch, each an update): 12 updates an epoch, 36 in the run.
+const char* kTruncated = R"(name: clock
+seed: 2
+data: {kind: delayed_recall, lag: 1, alphabet: 3, length: 6, samples: 40, test_samples: 10}
+model:
+  - {kind: elman, units: 4}
+  - {kind: dense, units: 3}
+loss: {kind: cross_entropy}
+optimizer: {kind: sgd, lr: 0.1}
+train: {epochs: 3, batch: 10, loss_at: every, bptt: {k1: 2}}
+)";
+constexpr long long kUpdatesPerEpoch = 4 * 3;
+constexpr int kEpochs = 3;
+
+}  // namespace
+
+TEST_CASE("under truncated BPTT every schedule counts updates: steps_per_epoch is windows, not batches",
+          "[schedules][bptt]") {
+  // The lr in metrics.csv is the one of the epoch's last update, step (e+1)*U - 1 with U updates an
+  // epoch; each schedule, built again here, must give that factor from the same clock. With
+  // steps_per_epoch counted in batches, warmup's nested clock ran ahead (it collapsed the lr).
+  const std::vector<std::string> schedules{
+      "{kind: constant, factor: 0.5}",
+      "{kind: step, every: 12, gamma: 0.5, by: step}",
+      "{kind: step, every: 1, gamma: 0.5}",
+      "{kind: multistep, milestones: [10, 30], gamma: 0.5, by: step}",
+      "{kind: exponential, gamma: 0.97, by: step}",
+      "{kind: inverse_time, decay: 0.1, by: step}",
+      "{kind: cosine, T_max: 36, by: step}",
+      "{kind: cosine, by: step}",
+      "{kind: cosine}",
+      "{kind: warmup, length: 1, then: {kind: cosine, T_max: 24, by: step}}",
+      "{kind: warmup, length: 1, then: {kind: cosine, by: step}}",
+      "{kind: warmup, length: 6, by: step, then: {kind: exponential, gamma: 0.9, by: step}}",
+      "{kind: plateau, metric: train_loss, patience: 0, factor: 0.5, threshold: 0.5}",
+  };
+  testing::TempDir dir;
+  int i = 0;
+  for (const std::string& yaml : schedules) {
+    INFO("schedule " << yaml);
+    const std::string out = "run" + std::to_string(i++);
+    const RunResult r = testing::run_text(dir, kTruncated, out, {"schedule=" + yaml});
+    REQUIRE(r.epochs == kEpochs);
+    const auto rows = testing::read_csv(dir.file(out + "/metrics.csv"));
+    REQUIRE(rows.size() == kEpochs + 1);
+    const size_t lr_col = std::find(rows[0].begin(), rows[0].end(), "lr") - rows[0].begin();
+    const size_t loss_col = std::find(rows[0].begin(), rows[0].end(), "train_loss") - rows[0].begin();
+    auto s = make_schedule(yaml);
+    for (int e = 0; e < kEpochs; ++e) {
+      INFO("epoch " << e);
+      const ScheduleState at{e, (e + 1) * kUpdatesPerEpoch - 1, kUpdatesPerEpoch, kEpochs, kEpochs * kUpdatesPerEpoch};
+      CHECK(std::stod(rows[e + 1][lr_col]) == Approx(0.1 * s->factor(at)).epsilon(1e-6));
+      s->end_epoch(e, {{"train_loss", std::stod(rows[e + 1][loss_col])}});
+    }
+    std::ifstream in(dir.file(out + "/summary.json"));
+    CHECK(nlohmann::json::parse(in)["steps"] == kEpochs * kUpdatesPerEpoch);
+  }
+}
+
+TEST_CASE("bptt_updates: updates a batch makes", "[schedules][bptt]") {
+  CHECK(bptt_updates(6, 2, true) == 3);
+  CHECK(bptt_updates(7, 2, true) == 4);   // the last window is shorter
+  CHECK(bptt_updates(6, 0, true) == 1);   // full BPTT
+  CHECK(bptt_updates(6, 10, true) == 1);  // k1 >= T: one window
+  CHECK(bptt_updates(6, 2, false) == 1);  // last-step loss: only the last window has a loss
+}
+
+TEST_CASE("schedules see the run's length: cosine without T_max anneals over the run", "[schedules]") {
+  const int E = 8;
+  const long long U = 5;
+  auto clock = [&](int e, long long step) { return ScheduleState{e, step, U, E, E * U}; };
+  auto by_epoch = make_schedule("{kind: cosine, min_factor: 0.1}");
+  auto explicit_T = make_schedule("{kind: cosine, T_max: 8, min_factor: 0.1}");
+  for (int e = 0; e < E; ++e)
+    CHECK(by_epoch->factor(clock(e, e * U)) == Approx(explicit_T->factor(clock(e, e * U))));
+  auto by_step = make_schedule("{kind: cosine, by: step}");
+  for (long long k = 0; k < E * U; k += 3)
+    CHECK(by_step->factor(clock(static_cast<int>(k / U), k)) ==
+          Approx((1 + std::cos(std::numbers::pi * k / (E * U))) / 2).margin(1e-12));
+  // A warm-up hands the nested schedule what is left of the run after it.
+  auto warm = make_schedule("{kind: warmup, length: 2, then: {kind: cosine}}");
+  auto rest = make_schedule("{kind: cosine, T_max: 6}");
+  for (int e = 2; e < E; ++e) CHECK(warm->factor(clock(e, e * U)) == Approx(rest->factor(clock(e - 2, 0))));
+  auto warm_steps = make_schedule("{kind: warmup, length: 10, by: step, then: {kind: cosine, by: step}}");
+  auto rest_steps = make_schedule("{kind: cosine, T_max: 30, by: step}");
+  for (long long k = 10; k < E * U; k += 4)
+    CHECK(warm_steps->factor(clock(static_cast<int>(k / U), k)) ==
+          Approx(rest_steps->factor(clock(0, k - 10))).margin(1e-12));
+  // Without the run's length (a schedule queried on its own), T_max is required.
+  CHECK_THROWS_WITH(by_epoch->factor(ScheduleState{0, 0, U}), Catch::Contains("T_max"));
 }

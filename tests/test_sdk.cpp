@@ -161,6 +161,20 @@ TEST_CASE("sdk: install, build a plugin out of tree, check it and run it", "[sdk
   CHECK(fs::exists(tmp.file("run") + "/metrics.csv"));
   CHECK(fs::exists(tmp.file("run") + "/summary.json"));
 
+  // A recurrent scaffold: the same cell by hand and as equations, both through check-plugin.
+  const std::string cell_src = tmp.file("my_cell");
+  REQUIRE(sh(q(bin) + " new-plugin layer my_cell --recurrent " + q(cell_src)).code == 0);
+  CHECK(fs::exists(prefix + "/share/unroll/examples/mgu.cpp"));
+  const Result cell_build = sh("cmake -S " + q(cell_src) + " -B " + q(cell_src + "/build") +
+                               " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + q(prefix) + " && cmake --build " +
+                               q(cell_src + "/build") + " -j2");
+  INFO(cell_build.out);
+  REQUIRE(cell_build.code == 0);
+  const Result cell_check = sh("env -u LD_LIBRARY_PATH " + q(bin) + " check-plugin " + q(cell_src + "/build/libmy_cell.so"));
+  INFO(cell_check.out);
+  CHECK(cell_check.code == 0);
+  CHECK_THAT(cell_check.out, Contains("PASS  layer my_cell") && Contains("PASS  layer my_cell_eq"));
+
   // The same library through a user plugin folder instead of the experiment's plugins: list.
   const Result env = sh("UNROLL_PLUGIN_PATH=" + q(src + "/build") + " " + q(bin) + " plugins --describe my_scale");
   INFO(env.out);

@@ -48,15 +48,21 @@ NETWORKS = {
     "IB HDR200": (1.5e-6, 1 / (0.9 * 25e9)),
 }
 
-# Benchmark models, measured on this machine (docs/scaling.md): parameters P, updates per epoch U,
-# windows per update W, one-rank epoch seconds with both cores (compute C + replicated R * U),
-# and the replicated per-update seconds R (clip + optimizer step over P parameters; measured as
-# the epoch time of the same model with batch 128 minus ... see docs/scaling.md).
-MODELS = {
-    # name: (P, U, W, epoch_s_1x2, replicated_s_per_update, global_batch)
-    "mlp_b128": (269_322, 469, 1, None, None, 128),
-    "lstm": (81_674, 469, 1, None, None, 128),
+# The benchmark models on this machine (2 cores; docs/scaling.md says where each figure comes
+# from). P parameters, U updates per epoch (60,000 samples, batch 128), W loss windows per
+# update, t(1): s/epoch with one rank and both cores in a quiet period (docs/performance.md),
+# R: the replicated per-update work (an SGD-momentum / Adam pass over P parameters plus zeroing,
+# ~0.1 ms for the MLP's 269k parameters measured quiet; scaled by P for the LSTM).
+MEASURED = {
+    # name: (P, U, W, epoch_s_1rank, replicated_s_per_update, global_batch)
+    "mlp_b128": (269_322, 469, 1, 0.336, 100e-6, 128),
+    "lstm": (81_674, 469, 1, 4.03, 40e-6, 128),
 }
+
+# 2 ranks in shared memory, bench_allreduce's fastest call per size (the machine was shared; the
+# median was dominated by preemption): floats -> microseconds.
+ALLREDUCE_2RANKS = {256: 1.24, 1024: 2.87, 4096: 9.55, 16384: 20.95, 65536: 44.91, 262144: 166.56,
+                    1048576: 683.76}
 
 
 def ring(n, size, alpha, beta):
@@ -67,19 +73,21 @@ def tree(n, alpha):
     return 0.0 if n == 1 else 2 * math.ceil(math.log2(n)) * alpha
 
 
-def fit_alpha_beta(path):
-    """Least squares of time = a + b * bytes over bench_allreduce's medians (2 ranks: the ring
-    formula gives 2 alpha + bytes * beta, so alpha = a / 2, beta = b)."""
-    xs, ys = [], []
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            xs.append(float(row["bytes"]))
-            ys.append(float(row["median_us"]) * 1e-6)
+def fit_alpha_beta(points):
+    """Least squares of time = a + b * bytes over (bytes, seconds) points of 2 ranks, where the
+    ring formula gives 2 alpha + bytes * beta: alpha = a / 2, beta = b."""
+    xs, ys = zip(*points)
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
     b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
     a = my - b * mx
     return max(a, 0.0) / 2, b
+
+
+def read_allreduce(path):
+    """bench_allreduce's CSV: (bytes, seconds) from its min_us column."""
+    with open(path) as f:
+        return [(float(r["bytes"]), float(r["min_us"]) * 1e-6) for r in csv.DictReader(f)]
 
 
 def epoch_time(model, n, alpha, beta):
@@ -90,20 +98,21 @@ def epoch_time(model, n, alpha, beta):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--allreduce", default=os.path.join(ROOT, "docs", "data", "allreduce_2ranks.csv"),
-                    help="bench_allreduce CSV measured here (2 ranks, shared memory)")
-    ap.add_argument("--measured", default=os.path.join(ROOT, "docs", "data", "scaling_measured.csv"),
-                    help="model,params,updates,windows,epoch_s_1x2,replicated_s_per_update,batch")
+    ap.add_argument("--allreduce", help="a bench_allreduce CSV (2 ranks) instead of the figures above")
+    ap.add_argument("--measured", help="tools/bench_scaling.py's scaling_measured.csv instead of the figures above")
     ap.add_argument("--nodes", default="1,2,4,8,16,32,64")
     args = ap.parse_args()
 
-    models = {}
-    with open(args.measured) as f:
-        for row in csv.DictReader(f):
-            models[row["model"]] = (int(row["params"]), int(row["updates"]), int(row["windows"]),
-                                    float(row["epoch_s_1x2"]), float(row["replicated_s_per_update"]),
-                                    int(row["batch"]))
-    alpha_sm, beta_sm = fit_alpha_beta(args.allreduce)
+    models = dict(MEASURED)
+    if args.measured:
+        with open(args.measured) as f:
+            for row in csv.DictReader(f):
+                models[row["model"]] = (int(row["params"]), int(row["updates"]), int(row["windows"]),
+                                        float(row["epoch_s_1x2"]), float(row["replicated_s_per_update"]),
+                                        int(row["batch"]))
+    points = read_allreduce(args.allreduce) if args.allreduce else \
+        [(4.0 * n, us * 1e-6) for n, us in ALLREDUCE_2RANKS.items()]
+    alpha_sm, beta_sm = fit_alpha_beta(points)
     networks = {"shared memory (fit here)": (alpha_sm, beta_sm)}
     networks.update(NETWORKS)
     nodes = [int(x) for x in args.nodes.split(",")]
@@ -134,6 +143,18 @@ def main():
             print(f"| {name} | " + " | ".join(cells) + f" | {best_n} | {half} |")
         print()
     print("(s/epoch (efficiency); * marks a per-rank slice under 8 samples, where the model is optimistic)")
+    print()
+    print("This machine, 2 ranks x 1 thread against 1 rank x 2 threads (shared memory; each rank's one core does")
+    print("what two threads did for the whole batch; added: the allreduces, and the replicated work on one thread")
+    print("instead of two):")
+    print()
+    print("| model | 1x2 s/epoch | 2x1 predicted s/epoch | ratio | allreduce per update (us) |")
+    print("|---|---:|---:|---:|---:|")
+    for mname, (P, U, W, t1, rep, batch) in models.items():
+        ar = ring(2, 4 * P, alpha_sm, beta_sm)
+        # The replicated work runs on 2 threads in 1x2 and on 1 in 2x1: half of it is added.
+        t2 = t1 + U * (ar + rep / 2 + W * tree(2, alpha_sm))
+        print(f"| {mname} | {t1:.3f} | {t2:.3f} | {t2 / t1:.2f} | {ar * 1e6:.0f} |")
 
 
 if __name__ == "__main__":

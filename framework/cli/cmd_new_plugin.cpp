@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "templates/plugin_sources.hpp"
 #include "templates/project_files.hpp"
+#include "templates/recurrent_sources.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/files.hpp"
 
@@ -40,14 +41,14 @@ std::string camel(const std::string& name) {
 
 // What the example experiment puts in each slot, per kind: the new component in its place,
 // the rest a small XOR classification that runs in a second.
-std::string experiment(const std::string& kind, const std::string& name) {
+std::string experiment(const std::string& kind, const std::string& name, bool recurrent) {
   std::map<std::string, std::string> slot{{"@DATA@", "{kind: xor, targets: labels, repeat: 16, noise: 0.1}"},
                                           {"@INIT@", ""},
                                           {"@LAYER@", ""},
                                           {"@LOSS@", "{kind: cross_entropy}"},
                                           {"@OPTIMIZER@", "{kind: sgd, lr: 0.5}"},
                                           {"@EXTRA@", ""}};
-  if (kind == "layer") slot["@LAYER@"] = "  - {kind: " + name + "}\n";
+  if (kind == "layer") slot["@LAYER@"] = "  - {kind: " + name + (recurrent ? ", units: 8" : "") + "}\n";
   if (kind == "loss") slot["@LOSS@"] = "{kind: " + name + "}";
   if (kind == "initializer") slot["@INIT@"] = ", init: {kind: " + name + ", std: 0.5}";
   if (kind == "optimizer") slot["@OPTIMIZER@"] = "{kind: " + name + ", lr: 0.5}";
@@ -69,6 +70,7 @@ int cmd_new_plugin(const std::vector<std::string>& args) {
       "`unroll check-plugin` and the experiment) and experiment.yaml.\n"
       "KIND: layer, loss, initializer, optimizer, schedule, regularizer or dataset");
   opts.add_options()("help,h", "show this help")("force,f", "overwrite existing files")(
+      "recurrent", "layer only: a recurrent cell, written by hand (NAME) and as equations (NAME_eq)")(
       "pos", po::value<std::vector<std::string>>(), "KIND NAME [DIR]");
   po::positional_options_description pos;
   pos.add("pos", 3);
@@ -90,9 +92,13 @@ int cmd_new_plugin(const std::vector<std::string>& args) {
   if (!std::regex_match(name, std::regex("[a-z][a-z0-9_]*")))
     throw UsageError("NAME '" + name + "' must be lower_snake_case: a letter, then letters, digits or '_'");
   const fs::path dir = p.size() > 2 ? fs::path(p[2]) : fs::path(name);
+  const bool recurrent = vm.count("recurrent") > 0;
+  if (recurrent && kind != "layer") throw UsageError("--recurrent goes with KIND layer");
 
   const std::vector<std::pair<std::string, std::string>> files{
-      {name + ".cpp", sources.at(kind)}, {"CMakeLists.txt", templates::kCMakeLists}, {"experiment.yaml", experiment(kind, name)}};
+      {name + ".cpp", recurrent ? templates::kRecurrentLayer : sources.at(kind)},
+      {"CMakeLists.txt", templates::kCMakeLists},
+      {"experiment.yaml", experiment(kind, name, recurrent)}};
   if (!vm.count("force"))
     for (const auto& [file, text] : files)
       if (fs::exists(dir / file)) throw Error((dir / file).string() + " exists already (use --force to overwrite)");

@@ -7,6 +7,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/experiment.hpp"
+#include "unroll/host/experiment_schema.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/reference_docs.hpp"
@@ -49,12 +50,27 @@ void describe(const Schema& s, const std::string& kind, const std::string& libra
   }
 }
 
+// The sections of an experiment file, then the host's options of the data and layer blocks.
+void describe_experiment() {
+  std::printf("experiment: an experiment file (YAML); every section and its default:\n");
+  for (const auto& sec : experiment_sections()) {
+    std::printf("  %-13s %-30s default %s\n", sec.key.c_str(), sec.takes.c_str(),
+                sec.default_yaml.empty() ? "(none)" : sec.default_yaml.c_str());
+    std::printf("  %-13s %s\n", "", sec.doc.c_str());
+  }
+  std::printf("\n");
+  describe(data_host_schema(), "host options of", "");
+  std::printf("\n");
+  describe(layer_host_schema(), "host options of", "");
+  std::printf("\n`unroll plugins --describe train` prints the train block, --describe KIND a component's options.\n");
+}
+
 }  // namespace
 
 int cmd_plugins(const std::vector<std::string>& args) {
   po::options_description opts("unroll plugins [--describe NAME]");
   opts.add_options()("help,h", "show this help")("describe,d", po::value<std::string>(),
-                                                  "print one component's options (or 'train' for the train block)")(
+                                                  "print one component's options ('train': the train block, 'experiment': the file's sections)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
       "markdown", po::value<std::string>()->implicit_value("docs/reference"),
       "write the reference pages (one per component kind, from the schemas) into DIR (default docs/reference); "
@@ -81,6 +97,10 @@ int cmd_plugins(const std::vector<std::string>& args) {
     const std::string name = vm["describe"].as<std::string>();
     if (name == "train") {
       describe(train_schema(), "block", "");
+      return 0;
+    }
+    if (name == "experiment") {
+      describe_experiment();
       return 0;
     }
     bool found = false;

@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "provenance.hpp"
 #include "unroll/error.hpp"
+#include "unroll/host/check.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/distributed.hpp"
@@ -19,6 +20,7 @@
 #include "unroll/host/run_folder.hpp"
 #include "unroll/host/run_supervisor.hpp"
 #include "unroll/host/trainer.hpp"
+#include "unroll/parallel.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -48,6 +50,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "quiet,q", "no per-epoch output")("dry-run", "validate, build the data and model, print the model summary; train nothing")(
       "force", "replace an existing run in --out (its outputs are removed first)")(
       "in-process", "train in this process instead of a supervised child (exit() in a plugin and SIGKILL go unrecorded)")(
+      "check", "validate only: compose, validate every block, load the dataset's shape, estimate memory; write "
+               "nothing (exit 0: valid, 1: not)")(
       "resume", po::value<std::string>(),
       "continue the run in RUN_DIR from its checkpoint (uses RUN_DIR/config.yaml; no FILE)")("file", po::value<std::string>(), "experiment YAML file");
   po::positional_options_description pos;
@@ -58,6 +62,9 @@ int cmd_run(const std::vector<std::string>& args) {
   if (resume && (vm.count("file") || vm.count("set") || vm.count("out")))
     throw UsageError("--resume RUN_DIR takes no FILE, --set or --out: the run continues with RUN_DIR/config.yaml");
   if (!resume && !vm.count("file")) throw UsageError("missing the experiment file: unroll run FILE");
+  if (resume && vm.count("check")) throw UsageError("--check validates an experiment FILE; it does not take --resume");
+  if (const int t = vm["threads"].as<int>(); t < 0 || t > kMaxThreads)
+    throw UsageError("--threads " + std::to_string(t) + ": expected 0 (all cores) to " + std::to_string(kMaxThreads));
 
   if (resume && vm.count("force")) throw UsageError("--force replaces a run; --resume continues one: use one of them");
 
@@ -81,7 +88,7 @@ int cmd_run(const std::vector<std::string>& args) {
       throw Error(ro.out_dir + ": not a run folder (no config.yaml)");
     if (writer) {
       lock = std::make_unique<RunFolderLock>(ro.out_dir);
-      if (const std::string fixed = recover_checkpoint_swap(ro.out_dir); !fixed.empty())
+      if (const std::string fixed = clean_interrupted_writes(ro.out_dir); !fixed.empty())
         std::fprintf(stderr, "note: %s\n", fixed.c_str());
     }
     comm.barrier();  // the other ranks read the checkpoint rank 0 may just have recovered
@@ -109,6 +116,10 @@ int cmd_run(const std::vector<std::string>& args) {
   } else {
     const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
+    if (vm.count("check")) {
+      std::fputs(check_experiment(exp, host).c_str(), stdout);
+      return 0;
+    }
     if (vm.count("dry-run")) return dry_run(exp, host);  // before the run folder is made
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
     comm.broadcast(ro.out_dir);  // rank 0's timestamped folder: the ranks' clocks may differ
@@ -138,10 +149,12 @@ int cmd_run(const std::vector<std::string>& args) {
   // training starts and again with the outcome.
   std::unique_ptr<Provenance> provenance;
   if (writer) provenance = std::make_unique<Provenance>(ro.out_dir, exp, host, [&] { auto c = args; c.insert(c.begin(), "run"); return c; }());
+  const std::string name = exp.config.at("name").text();
   int code = kExitCompleted;
   try {
-    if (comm.size() > 1) code = writer ? run_recording_failures(ro.out_dir, train) : train();
-    else code = supervise_run(ro.out_dir, exp.config.at("name").text(), train, vm.count("in-process") == 0);
+    // Rank 0 still records a fatal signal, in-process (the handler needs no fork).
+    if (comm.size() > 1) code = writer ? supervise_run(ro.out_dir, name, train, false) : train();
+    else code = supervise_run(ro.out_dir, name, train, vm.count("in-process") == 0);
   } catch (...) {
     if (provenance) provenance->finish("failed");
     throw;

@@ -30,6 +30,8 @@ int cmd_plugins(const std::vector<std::string>& args);
 int cmd_new_plugin(const std::vector<std::string>& args);
 int cmd_check_plugin(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
+/// One array task of `unroll sweep --slurm`: supervises one run of a sweep folder.
+int cmd_sweep_task(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_predict(const std::vector<std::string>& args);

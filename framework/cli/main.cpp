@@ -23,6 +23,8 @@ const char* kUsage =
     "  new-plugin KIND NAME [DIR]                                 write a buildable plugin skeleton\n"
     "  check-plugin LIB [LIB ...]                                 check every component of a plugin library\n"
     "  sweep FILE [-j N] [--threads-per-run T] [--out DIR]        run an ablation: variants x seeds in parallel\n"
+    "  sweep FILE --slurm [--time T ...]                          submit it as a Slurm job array\n"
+    "  sweep FILE|SWEEP_DIR --status                              done / running / pending / failed runs\n"
     "  report SWEEP_DIR                                           tables (report.md/.csv) and plots of a sweep\n"
     "  eval RUN_DIR [--checkpoint best|last] [--data D] [--set ...]  metrics of a run's checkpoint on test or other data\n"
     "  predict RUN_DIR --input FILE --out FILE                    model outputs for new inputs (.npy, .npz, .csv)\n"
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
     if (cmd == "new-plugin") return unroll::cli::cmd_new_plugin(args);
     if (cmd == "check-plugin") return unroll::cli::cmd_check_plugin(args);
     if (cmd == "sweep") return unroll::cli::cmd_sweep(args);
+    if (cmd == "sweep-task") return unroll::cli::cmd_sweep_task(args);
     if (cmd == "report") return unroll::cli::cmd_report(args);
     if (cmd == "eval") return unroll::cli::cmd_eval(args);
     if (cmd == "predict") return unroll::cli::cmd_predict(args);

@@ -1,7 +1,12 @@
 #include "unroll/host/checkpoint.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -38,6 +43,35 @@ json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 double num(const json& j) { return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : j.get<double>(); }
 
 std::string shape_text(long r, long c) { return std::to_string(r) + "x" + std::to_string(c); }
+
+// Flush a file's or a folder's data to the disk: a save is complete only once its files and the
+// folder entries naming them are, or a power cut after the rename could leave empty files.
+void sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + path + " to sync it: " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error("cannot sync " + path + " to disk: " + std::strerror(err));
+}
+
+std::string parent_of(const std::string& dir) {
+  const fs::path p = fs::absolute(dir).parent_path();
+  return p.empty() ? "." : p.string();
+}
+
+bool has_manifest(const std::string& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(fs::path(dir) / "manifest.json", ec);
+}
+
+// A manifest's file names must stay inside the checkpoint folder.
+std::string plain_file(const json& e, const std::string& mf) {
+  const std::string f = e.at("file").get<std::string>();
+  if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos || f.find('\0') != std::string::npos)
+    throw Error(mf + ": tensor file '" + f + "' is not a plain file name inside the checkpoint folder");
+  return f;
+}
 
 }  // namespace
 
@@ -79,6 +113,7 @@ void save_checkpoint_files(const std::string& dir, const std::string& tmp, const
     for (const auto& [name, m] : list) {
       const std::string file = file_for(prefix, name);
       save_npy(tmp + "/" + file, m);
+      sync_path(tmp + "/" + file, false);
       manifest[section].push_back({{"name", name}, {"shape", {m.rows(), m.cols()}}, {"file", file}});
     }
   };
@@ -99,8 +134,13 @@ void save_checkpoint_files(const std::string& dir, const std::string& tmp, const
   tr["seconds"] = p.seconds;
   manifest["trainer"] = tr;
   manifest["config"] = s.config_yaml;
+  // The manifest is written last: a folder with a manifest is complete (recover_checkpoint
+  // relies on it).
   write_file_atomic(tmp + "/manifest.json", manifest.dump(2) + "\n");
-  // Swap: the old checkpoint is removed only after the new one is complete.
+  sync_path(tmp + "/manifest.json", false);
+  sync_path(tmp, true);
+  // Swap: the old checkpoint is removed only after the new one is complete. A kill between the
+  // two renames leaves DIR.old and DIR.tmp, both complete; recover_checkpoint puts one back.
   const std::string old = dir + ".old";
   fs::remove_all(old, ec);
   if (ec) throw fs_error("remove", old, ec);
@@ -110,6 +150,7 @@ void save_checkpoint_files(const std::string& dir, const std::string& tmp, const
   }
   fs::rename(tmp, dir, ec);
   if (ec) throw fs_error("rename " + tmp + " to", dir, ec);
+  sync_path(parent_of(dir), true);
   fs::remove_all(old, ec);
 }
 }  // namespace
@@ -133,56 +174,113 @@ void save_checkpoint(const std::string& dir, const Snapshot& s) {
   }
 }
 
-Snapshot read_checkpoint(const std::string& dir) {
-  const std::string mf = dir + "/manifest.json";
-  if (!fs::exists(mf)) throw Error(dir + ": not a checkpoint folder (no manifest.json)");
+bool recover_checkpoint(const std::string& dir) {
+  if (has_manifest(dir)) return true;
+  // DIR.tmp got its manifest last, so with one it is complete, and newer than DIR.old.
+  for (const std::string& copy : {dir + ".tmp", dir + ".old"}) {
+    if (!has_manifest(copy)) continue;
+    std::error_code ec;
+    fs::remove_all(dir, ec);  // an empty or partial DIR left by a hand or a crash
+    fs::rename(copy, dir);
+    sync_path(parent_of(dir), true);
+    return true;
+  }
+  return false;
+}
+
+Manifest parse_manifest(const std::string& text, const std::string& mf) {
   json m;
   try {
-    m = json::parse(read_file(mf));
+    m = json::parse(text);
   } catch (const json::exception& e) {
     throw Error(mf + ": cannot parse the manifest: " + e.what());
   }
-  Snapshot s;
+  Manifest out;
+  auto bad = [&](const std::string& what) { return Error(mf + ": malformed manifest: " + what); };
   try {
-    TrainProgress& p = s.progress;
-    p.epoch = m.at("epoch").get<int>();
+    if (!m.is_object()) throw bad("not a JSON object");
+    TrainProgress& p = out.progress;
+    const long long epoch = m.at("epoch").get<long long>();
+    if (epoch < 0 || epoch > std::numeric_limits<int>::max()) throw bad("epoch " + std::to_string(epoch) + " is out of range");
+    p.epoch = static_cast<int>(epoch);
     p.step = m.at("step").get<long long>();
-    s.base_dir = m.value("base_dir", std::string());
-    s.config_yaml = m.value("config", std::string());
-    auto read = [&](const char* section, NamedTensors& out) {
+    if (p.step < 0) throw bad("step " + std::to_string(p.step) + " is negative");
+    out.base_dir = m.value("base_dir", std::string());
+    out.config_yaml = m.value("config", std::string());
+    auto read = [&](const char* section, std::vector<TensorEntry>& list) {
       if (!m.contains(section)) return;
+      if (!m.at(section).is_array()) throw bad(std::string("'") + section + "' is not a list");
       for (const auto& e : m.at(section)) {
-        const std::string name = e.at("name").get<std::string>();
-        Matrix t = load_npy(dir + "/" + e.at("file").get<std::string>());
-        const long r = e.at("shape").at(0).get<long>(), c = e.at("shape").at(1).get<long>();
-        if (t.rows() != r || t.cols() != c)
-          throw Error(dir + ": " + name + " is " + shape_text(t.rows(), t.cols()) + " in its .npy file but " +
-                      shape_text(r, c) + " in manifest.json");
-        out.emplace_back(name, std::move(t));
+        TensorEntry t;
+        t.name = e.at("name").get<std::string>();
+        t.file = plain_file(e, mf);
+        const json& shape = e.at("shape");
+        if (!shape.is_array() || shape.size() != 2) throw bad(t.name + ": 'shape' must be [rows, cols]");
+        t.rows = shape.at(0).get<long>();
+        t.cols = shape.at(1).get<long>();
+        if (t.rows < 0 || t.cols < 0) throw bad(t.name + ": negative shape");
+        list.push_back(std::move(t));
       }
     };
-    read("params", s.params);
-    read("buffers", s.buffers);
-    read("optimizer", s.optimizer);
-    read("schedule", s.schedule);
+    read("params", out.params);
+    read("buffers", out.buffers);
+    read("optimizer", out.optimizer);
+    read("schedule", out.schedule);
     if (m.contains("trainer")) {
       const json& tr = m.at("trainer");
       p.columns = tr.at("columns").get<std::vector<std::string>>();
+      if (!tr.at("rows").is_array()) throw bad("trainer.rows is not a list");
       for (const auto& r : tr.at("rows")) {
+        if (!r.is_array() || r.size() != p.columns.size())
+          throw bad("metrics row " + std::to_string(p.rows.size() + 1) + " has " +
+                    std::to_string(r.is_array() ? r.size() : 0) + " values for " + std::to_string(p.columns.size()) +
+                    " columns");
         std::vector<double> row;
         for (const auto& v : r) row.push_back(num(v));
         p.rows.push_back(std::move(row));
       }
+      if (p.rows.size() != static_cast<size_t>(p.epoch))
+        throw bad(std::to_string(p.rows.size()) + " metrics rows for " + std::to_string(p.epoch) +
+                  " completed epochs (one row per epoch)");
       p.best_metric = tr.at("best").at("metric").get<std::string>();
       p.best_value = num(tr.at("best").at("value"));
       p.best_epoch = tr.at("best").at("epoch").get<int>();
+      if (p.best_epoch < 0 || p.best_epoch > p.epoch)
+        throw bad("best epoch " + std::to_string(p.best_epoch) + " is not in [0, " + std::to_string(p.epoch) + "]");
       p.early_best = num(tr.at("early_stopping").at("best"));
       p.early_bad = tr.at("early_stopping").at("bad_epochs").get<int>();
+      if (p.early_bad < 0) throw bad("early_stopping.bad_epochs is negative");
       p.seconds = tr.value("seconds", 0.0);
+      if (!(p.seconds >= 0)) throw bad("trainer.seconds is negative");
     }
   } catch (const json::exception& e) {
-    throw Error(mf + ": malformed manifest: " + e.what());
+    throw bad(e.what());
   }
+  return out;
+}
+
+Snapshot read_checkpoint(const std::string& dir) {
+  recover_checkpoint(dir);  // a save killed between its two renames left complete copies
+  const std::string mf = dir + "/manifest.json";
+  if (!fs::exists(mf)) throw Error(dir + ": not a checkpoint folder (no manifest.json)");
+  const Manifest man = parse_manifest(read_file(mf), mf);
+  Snapshot s;
+  s.progress = man.progress;
+  s.base_dir = man.base_dir;
+  s.config_yaml = man.config_yaml;
+  auto read = [&](const std::vector<TensorEntry>& list, NamedTensors& out) {
+    for (const TensorEntry& e : list) {
+      Matrix t = load_npy(dir + "/" + e.file);
+      if (t.rows() != e.rows || t.cols() != e.cols)
+        throw Error(dir + ": " + e.name + " is " + shape_text(t.rows(), t.cols()) + " in its .npy file but " +
+                    shape_text(e.rows, e.cols) + " in manifest.json");
+      out.emplace_back(e.name, std::move(t));
+    }
+  };
+  read(man.params, s.params);
+  read(man.buffers, s.buffers);
+  read(man.optimizer, s.optimizer);
+  read(man.schedule, s.schedule);
   return s;
 }
 
@@ -222,23 +320,14 @@ TrainProgress load_checkpoint(const std::string& dir, Model& model, Optimizer& o
 
 std::string find_checkpoint_dir(const std::string& dir, const std::string& which) {
   if (fs::exists(fs::path(dir) / "manifest.json")) return dir;
-  if (fs::exists(fs::path(dir) / which / "manifest.json")) return (fs::path(dir) / which).string();
+  if (recover_checkpoint((fs::path(dir) / which).string())) return (fs::path(dir) / which).string();
   throw Error(dir + ": neither a checkpoint folder nor a run folder with a checkpoint (no manifest.json in it or in " +
               which + "/)");
 }
 
 std::vector<TensorEntry> checkpoint_params(const std::string& dir) {
   const std::string mf = dir + "/manifest.json";
-  std::vector<TensorEntry> out;
-  try {
-    json m = json::parse(read_file(mf));
-    for (const auto& e : m.at("params"))
-      out.push_back({e.at("name").get<std::string>(), e.at("file").get<std::string>(),
-                     e.at("shape").at(0).get<long>(), e.at("shape").at(1).get<long>()});
-  } catch (const json::exception& e) {
-    throw Error(mf + ": malformed manifest: " + e.what());
-  }
-  return out;
+  return parse_manifest(read_file(mf), mf).params;
 }
 
 }  // namespace unroll

@@ -1,5 +1,6 @@
 #include "unroll/host/compose.hpp"
 
+#include <charconv>
 #include <filesystem>
 
 #include "unroll/error.hpp"
@@ -29,7 +30,11 @@ std::vector<Tok> tokenize(const std::string& path, const std::string& origin) {
       const std::string inner = path.substr(i + 1, close - i - 1);
       if (inner.empty() || inner.find_first_not_of("0123456789") != std::string::npos)
         throw Error(origin + ": '[" + inner + "]' in '" + path + "' is not a list index (a number >= 0)");
-      toks.push_back({"", std::stol(inner)});
+      long index = 0;
+      const auto [end, ec] = std::from_chars(inner.data(), inner.data() + inner.size(), index);
+      if (ec != std::errc() || end != inner.data() + inner.size())
+        throw Error(origin + ": '[" + inner + "]' in '" + path + "' is not a usable list index (too large)");
+      toks.push_back({"", index});
       i = close + 1;
       continue;
     }

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "unroll/error.hpp"
@@ -14,43 +14,6 @@
 namespace unroll {
 
 namespace {
-
-SourceLoc loc_of(const YAML::Mark& m, const std::string& file) {
-  if (m.line < 0) return SourceLoc{file, 0, 0};
-  return SourceLoc{file, m.line + 1, m.column + 1};
-}
-
-Node convert(const YAML::Node& y, const std::string& file) {
-  const SourceLoc loc = loc_of(y.Mark(), file);
-  switch (y.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null: {
-      Node n;
-      n.set_loc(loc);
-      return n;
-    }
-    case YAML::NodeType::Scalar: return Node::scalar(y.Scalar(), loc);
-    case YAML::NodeType::Sequence: {
-      Node n = Node::sequence(loc);
-      for (const auto& item : y) n.push_back(convert(item, file));
-      return n;
-    }
-    case YAML::NodeType::Map: {
-      Node n = Node::map(loc);
-      for (const auto& kv : y) {
-        const std::string key = kv.first.Scalar();
-        if (n.has(key))
-          throw Error(loc_of(kv.first.Mark(), file).str() + ": key '" + key + "' appears twice in the same mapping");
-        Node v = convert(kv.second, file);
-        v.set_key_loc(loc_of(kv.first.Mark(), file));
-        if (v.is_null()) v.set_loc(loc_of(kv.first.Mark(), file));
-        n.set(key, std::move(v));
-      }
-      return n;
-    }
-  }
-  return Node();
-}
 
 void emit(YAML::Emitter& out, const Node& n) {
   switch (n.type()) {
@@ -104,6 +67,17 @@ void check_range(const OptionSpec& spec, double v, const Node& n, const std::str
                 num(v));
 }
 
+// The one place integer options are bounded: every Int/IntList value (file, --set, default)
+// passes here before any component reads it, so nothing downstream truncates a 64-bit value.
+void check_int_width(const OptionSpec& spec, long long v, const Node& n, const std::string& owner) {
+  if (spec.wide) return;
+  constexpr long long lo = std::numeric_limits<int>::min(), hi = std::numeric_limits<int>::max();
+  if (v < lo || v > hi)
+    throw Error(n.loc().str() + ": '" + spec.name + "' of " + owner + " is " + (v > hi ? "too large" : "too small") +
+                ": " + n.text() + " does not fit in a 32-bit integer [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "]");
+}
+
 Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas, const PluginHost* host,
                    const std::string& owner, bool allow_kind);
 
@@ -117,6 +91,7 @@ void check_value(const OptionSpec& spec, Node& n, const std::string& owner, cons
     case OptType::Int: {
       auto v = n.as_int();
       if (!v) throw expect("an integer");
+      check_int_width(spec, *v, n, owner);
       check_range(spec, static_cast<double>(*v), n, owner);
       break;
     }
@@ -153,6 +128,7 @@ void check_value(const OptionSpec& spec, Node& n, const std::string& owner, cons
         if (!ok)
           throw Error(item.loc().str() + ": '" + spec.name + "' of " + owner + " expects " + to_string(spec.type) +
                       ", got '" + item.text() + "'");
+        if (spec.type == OptType::IntList) check_int_width(spec, *item.as_int(), item, owner);
         check_range(spec, *item.as_double(), item, owner);
       }
       break;
@@ -169,6 +145,9 @@ void check_value(const OptionSpec& spec, Node& n, const std::string& owner, cons
       n = validate_component(n, kind_from_name(spec.component_kind), *host);
       break;
     }
+    case OptType::Map:  // the component checks the entries itself
+      if (!n.is_map()) throw expect("a mapping");
+      break;
     case OptType::Block:
       if (!n.is_map()) throw expect("a mapping");
       n = validate_impl(n, {spec.block_schema.get()}, host, "'" + spec.name + "'", false);
@@ -228,24 +207,6 @@ Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas,
 }
 
 }  // namespace
-
-Node parse_yaml(const std::string& text, const std::string& file) {
-  YAML::Node y;
-  try {
-    y = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw Error(loc_of(e.mark, file).str() + ": YAML syntax error: " + e.msg);
-  }
-  return convert(y, file);
-}
-
-Node load_yaml_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read experiment file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_yaml(ss.str(), path);
-}
 
 std::string to_yaml(const Node& node) {
   YAML::Emitter out;

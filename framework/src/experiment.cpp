@@ -1,32 +1,32 @@
 #include "unroll/host/experiment.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/experiment_schema.hpp"
 #include "unroll/host/plugin_host.hpp"
 
 namespace fs = std::filesystem;
 
 namespace unroll {
 
-namespace {
-
 // Host-level schemas: the parts of an experiment that are not plugin components. Declared once,
 // here, and printed by `unroll plugins --describe experiment`.
-const Schema& top_schema() {
+const Schema& experiment_top_schema() {
   static const Schema s = [] {
     Schema t("experiment", "An experiment file");
     t.string("name", "", "run name (default: the file name without .yaml)");
     t.string("description", "", "free text, copied to the run folder");
-    t.integer("seed", 1, "experiment seed: every random stream derives from it").at_least(0);
+    t.integer("seed", 1, "experiment seed: every random stream derives from it").at_least(0).wide_int();
     return t;
   }();
   return s;
 }
 
-const Schema& data_extra() {
+const Schema& data_host_schema() {
   static const Schema s = [] {
     Schema t("data", "host options of the data block");
     t.integer("validation", 0, "samples held out of the training split for validation (seeded)").at_least(0);
@@ -37,7 +37,7 @@ const Schema& data_extra() {
   return s;
 }
 
-const Schema& layer_extra() {
+const Schema& layer_host_schema() {
   static const Schema s = [] {
     Schema t("layer", "host options of every layer block");
     t.string("name", "", "instance name, the prefix of its parameter names (default: KIND + index, e.g. dense0)");
@@ -46,7 +46,44 @@ const Schema& layer_extra() {
   return s;
 }
 
+const std::vector<ExperimentSection>& experiment_sections() {
+  static const std::vector<ExperimentSection> s{
+      {"name", "a string", "the file name without .yaml", "run name"},
+      {"description", "a string", "", "free text, copied to the run folder"},
+      {"seed", "an integer >= 0", "1", "experiment seed: every random stream derives from it"},
+      {"plugins", "a list of paths", "", "plugin libraries or folders to load, relative to the file"},
+      {"data", "a dataset block", "", "required: the dataset, e.g. {kind: blobs}"},
+      {"model", "a list of layer blocks", "", "required: the layers, input to output"},
+      {"loss", "a loss block", "{kind: cross_entropy}", "the training loss"},
+      {"optimizer", "an optimizer block", "{kind: sgd}", "how gradients become updates"},
+      {"schedule", "a schedule block", "{kind: constant}", "the learning-rate schedule"},
+      {"regularizers", "a list of regularizer blocks", "", "parameter-level regularizers (l2, max_norm, ...)"},
+      {"train", "the train block", "every option at its default", "the training loop (--describe train)"},
+  };
+  return s;
+}
+
+namespace {
+const std::string& section_default(const std::string& key) {
+  for (const auto& sec : experiment_sections())
+    if (sec.key == key) return sec.default_yaml;
+  throw Error("no experiment section '" + key + "'");
+}
 }  // namespace
+
+void check_run_name(const Node& name) {
+  const std::string& s = name.text();
+  const char* why = nullptr;
+  if (s.empty()) why = "is empty";
+  else if (s == "." || s == "..") why = "is a relative folder";
+  else if (s.find_first_of("/\\") != std::string::npos) why = "contains a path separator";
+  else if (s.size() > 200) why = "is longer than 200 characters";
+  else if (std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+    why = "contains a control character";
+  if (why)
+    throw Error(name.loc().str() + ": the run name '" + s + "' " + why +
+                "; it names the run folder runs/NAME-TIMESTAMP, so it must be a plain file name");
+}
 
 Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string& base_dir) {
   if (!root_in.is_map()) throw Error(root_in.loc().str() + ": an experiment must be a mapping");
@@ -67,9 +104,8 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     }
   }
 
-  static const std::vector<std::string> sections{"name",     "description", "seed",     "plugins", "data",
-                                                 "model",    "loss",        "optimizer", "schedule",
-                                                 "regularizers", "train"};
+  std::vector<std::string> sections;
+  for (const auto& sec : experiment_sections()) sections.push_back(sec.key);
   for (const auto& [key, value] : root.entries())
     if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
       std::string hint = nearest(key, sections);
@@ -83,7 +119,8 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     Node top = Node::map(root.loc());
     for (const char* k : {"name", "description", "seed"})
       if (const Node* v = root.find(k)) top.set(k, *v);
-    top = validate_block(top, top_schema(), &host);
+    top = validate_block(top, experiment_top_schema(), &host);
+    if (!top.at("name").text().empty()) check_run_name(top.at("name"));
     for (auto& [k, v] : top.entries()) out.set(k, v);
   }
   if (const Node* p = root.find("plugins")) out.set("plugins", *p);
@@ -101,7 +138,7 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
 
   const Node* data = root.find("data");
   if (!data) throw Error(root.loc().str() + ": the experiment has no 'data' block (e.g. data: {kind: fashion_mnist})");
-  component("data", Kind::Dataset, "", &data_extra());
+  component("data", Kind::Dataset, "", &data_host_schema());
 
   const Node* model = root.find("model");
   if (!model || !model->is_sequence() || model->items().empty())
@@ -115,13 +152,13 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
       m.set("kind", block);
       block = m;
     }
-    layers.push_back(validate_component(block, Kind::Layer, host, &layer_extra()));
+    layers.push_back(validate_component(block, Kind::Layer, host, &layer_host_schema()));
   }
   out.set("model", layers);
 
-  component("loss", Kind::Loss, "{kind: cross_entropy}");
-  component("optimizer", Kind::Optimizer, "{kind: sgd}");
-  component("schedule", Kind::Schedule, "{kind: constant}");
+  component("loss", Kind::Loss, section_default("loss").c_str());
+  component("optimizer", Kind::Optimizer, section_default("optimizer").c_str());
+  component("schedule", Kind::Schedule, section_default("schedule").c_str());
 
   Node regs = Node::sequence();
   if (const Node* r = root.find("regularizers"); r && !r->is_null()) {
@@ -146,6 +183,7 @@ Experiment load_experiment(const std::string& file, const std::vector<std::strin
   e.config = resolve_experiment(root, host, e.base_dir);
   if (e.config.at("name").text().empty())
     e.config.set("name", Node::scalar(fs::path(file).stem().string(), SourceLoc{"file name", 0, 0}));
+  check_run_name(e.config.at("name"));
   return e;
 }
 

@@ -23,7 +23,7 @@ constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 char g_summary[kPath], g_summary_tmp[kPath], g_log[kPath], g_stack[kPath];
 char g_name_json[512];  // the run name, already JSON-escaped
 char g_out[16384];      // the summary being composed
-volatile sig_atomic_t g_armed = 0, g_in_handler = 0;
+volatile sig_atomic_t g_in_handler = 0;  // a fault inside the handler itself
 
 // Appending into fixed buffers without allocating (async-signal-safe).
 struct Buf {
@@ -226,12 +226,10 @@ void arm_fatal_signal_report(const std::string& run_dir, const std::string& run_
   sigemptyset(&sa.sa_mask);
   for (int sig : kSignals) ::sigaction(sig, &sa, nullptr);
   g_in_handler = 0;
-  g_armed = 1;
 }
 
 void disarm_fatal_signal_report() {
   for (int sig : kSignals) ::signal(sig, SIG_DFL);
-  g_armed = 0;
 }
 
 std::string format_crash_stack(const std::string& path) {

@@ -1,7 +1,9 @@
 #include "unroll/host/model.hpp"
 
+#include <new>
 #include <sstream>
 
+#include "unroll/error.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/run_marker.hpp"
@@ -17,7 +19,13 @@ Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t
     std::string name = block.find("name") ? block.find("name")->text() : "";
     if (name.empty()) name = kind + std::to_string(index);
     HostBuildContext ctx(host, name, in, seed, base_dir);
-    auto layer = host.build<Layer>(Kind::Layer, block, ctx);
+    std::shared_ptr<Layer> layer;
+    try {
+      layer = host.build<Layer>(Kind::Layer, block, ctx);
+    } catch (const std::bad_alloc&) {  // its parameters did not fit: say which layer
+      throw Error(block.loc().str() + ": out of memory while building layer " + name + " (" + kind + ", " +
+                  std::to_string(in) + " inputs); make it smaller or free memory");
+    }
     layer->bind(LayerContext{name, in});
     in = layer->output_size();
     layers_.push_back(std::move(layer));
@@ -28,14 +36,30 @@ Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t
   grads_.resize(layers_.size());
 }
 
-void Model::initialize(const PluginHost& host, uint64_t seed, const std::string& base_dir) {
-  for (Param* p : params()) {
-    if (p->init.is_null()) continue;
-    HostBuildContext ctx(host, p->name, 0, seed, base_dir);
-    auto init = host.build<Initializer>(Kind::Initializer, validate_component(p->init, Kind::Initializer, host), ctx);
-    Rng rng = Rng::derive(seed, p->name);
-    init->fill(*p, rng);
+void initialize_param(Param& p, const PluginHost& host, uint64_t seed, const std::string& base_dir) {
+  auto fill = [&](Param& target, const Node& block) {
+    HostBuildContext ctx(host, target.name, 0, seed, base_dir);
+    auto init = host.build<Initializer>(Kind::Initializer, validate_component(block, Kind::Initializer, host), ctx);
+    Rng rng = Rng::derive(seed, target.name);
+    init->fill(target, rng);
+  };
+  if (!p.init.is_null()) fill(p, p.init);
+  for (const InitBlock& b : p.blocks) {
+    if (b.init.is_null()) continue;
+    if (b.row0 < 0 || b.rows < 1 || b.row0 + b.rows > p.value.rows())
+      throw Error(p.name + ": init block '" + b.block + "' covers rows [" + std::to_string(b.row0) + ", " +
+                  std::to_string(b.row0 + b.rows) + ") of a parameter with " + std::to_string(p.value.rows()) + " rows");
+    // The block as a parameter of its own, so every initializer (orthogonal, constant, ...) works
+    // on it unchanged; it gets its own stream, so adding a block leaves the other rows' numbers.
+    Param part(p.name + "[" + b.block + "]", b.rows, static_cast<int>(p.value.cols()), b.fan_in, b.fan_out, b.init);
+    fill(part, b.init);
+    p.value.middleRows(b.row0, b.rows) = part.value;
+    p.frozen = p.frozen || part.frozen;
   }
+}
+
+void Model::initialize(const PluginHost& host, uint64_t seed, const std::string& base_dir) {
+  for (Param* p : params()) initialize_param(*p, host, seed, base_dir);
 }
 
 const Seq& Model::forward(const Seq& x, Mode mode) {

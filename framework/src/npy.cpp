@@ -1,7 +1,8 @@
 #include "unroll/host/npy.hpp"
 
+#include <charconv>
 #include <cstring>
-#include <regex>
+#include <vector>
 
 #include "unroll/error.hpp"
 #include "unroll/host/files.hpp"
@@ -23,10 +24,46 @@ void save_npy(const std::string& path, const Matrix& m) {
   write_file_atomic(path, out);
 }
 
-Matrix load_npy(const std::string& path) {
-  const std::string bytes = read_file(path);
+namespace {
+
+// The header's 'shape': (R,) or (R, C), read by hand: the numbers are bounded here rather than
+// by std::stol (an out-of-range shape once ended as "internal error: stol").
+bool parse_shape(const std::string& header, std::vector<Eigen::Index>& dims) {
+  size_t i = header.find("'shape'");
+  if (i == std::string::npos) return false;
+  i += 7;
+  auto skip = [&] {
+    while (i < header.size() && (header[i] == ' ' || header[i] == '\t')) ++i;
+  };
+  skip();
+  if (i >= header.size() || header[i] != ':') return false;
+  ++i;
+  skip();
+  if (i >= header.size() || header[i] != '(') return false;
+  ++i;
+  for (;;) {
+    skip();
+    if (i < header.size() && header[i] == ')') return true;
+    if (dims.size() == 2) return false;  // at most two dimensions
+    Eigen::Index v = 0;
+    const auto [end, ec] = std::from_chars(header.data() + i, header.data() + header.size(), v);
+    if (ec != std::errc() || v < 0) return false;
+    dims.push_back(v);
+    i = static_cast<size_t>(end - header.data());
+    skip();
+    if (i < header.size() && header[i] == ',') ++i;
+    else if (i >= header.size() || header[i] != ')') return false;
+  }
+}
+
+}  // namespace
+
+Matrix load_npy(const std::string& path) { return parse_npy(read_file(path), path); }
+
+Matrix parse_npy(const std::string& bytes, const std::string& path) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw Error(path + ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
+  if (major < 1 || major > 3) throw Error(path + ": unsupported .npy format version " + std::to_string(major));
   size_t header_len, offset;
   if (major == 1) {
     header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
@@ -37,28 +74,32 @@ Matrix load_npy(const std::string& path) {
     for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     offset = 12;
   }
-  if (bytes.size() < offset + header_len) throw Error(path + ": truncated .npy header");
+  if (bytes.size() - offset < header_len) throw Error(path + ": truncated .npy header");
   const std::string header = bytes.substr(offset, header_len);
   if (header.find("'<f4'") == std::string::npos)
-    throw Error(path + ": expected float32 data ('<f4'), header is " + header);
+    throw Error(path + ": expected float32 data ('<f4'), header is " + header.substr(0, 200));
   const bool fortran = header.find("'fortran_order': True") != std::string::npos;
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('shape':\s*\(\s*(\d+)\s*,?\s*(\d*)\s*,?\s*\))")))
-    throw Error(path + ": cannot read the shape from the header " + header);
-  const Eigen::Index rows = std::stol(m[1].str());
-  const Eigen::Index cols = m[2].str().empty() ? 1 : std::stol(m[2].str());
-  const size_t need = sizeof(Scalar) * static_cast<size_t>(rows * cols);
-  if (bytes.size() - offset - header_len != need)
+  std::vector<Eigen::Index> dims;
+  if (!parse_shape(header, dims) || dims.empty())
+    throw Error(path + ": cannot read a 1-D or 2-D shape from the header " + header.substr(0, 200));
+  const Eigen::Index rows = dims[0], cols = dims.size() > 1 ? dims[1] : 1;
+  // Overflow-checked: a shape too large for memory is an error before anything is allocated.
+  size_t need = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(rows), static_cast<size_t>(cols), &need) ||
+      __builtin_mul_overflow(need, sizeof(Scalar), &need))
+    throw Error(path + ": shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ") is too large");
+  const size_t have = bytes.size() - offset - header_len;
+  if (have != need)
     throw Error(path + ": expected " + std::to_string(need) + " data bytes for shape (" + std::to_string(rows) + ", " +
-                std::to_string(cols) + "), found " + std::to_string(bytes.size() - offset - header_len));
+                std::to_string(cols) + "), found " + std::to_string(have));
   const char* data = bytes.data() + offset + header_len;
   if (fortran) {
     Matrix out(rows, cols);
-    std::memcpy(out.data(), data, need);
+    if (need) std::memcpy(out.data(), data, need);
     return out;
   }
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rm(rows, cols);
-  std::memcpy(rm.data(), data, need);
+  if (need) std::memcpy(rm.data(), data, need);
   return rm;
 }
 

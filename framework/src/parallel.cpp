@@ -7,12 +7,12 @@
 namespace unroll {
 
 namespace {
-constexpr int kMaxThreads = 256;
+constexpr int kMaxRegionThreads = 256;  // parallel_sum keeps one partial sum per thread on the stack
 
 int threads_for(Eigen::Index n, Eigen::Index grain) {
   if (pool::in_region()) return 1;
   const Eigen::Index by_size = n / std::max<Eigen::Index>(grain, 1);
-  return static_cast<int>(std::clamp<Eigen::Index>(std::min<Eigen::Index>(pool::threads(), by_size), 1, kMaxThreads));
+  return static_cast<int>(std::clamp<Eigen::Index>(std::min<Eigen::Index>(pool::threads(), by_size), 1, kMaxRegionThreads));
 }
 
 // Chunk t of n split over `threads`: bounds rounded up to whole 64-byte lines of floats.
@@ -37,7 +37,7 @@ double parallel_sum(Eigen::Index n, const std::function<double(Eigen::Index, Eig
   if (n <= 0) return 0.0;
   const int threads = threads_for(n, grain);
   if (threads == 1) return body(0, n);
-  double part[kMaxThreads] = {};
+  double part[kMaxRegionThreads] = {};
   run_chunks(n, threads, [&](int t, Eigen::Index from, Eigen::Index to) { part[t] = body(from, to); });
   double sum = 0;
   for (int t = 0; t < threads; ++t) sum += part[t];

@@ -1,4 +1,5 @@
 #include "unroll/host/plugin_check.hpp"
+#include "unroll/host/model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -77,6 +78,7 @@ std::string synthesize(const OptionSpec& o, const PluginHost& host) {
     case OptType::FloatList: return "[" + within(0.5, false) + "]";
     case OptType::IntList: return "[" + within(3, true) + "]";
     case OptType::Block: return "{}";
+    case OptType::Map: return "";
     case OptType::Component: {
       for (Kind k : all_kinds())
         if (kind_name(k) == o.component_kind) {
@@ -135,12 +137,9 @@ void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost
   // initialized to zero would make a wrong dL/dx invisible.
   Rng noise(7);
   for (Param* p : layer->params()) {
-    if (!p->init.is_null()) {
+    if (!p->init.is_null() || !p->blocks.empty()) {
       try {
-        HostBuildContext ictx(host, p->name, 0, 1, fs::current_path().string());
-        auto init = host.build<Initializer>(Kind::Initializer, validate_component(p->init, Kind::Initializer, host), ictx);
-        Rng rng = Rng::derive(1, p->name);
-        init->fill(*p, rng);
+        initialize_param(*p, host, 1, fs::current_path().string());
       } catch (const Error&) {
         fill_normal(p->value, noise, 0.5);  // the initializer is not available here
       }
@@ -303,9 +302,10 @@ void check_schedule(ComponentCheck& out, const PluginHost& host, const Node& blo
   auto sched = host.build<Schedule>(Kind::Schedule, block, ctx);
   double lo = INFINITY, hi = -INFINITY;
   const long long per_epoch = 10;
-  for (int epoch = 0; epoch < 100; ++epoch) {
+  const int epochs = 100;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
     for (long long k : {0LL, per_epoch / 2}) {
-      ScheduleState s{epoch, epoch * per_epoch + k, per_epoch};
+      ScheduleState s{epoch, epoch * per_epoch + k, per_epoch, epochs, epochs * per_epoch};
       const double f = sched->factor(s);
       // Zero is allowed later on (cosine annealing to eta_min = 0), not at the start.
       if (!std::isfinite(f) || f < 0 || (epoch == 0 && k == 0 && f <= 0)) {

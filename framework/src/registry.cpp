@@ -39,7 +39,7 @@ void Registry::remove_library(const std::string& path) {
   std::erase_if(entries_, [&](const auto& kv) { return kv.second.library == path; });
 }
 
-void Registry::add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make) {
+Registry::Entry& Registry::add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make) {
   auto key = std::make_pair(k, s.name());
   if (auto it = entries_.find(key); it != entries_.end())
     throw Error("the " + kind_name(k) + " '" + s.name() + "' is registered twice: by " + it->second.library +
@@ -50,8 +50,8 @@ void Registry::add(Kind k, Schema s, std::function<void*(const Options&, BuildCo
     marker::ComponentScope mark(what.c_str(), name, "build");
     return make(o, c);
   };
-  Entry e{k, std::move(s), current_library_, current_lib_, std::move(marked)};
-  entries_.emplace(std::move(key), std::move(e));
+  Entry e{k, std::move(s), current_library_, current_lib_, std::move(marked), {}};
+  return entries_.emplace(std::move(key), std::move(e)).first->second;
 }
 
 const Registry::Entry* Registry::find(Kind k, const std::string& name) const {

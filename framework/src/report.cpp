@@ -218,6 +218,13 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
                           : sum.is_object() && sum.contains("error") ? sum["error"].get<std::string>()
                           : fs::exists(run) ? "interrupted (no final summary)"
                                             : "not run yet";
+        // A task that Slurm ended: its state and exit code, as sacct/scontrol reported them.
+        if (rec.is_object() && rec.contains("slurm") && rec["slurm"].contains("state")) {
+          const Json& sl = rec["slurm"];
+          err += " [Slurm " + sl["state"].get<std::string>() +
+                 (sl.contains("exit_code") ? ", exit code " + sl["exit_code"].get<std::string>() : "") +
+                 (sl.contains("job") ? ", job " + sl["job"].get<std::string>() : "") + "]";
+        }
         row.failures.push_back("seed " + std::to_string(seed) + ": " + err);
       }
     }

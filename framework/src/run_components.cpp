@@ -5,6 +5,7 @@
 #include <string>
 
 #include "unroll/error.hpp"
+#include "unroll/host/memory_estimate.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/run_marker.hpp"
 #include "unroll/param_selection.hpp"
@@ -43,6 +44,8 @@ RunComponents build_components(const Experiment& exp, PluginHost& host, const Tr
     throw Error(s.loss_at.loc().str() + ": loss_at: every needs per-step targets, but dataset '" +
                 cfg.at("data").at("kind").text() + "' has targets at the last step only");
 
+  // Refuse a model that cannot fit, naming its largest layer, before any layer is allocated.
+  check_memory(estimate_memory(cfg, info, host), available_memory(), cfg);
   c.model = std::make_unique<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir);
   if (c.model->output_size() != info.output_size)
     throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(c.model->output_size()) +

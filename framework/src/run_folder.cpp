@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "unroll/error.hpp"
+#include "unroll/host/checkpoint.hpp"
 #include "unroll/host/files.hpp"
 
 namespace fs = std::filesystem;
@@ -117,20 +118,25 @@ RunFolderLock::~RunFolderLock() {
 std::string recover_checkpoint_swap(const std::string& dir) {
   std::string done;
   for (const std::string name : {"checkpoint", "best"}) {
-    const fs::path target = fs::path(dir) / name;
+    const std::string target = (fs::path(dir) / name).string();
     std::error_code ec;
-    if (fs::exists(target, ec)) continue;
-    for (const char* suffix : {".tmp", ".old"}) {
-      const fs::path from = fs::path(dir) / (name + suffix);
-      if (!fs::exists(from / "manifest.json", ec)) continue;
-      fs::rename(from, target, ec);
-      if (ec) throw Error("cannot rename " + from.string() + " to " + target.string() + ": " + ec.message());
-      done += (done.empty() ? "" : "; ") + from.string() + " restored as " + target.string() +
-              " (the last save was interrupted between its two renames)";
-      break;
-    }
+    if (fs::exists(target + "/manifest.json", ec)) continue;
+    if (recover_checkpoint(target))
+      done += (done.empty() ? "" : "; ") + target +
+              " restored from its complete copy (the last save was interrupted between its two renames)";
   }
   return done;
+}
+
+std::string clean_interrupted_writes(const std::string& dir) {
+  const std::string note = recover_checkpoint_swap(dir);
+  std::error_code ec;
+  // Whatever recovery left of a save is incomplete or superseded.
+  for (const std::string name : {"checkpoint", "best"})
+    for (const char* suffix : {".tmp", ".old"}) fs::remove_all(fs::path(dir) / (name + suffix), ec);
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec) && is_temporary_output(e.path().filename().string())) fs::remove(e.path(), ec);
+  return note;
 }
 
 void write_running_summary(const std::string& dir, const std::string& name, const std::string& base_dir) {

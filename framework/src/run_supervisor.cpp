@@ -11,11 +11,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <typeinfo>
 
 #include "unroll/error.hpp"
 #include "unroll/host/fatal_signal.hpp"
 #include "unroll/host/run_failure.hpp"
+#include "unroll/host/run_folder.hpp"
 #include "unroll/host/run_marker.hpp"
 #include "unroll/host/trainer.hpp"
 
@@ -70,6 +70,9 @@ int record_unfinished_child(const std::string& dir, int status, const marker::Ma
       fs::remove(stack_file);
     });
   }
+
+  // What the dead process was writing goes, so that it cannot keep a nearly full disk full.
+  best_effort("clean up after the run process", [&] { clean_interrupted_writes(dir); });
 
   const std::string reason = exit_description(status) + " during " + phase +
                              (component[0] ? std::string(", in ") + component : std::string());

@@ -18,6 +18,7 @@ std::string to_string(OptType t) {
     case OptType::IntList: return "list of int";
     case OptType::Component: return "component";
     case OptType::Block: return "block";
+    case OptType::Map: return "mapping";
   }
   return "?";
 }
@@ -81,6 +82,10 @@ OptionSpec& Schema::component(const std::string& name, const std::string& kind, 
               .component_kind = kind});
 }
 
+OptionSpec& Schema::mapping(const std::string& name, const std::string& def_yaml, const std::string& doc) {
+  return add({.name = name, .type = OptType::Map, .doc = doc, .default_yaml = def_yaml});
+}
+
 OptionSpec& Schema::block(const std::string& name, std::shared_ptr<const Schema> sub, const std::string& doc) {
   return add({.name = name, .type = OptType::Block, .doc = doc, .default_yaml = "{}", .block_schema = std::move(sub)});
 }
@@ -113,6 +118,13 @@ long long Options::integer(const std::string& name) const {
   auto v = n.as_int();
   if (!v) throw Error(n.loc().str() + ": '" + name + "' expects an integer, got '" + n.text() + "'");
   return *v;
+}
+int Options::i(const std::string& name) const {
+  const long long v = integer(name);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    throw Error(value(name).loc().str() + ": '" + name + "' is " + std::to_string(v) +
+                ", which does not fit in a 32-bit integer");
+  return static_cast<int>(v);
 }
 bool Options::boolean(const std::string& name) const {
   const Node& n = value(name);

@@ -1,10 +1,10 @@
 #include "unroll/host/sweep.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,8 +22,9 @@
 #include "unroll/host/config.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/files.hpp"
-
-extern char** environ;
+#include "unroll/host/child_process.hpp"
+#include "unroll/host/fatal_signal.hpp"
+#include "unroll/host/sweep_run.hpp"
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
@@ -88,19 +89,6 @@ struct Draft {
 };
 
 std::string strip_locs_yaml(const Node& n) { return to_yaml(n); }
-
-std::string tail_lines(const std::string& path, int lines) {
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (...) {
-    return "";
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  size_t pos = text.size();
-  for (int i = 0; i < lines && pos != std::string::npos && pos > 0; ++i) pos = text.rfind('\n', pos - 1);
-  return pos == std::string::npos ? text : text.substr(pos + 1);
-}
 
 std::string fmt_duration(double s) {
   char buf[32];
@@ -272,22 +260,13 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   return spec;
 }
 
-SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  SweepResult res;
-  // Default: one single-threaded run per core. Measured on 2 cores (docs/ablations.md): 12
-  // small MLP runs took 13.1 s as 2 x 1 thread and 20.4 s as 1 x 2 threads.
-  res.jobs = opt.jobs > 0 ? opt.jobs : spec.jobs > 0 ? spec.jobs : cores;
-  res.threads_per_run = opt.threads_per_run > 0   ? opt.threads_per_run
-                        : spec.threads_per_run > 0 ? spec.threads_per_run
-                                                   : std::max(1, cores / res.jobs);
-  if (opt.unroll_binary.empty() || !fs::exists(opt.unroll_binary))
-    throw Error("cannot start the runs: the unroll executable '" + opt.unroll_binary + "' does not exist");
-  const fs::path out = opt.out_dir;
+std::vector<SweepRun> prepare_sweep_folder(const SweepSpec& spec, const std::string& out_dir) {
+  const fs::path out = out_dir;
   fs::create_directories(out / "variants");
   fs::create_directories(out / "runs");
 
-  // The manifest the report reads, and each variant's resolved config.
+  // The manifest the report reads, and each variant's resolved config. The record of earlier
+  // Slurm submissions is kept: --status and the next submission read it.
   Json man;
   man["name"] = spec.name;
   man["file"] = fs::absolute(spec.file).string();
@@ -310,42 +289,71 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     write_file_atomic(y.string(), text);
   }
   man["variants"] = vars;
-  write_file_atomic((out / "sweep.json").string(), man.dump(2) + "\n");
-
-  struct Job {
-    const Variant* v;
-    long long seed;
-    fs::path dir;
-  };
-  std::deque<Job> pending;
-  for (const auto& v : spec.variants)
-    for (long long s : spec.seeds) {
-      Job j{&v, s, out / "runs" / v.dir / ("seed" + std::to_string(s))};
-      ++res.total;
-      const fs::path sum = j.dir / "summary.json";
-      bool done = false;
-      if (fs::exists(sum)) {
-        try {
-          done = Json::parse(read_file(sum.string())).value("status", "") == "completed";
-        } catch (...) {
-        }
-      }
-      if (done) {
-        ++res.skipped;
-        ++res.completed;
-      } else {
-        pending.push_back(j);
-      }
+  if (fs::exists(out / "sweep.json")) {
+    try {
+      const Json old = Json::parse(read_file((out / "sweep.json").string()));
+      if (old.contains("slurm")) man["slurm"] = old["slurm"];
+    } catch (...) {
     }
+  }
+  write_file_atomic((out / "sweep.json").string(), man.dump(2) + "\n");
+  return list_sweep_runs(out_dir);
+}
 
+SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  SweepResult res;
+  // Default: one single-threaded run per core. Measured on 2 cores (docs/ablations.md): 12
+  // small MLP runs took 13.1 s as 2 x 1 thread and 20.4 s as 1 x 2 threads.
+  res.jobs = opt.jobs > 0 ? opt.jobs : spec.jobs > 0 ? spec.jobs : cores;
+  res.threads_per_run = opt.threads_per_run > 0   ? opt.threads_per_run
+                        : spec.threads_per_run > 0 ? spec.threads_per_run
+                                                   : std::max(1, cores / res.jobs);
+  if (opt.unroll_binary.empty() || !fs::exists(opt.unroll_binary))
+    throw Error("cannot start the runs: the unroll executable '" + opt.unroll_binary + "' does not exist");
+  SweepLock lock(opt.out_dir);
+  // Children of an earlier sweep that was killed cannot have outlived it (they get SIGTERM when
+  // it dies), but a run stuck in a system call might: stop it before its folder is reused.
+  for (const auto& n : reap_stale_children(opt.out_dir, opt.stop_grace_seconds)) {
+    res.notes.push_back(n);
+    if (opt.progress) std::fprintf(stderr, "sweep: %s\n", n.c_str());
+  }
+  const std::vector<SweepRun> all = prepare_sweep_folder(spec, opt.out_dir);
+
+  std::deque<SweepRun> pending;
+  for (const auto& r : all) {
+    ++res.total;
+    if (run_folder_state(r.dir, false) == "completed") {
+      ++res.skipped;
+      ++res.completed;
+    } else {
+      pending.push_back(r);
+    }
+  }
+
+  RunCommand cmd;
+  cmd.unroll_binary = opt.unroll_binary;
+  cmd.threads = res.threads_per_run;
+  cmd.plugin_dirs = opt.plugin_dirs;
   const bool tty = opt.progress && ::isatty(STDERR_FILENO);
   using Clock = std::chrono::steady_clock;
-  struct Running {
-    Job job;
-    pid_t pid;
-    Clock::time_point start;
-  };
-  std::vector<Running> running;
+  std::vector<StartedRun> running;
+  // Whatever ends this function (an exception included), no child outlives it.
+  struct Reaper {
+    std::vector<StartedRun>& running;
+    double grace;
+    ~Reaper() {
+      for (const auto& r : running) signal_child_group(r.pid, SIGTERM);
+      for (const auto& r : running) {
+        int st = 0;
+        if (!wait_child(r.pid, grace, &st)) {
+          signal_child_group(r.pid, SIGKILL);
+          wait_child(r.pid, 5, &st);
+        }
+      }
+    }
+  } reaper{running, opt.stop_grace_seconds};
+  if (opt.handle_signals) install_stop_handlers();
   double seconds_done = 0;
   int finished_now = 0;
   const auto t0 = Clock::now();
@@ -373,88 +381,58 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     else std::fprintf(stderr, "%s\n", line.c_str());
   };
 
+  int stop_signal = 0;
+  Clock::time_point kill_at{};
   while (!pending.empty() || !running.empty()) {
+    // A stop request (Ctrl-C, SIGTERM, SIGHUP): no new runs; pass it on to the running ones, which
+    // checkpoint and exit; SIGKILL whatever is still there after the grace period.
+    if (!stop_signal && stop_requested()) {
+      stop_signal = stop_requested();
+      res.interrupted = true;
+      res.not_started = static_cast<int>(pending.size());
+      pending.clear();
+      say("sweep: " + std::string(signal_name(stop_signal)) + ": stopping " + std::to_string(running.size()) +
+          " run(s); they checkpoint and the next invocation resumes them");
+      for (const auto& r : running) signal_child_group(r.pid, SIGTERM);
+      kill_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(opt.stop_grace_seconds));
+    }
+    if (stop_signal && Clock::now() > kill_at)
+      for (const auto& r : running) signal_child_group(r.pid, SIGKILL);
     while (!pending.empty() && static_cast<int>(running.size()) < res.jobs) {
-      Job j = pending.front();
+      const SweepRun j = pending.front();
       pending.pop_front();
-      fs::remove_all(j.dir);  // a failed or interrupted attempt starts over
-      fs::create_directories(j.dir);
-      std::vector<std::string> args{opt.unroll_binary,
-                                    "run",
-                                    (out / "variants" / (j.v->dir + ".yaml")).string(),
-                                    "--set",
-                                    "seed=" + std::to_string(j.seed),
-                                    "--out",
-                                    j.dir.string(),
-                                    "--threads",
-                                    std::to_string(res.threads_per_run),
-                                    "--quiet"};
-      for (const auto& d : opt.plugin_dirs) {
-        args.push_back("--plugin-dir");
-        args.push_back(d);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      posix_spawn_file_actions_t fa;
-      posix_spawn_file_actions_init(&fa);
-      const std::string err_path = (j.dir / "stderr.txt").string();
-      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-      posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      pid_t pid = 0;
-      const int rc = posix_spawn(&pid, opt.unroll_binary.c_str(), &fa, nullptr, argv.data(), environ);
-      posix_spawn_file_actions_destroy(&fa);
-      if (rc != 0) throw Error("cannot start " + opt.unroll_binary + ": " + std::strerror(rc));
-      running.push_back({j, pid, Clock::now()});
-      if (!tty) say("started " + j.v->name + " seed " + std::to_string(j.seed));
+      running.push_back(start_run(j, opt.out_dir, cmd));
+      if (running.back().resumed) ++res.resumed;
+      if (!tty)
+        say((running.back().resumed ? "resumed " : "started ") + j.variant + " seed " + std::to_string(j.seed) +
+            (running.back().resumed ? " from epoch " + std::to_string(running.back().resumed_from_epoch) : ""));
     }
 
     bool changed = false;
     for (size_t i = 0; i < running.size();) {
       int status = 0;
       const pid_t r = ::waitpid(running[i].pid, &status, WNOHANG);
-      if (r == 0) {
+      if (r == 0 || (r < 0 && errno == EINTR)) {
         ++i;
         continue;
       }
-      const Running run = running[i];
+      const StartedRun run = running[i];
       running.erase(running.begin() + i);
       changed = true;
-      const double secs = std::chrono::duration<double>(Clock::now() - run.start).count();
-      Json rec;
-      std::string summary_status, error;
-      if (fs::exists(run.job.dir / "summary.json")) {
-        try {
-          Json s = Json::parse(read_file((run.job.dir / "summary.json").string()));
-          summary_status = s.value("status", "");
-          error = s.value("error", "");
-        } catch (...) {
-        }
-      }
-      int code = -1;
-      if (r > 0 && WIFEXITED(status)) code = WEXITSTATUS(status);
-      const bool ok = code == 0 && summary_status == "completed";
-      if (!ok && error.empty()) {
-        if (r > 0 && WIFSIGNALED(status)) error = "killed by signal " + std::to_string(WTERMSIG(status));
-        else error = "exit code " + std::to_string(code);
-        const std::string tail = tail_lines((run.job.dir / "stderr.txt").string(), 5);
-        if (!tail.empty()) error += ": " + tail;
-      }
-      rec["variant"] = run.job.v->name;
-      rec["seed"] = run.job.seed;
-      rec["status"] = ok ? "completed" : "failed";
-      rec["exit_code"] = code;
-      if (!ok) rec["error"] = error;
-      rec["seconds"] = secs;
-      write_file_atomic((run.job.dir / "sweep_run.json").string(), rec.dump(2) + "\n");
+      std::string error;
+      const std::string st = finish_run(run, r > 0 ? status : 0, stop_signal,
+                                        stop_signal ? "the sweep was stopped" : "", &error);
+      const double secs = std::chrono::duration<double>(Clock::now().time_since_epoch()).count() - run.start_seconds;
       seconds_done += secs;
       ++finished_now;
-      if (ok) ++res.completed;
+      if (st == "completed") ++res.completed;
+      else if (st == "interrupted") ++res.interrupted_runs;
       else ++res.failed;
       std::ostringstream line;
-      line << (ok ? "done   " : "FAILED ") << run.job.v->name << " seed " << run.job.seed << " ("
-           << fmt_duration(secs) << ")";
-      if (!ok) line << ": " << error.substr(0, 300);
+      line << (st == "completed" ? "done   " : st == "interrupted" ? "stopped " : "FAILED ") << run.run.variant
+           << " seed " << run.run.seed << " (" << fmt_duration(secs) << ")";
+      if (st != "completed") line << ": " << error.substr(0, 300);
       say(line.str() + (tty ? "" : "  [" + status_line().substr(7) + "]"));
     }
     if (tty && (changed || Clock::now() - last_draw > std::chrono::seconds(1))) {
@@ -465,8 +443,9 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   }
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (opt.progress)
-    std::fprintf(stderr, "sweep %s: %d/%d runs completed, %d failed (%d run now in %s)\n", spec.name.c_str(),
-                 res.completed, res.total, res.failed, to_run,
+    std::fprintf(stderr, "sweep %s: %d/%d runs completed, %d failed%s (%d run now in %s)\n", spec.name.c_str(),
+                 res.completed, res.total, res.failed,
+                 res.interrupted ? (", stopped by " + std::string(signal_name(stop_signal))).c_str() : "", to_run,
                  fmt_duration(std::chrono::duration<double>(Clock::now() - t0).count()).c_str());
   return res;
 }

@@ -1,4 +1,5 @@
 #include "thread_pool.hpp"
+#include "unroll/parallel.hpp"
 
 #include <immintrin.h>
 
@@ -153,7 +154,8 @@ Pool& the_pool() {
 }  // namespace
 
 void set_threads(int n) {
-  if (n < 1) throw Error("thread pool: " + std::to_string(n) + " threads (at least 1)");
+  if (n < 1 || n > kMaxThreads)
+    throw Error("thread pool: " + std::to_string(n) + " threads (at least 1, at most " + std::to_string(kMaxThreads) + ")");
   if (in_region()) throw Error("thread pool: set_threads inside a parallel region");
   the_pool().resize(n);
 }

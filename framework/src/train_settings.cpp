@@ -4,6 +4,7 @@
 
 #include "unroll/error.hpp"
 #include "unroll/host/experiment.hpp"
+#include "unroll/parallel.hpp"
 #include "unroll/schema.hpp"
 
 namespace unroll {
@@ -73,7 +74,7 @@ const Schema& train_schema() {
     t.boolean("shuffle", true, "reshuffle the training samples every epoch (seeded)");
     t.choice("loss_at", "auto", {"auto", "last", "every"},
              "sequence loss at the last step or at every step (auto: what the dataset declares)");
-    t.integer("threads", 0, "threads for matrix products (0: --threads, else all cores)").at_least(0);
+    t.integer("threads", 0, "threads for matrix products (0: --threads, else all cores)").range(0, kMaxThreads);
     t.block("stop", stop_schema(), "stopping rules");
     t.block("bptt", bptt_schema(), "truncated BPTT (sequences only; absent: full BPTT)");
     t.block("clip", clip_schema(), "gradient clipping");

@@ -82,7 +82,10 @@ class Trainer {
   void train_batch(std::span<const size_t> idx, int epoch, long batch_no);
   EpochMeasures measure(int epoch, Clock::time_point t0);
   Tally evaluate(Split split, const std::vector<size_t>& idx);
-  ScheduleState clock(int epoch) const { return ScheduleState{epoch, 0, steps_per_epoch_}; }
+  /// The schedule's clock before an update of `epoch` (the pipeline fills in the step).
+  ScheduleState clock(int epoch) const {
+    return ScheduleState{epoch, 0, updates_per_epoch_, s_.epochs, s_.epochs * updates_per_epoch_};
+  }
   TrainProgress progress() const;
   void take_snapshot();
   void write_metrics() { out_.write_metrics(*table_, s_.grad_lags ? &lags_ : nullptr); }
@@ -105,7 +108,8 @@ class Trainer {
 
   RunComponents c_;         // data, model, loss, optimizer, schedule, regularizers
   SampleSplit samples_;     // train / validation / test samples
-  long long steps_per_epoch_ = 0;  // batches of an epoch
+  long long batches_per_epoch_ = 0;
+  long long updates_per_epoch_ = 0;  // batches x truncation windows with a loss
 
   // The parts of the loop.
   std::unique_ptr<UpdatePipeline> update_;
@@ -135,8 +139,8 @@ void Trainer::build() {
   c_.data = prepare_run_data(cfg().at("data"), c_.data, samples_.train, comm_.rank() == 0 ? opt_.out_dir : "");
   const long long n = static_cast<long long>(samples_.train.size());
   // Stateful streams use whole batches only (see epoch_order).
-  steps_per_epoch_ = s_.stateful ? n / s_.batch : (n + s_.batch - 1) / s_.batch;
-  if (steps_per_epoch_ == 0)
+  batches_per_epoch_ = s_.stateful ? n / s_.batch : (n + s_.batch - 1) / s_.batch;
+  if (batches_per_epoch_ == 0)
     throw Error("the training split has " + std::to_string(n) + " samples, fewer than one batch of " +
                 std::to_string(s_.batch));
   if (s_.batch < comm_.size())
@@ -146,10 +150,13 @@ void Trainer::build() {
   if (const long long tail = n % s_.batch; !s_.stateful && tail > 0 && tail < comm_.size()) {
     // Some rank would get no sample of the last batch; every rank skips it instead (a rank
     // without samples would still have to join every collective of the batch's updates).
-    --steps_per_epoch_;
+    --batches_per_epoch_;
     out_.log("note: the last batch of each epoch has " + std::to_string(tail) + " sample(s), fewer than the " +
              std::to_string(comm_.size()) + " ranks; it is skipped (a one-process run trains it)");
   }
+  // A schedule's step counts updates, so its steps_per_epoch must too: under truncated BPTT with
+  // an every-step loss each window is an update, not each batch.
+  updates_per_epoch_ = batches_per_epoch_ * bptt_updates(c_.info.steps, s_.k1, c_.every_step);
 
   const bool validation = !samples_.validation.empty();
   table_.emplace(c_.accuracy, validation, c_.info.bits_per_symbol);
@@ -249,7 +256,7 @@ void Trainer::train_epoch(int epoch) {
   lags_.start_epoch();
   const std::vector<size_t> order = epoch_order(epoch);
   if (s_.stateful) c_.model->reset_state(static_cast<int>(rank_slice(s_.batch, comm_.rank(), comm_.size()).size()));
-  const size_t n = order.size(), nb = static_cast<size_t>(steps_per_epoch_), batch = static_cast<size_t>(s_.batch);
+  const size_t n = order.size(), nb = static_cast<size_t>(batches_per_epoch_), batch = static_cast<size_t>(s_.batch);
   for (size_t b = 0; b < nb; ++b) {
     if (comm_.size() > 1 ? stop_requested_ : interrupt_requested() != 0) throw Interrupted{epoch, static_cast<long>(b)};
     const size_t from = b * batch, to = std::min(n, from + batch);

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,43 +25,6 @@
 
 namespace unroll::idx {
 
-/// Bytes of a file, gunzipped when it starts with the gzip magic.
-inline std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error("cannot open " + path);
-  std::vector<uint8_t> raw(static_cast<std::size_t>(in.tellg()));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(raw.size()));
-  if (!in) throw Error("cannot read " + path);
-  if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return raw;
-  std::vector<uint8_t> out;
-  out.reserve(raw.size() * 2);
-  try {
-    namespace io = boost::iostreams;
-    io::filtering_istream gz;
-    gz.push(io::gzip_decompressor());
-    gz.push(io::array_source(reinterpret_cast<const char*>(raw.data()), raw.size()));
-    gz.exceptions(std::ios::badbit);  // let the decompressor's own error through
-    char buf[1 << 16];
-    while (gz.read(buf, sizeof buf) || gz.gcount() > 0) out.insert(out.end(), buf, buf + gz.gcount());
-  } catch (const boost::iostreams::gzip_error& e) {
-    static const char* const why[] = {"unknown error", "corrupt compressed data", "checksum mismatch",
-                                      "length mismatch", "malformed gzip header", "malformed gzip footer",
-                                      "unsupported compression method"};
-    const int k = e.error() >= 1 && e.error() <= 6 ? e.error() : 0;
-    throw Error(path + ": starts with the gzip magic but cannot be decompressed (" + why[k] + ")");
-  } catch (const std::exception& e) {
-    throw Error(path + ": starts with the gzip magic but cannot be decompressed (" + e.what() + ")");
-  }
-  return out;
-}
-
-/// An IDX array of unsigned bytes: its sizes and its data.
-struct Array {
-  std::vector<uint32_t> dims;
-  std::vector<uint8_t> data;
-};
-
 inline std::string hex32(uint32_t v) {
   std::ostringstream s;
   s << "0x" << std::hex;
@@ -70,34 +34,127 @@ inline std::string hex32(uint32_t v) {
   return s.str();
 }
 
-/// Read an IDX file whose magic must be 0x000008<ndims>.
-inline Array read_array(const std::string& path, int ndims, const char* what) {
-  std::vector<uint8_t> b = read_bytes(path);
-  auto be32 = [&](std::size_t at) {
-    return (uint32_t(b[at]) << 24) | (uint32_t(b[at + 1]) << 16) | (uint32_t(b[at + 2]) << 8) | uint32_t(b[at + 3]);
-  };
+/// The raw bytes of a regular file. A directory, FIFO or device is refused by name before it
+/// is opened (a directory's tellg() is -1, which once became a 16 EiB allocation).
+inline std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) throw Error("cannot open " + path + ": no such file");
+  if (fs::is_directory(st)) throw Error(path + ": is a directory, not an IDX file");
+  if (!fs::is_regular_file(st)) throw Error(path + ": is not a regular file (a device, FIFO or socket)");
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error("cannot open " + path);
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error("cannot read " + path + ": its size is unknown");
+  std::vector<uint8_t> raw(static_cast<std::size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(raw.size()));
+  if (!in) throw Error("cannot read " + path);
+  return raw;
+}
+
+/// An IDX array of unsigned bytes: its sizes and its data.
+struct Array {
+  std::vector<uint32_t> dims;
+  std::vector<uint8_t> data;
+};
+
+/// Decode the bytes of an IDX file (plain, or gzip when they start with 0x1f 0x8b) whose magic
+/// must be 0x000008<ndims>; `path` names the file in errors. The header is read first and the
+/// product of its sizes computed with overflow checks; then exactly that many data bytes must
+/// follow, no more: a gzip stream is inflated only up to the size the header declares (a gzip
+/// bomb stops there), and trailing data is an error rather than silently ignored.
+inline Array decode_array(const std::vector<uint8_t>& raw, const std::string& path, int ndims, const char* what) {
   const std::size_t header = 4 + 4 * static_cast<std::size_t>(ndims);
   const uint32_t expected = 0x00000800u | static_cast<uint32_t>(ndims);
-  if (b.size() < 4) throw Error(path + ": truncated IDX " + what + " file: expected at least 4 bytes, got " + std::to_string(b.size()));
-  if (be32(0) != expected)
-    throw Error(path + ": bad magic number " + hex32(be32(0)) + ", expected " + hex32(expected) + " (IDX " + what +
-                " file of unsigned bytes with " + std::to_string(ndims) + " dimension(s))");
-  if (b.size() < header)
-    throw Error(path + ": truncated IDX " + what + " header: expected " + std::to_string(header) + " bytes, got " +
-                std::to_string(b.size()));
-  Array a;
-  std::size_t n = 1;
-  for (int d = 0; d < ndims; ++d) {
-    a.dims.push_back(be32(4 + 4 * static_cast<std::size_t>(d)));
-    n *= a.dims.back();
+  const bool gzip = raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b;
+
+  namespace io = boost::iostreams;
+  io::filtering_istream gz;
+  if (gzip) {
+    gz.push(io::gzip_decompressor());
+    gz.push(io::array_source(reinterpret_cast<const char*>(raw.data()), raw.size()));
+    gz.exceptions(std::ios::badbit);  // let the decompressor's own error through
   }
-  if (b.size() - header < n)
-    throw Error(path + ": truncated IDX " + what + " data: expected " + std::to_string(n) + " bytes, got " +
-                std::to_string(b.size() - header));
-  b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(header));
-  b.resize(n);
-  a.data = std::move(b);
-  return a;
+  std::size_t raw_pos = 0;
+  // Up to `want` more bytes appended to `out`; returns how many came.
+  auto take = [&](std::vector<uint8_t>& out, std::size_t want) -> std::size_t {
+    if (!gzip) {
+      const std::size_t n = std::min(want, raw.size() - raw_pos);
+      out.insert(out.end(), raw.begin() + static_cast<std::ptrdiff_t>(raw_pos),
+                 raw.begin() + static_cast<std::ptrdiff_t>(raw_pos + n));
+      raw_pos += n;
+      return n;
+    }
+    std::size_t got = 0;
+    char buf[1 << 16];
+    while (got < want) {
+      gz.read(buf, static_cast<std::streamsize>(std::min<std::size_t>(sizeof buf, want - got)));
+      const auto n = static_cast<std::size_t>(gz.gcount());
+      if (n == 0) break;
+      out.insert(out.end(), buf, buf + n);
+      got += n;
+    }
+    return got;
+  };
+  auto decompress_error = [&](const char* why) {
+    return Error(path + ": starts with the gzip magic but cannot be decompressed (" + std::string(why) + ")");
+  };
+  try {
+    std::vector<uint8_t> head;
+    head.reserve(header);
+    take(head, header);
+    auto be32 = [&](std::size_t at) {
+      return (uint32_t(head[at]) << 24) | (uint32_t(head[at + 1]) << 16) | (uint32_t(head[at + 2]) << 8) |
+             uint32_t(head[at + 3]);
+    };
+    if (head.size() < 4)
+      throw Error(path + ": truncated IDX " + what + " file: expected at least 4 bytes, got " +
+                  std::to_string(head.size()));
+    if (be32(0) != expected)
+      throw Error(path + ": bad magic number " + hex32(be32(0)) + ", expected " + hex32(expected) + " (IDX " + what +
+                  " file of unsigned bytes with " + std::to_string(ndims) + " dimension(s))");
+    if (head.size() < header)
+      throw Error(path + ": truncated IDX " + what + " header: expected " + std::to_string(header) + " bytes, got " +
+                  std::to_string(head.size()));
+    Array a;
+    std::size_t n = 1;
+    for (int d = 0; d < ndims; ++d) {
+      a.dims.push_back(be32(4 + 4 * static_cast<std::size_t>(d)));
+      if (__builtin_mul_overflow(n, static_cast<std::size_t>(a.dims.back()), &n))
+        throw Error(path + ": IDX " + what + " header sizes overflow: their product does not fit in memory");
+    }
+    // Data the file does not hold is never allocated: a plain file is checked against its size
+    // first, a gzip stream grows `data` only as it inflates.
+    if (!gzip && raw.size() - header < n)
+      throw Error(path + ": truncated IDX " + what + " data: expected " + std::to_string(n) + " bytes, got " +
+                  std::to_string(raw.size() - header));
+    if (!gzip) a.data.reserve(n);
+    const std::size_t got = take(a.data, n);
+    if (got < n)
+      throw Error(path + ": truncated IDX " + what + " data: expected " + std::to_string(n) + " bytes, got " +
+                  std::to_string(got));
+    std::vector<uint8_t> extra;
+    if (take(extra, 1) != 0)
+      throw Error(path + ": trailing data after the " + std::to_string(n) + " bytes the IDX " + what +
+                  " header declares (a corrupt or concatenated file?)");
+    return a;
+  } catch (const boost::iostreams::gzip_error& e) {
+    static const char* const why[] = {"unknown error", "corrupt compressed data", "checksum mismatch",
+                                      "length mismatch", "malformed gzip header", "malformed gzip footer",
+                                      "unsupported compression method"};
+    throw decompress_error(why[e.error() >= 1 && e.error() <= 6 ? e.error() : 0]);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw decompress_error(e.what());
+  }
+}
+
+/// Read an IDX file whose magic must be 0x000008<ndims> (decode_array).
+inline Array read_array(const std::string& path, int ndims, const char* what) {
+  return decode_array(read_file_bytes(path), path, ndims, what);
 }
 
 struct Files {
@@ -216,6 +273,10 @@ class Dataset final : public unroll::Dataset {
       throw Error(label_file + ": " + std::to_string(labels.dims[0]) + " labels, but " + image_file + " has " +
                   std::to_string(images.dims[0]) + " images");
     if (images.dims[1] == 0 || images.dims[2] == 0) throw Error(image_file + ": images have a zero dimension");
+    // Sizes reach the model as int (features per column, steps).
+    if (std::size_t(images.dims[1]) * images.dims[2] > std::size_t(std::numeric_limits<int>::max()))
+      throw Error(image_file + ": images of " + std::to_string(images.dims[1]) + "x" + std::to_string(images.dims[2]) +
+                  " pixels are too large");
     p.rows = images.dims[1];
     p.cols = images.dims[2];
     p.pixels = std::move(images.data);

@@ -56,5 +56,8 @@ UNROLL_PLUGIN(registry) {
       throw Error(c.name + ": dense needs at least one input feature, got " + std::to_string(c.input_size));
     return std::make_unique<Dense>(c.name, c.input_size, o.i("units"), o.boolean("bias"), o.block("init"),
                                    o.block("bias_init"));
+  }, [](const Options& o, int in) {  // memory estimate: W and b; it caches only a pointer to x
+    const long long units = o.integer("units");
+    return LayerFootprint{static_cast<int>(units), static_cast<double>(units) * (in + (o.boolean("bias") ? 1 : 0)), 0};
   });
 }

@@ -1,7 +1,7 @@
 // warmup: linear learning-rate warm-up (Goyal et al. 2017, "Accurate, Large Minibatch SGD:
 // Training ImageNet in 1 Hour"), then any other schedule. The nested schedule's clock starts
 // when the warm-up ends, so `then: {kind: cosine, T_max: 90}` anneals over the 90 epochs that
-// follow the warm-up, not over the run.
+// follow the warm-up, and `then: {kind: cosine}` over the rest of the run.
 #include <algorithm>
 #include <unroll/plugin.hpp>
 
@@ -16,14 +16,17 @@ class Warmup final : public Schedule {
   double factor(const ScheduleState& s) override {
     ScheduleState after = s;
     long long t = 0;
+    // The nested schedule's clock, and the run it sees, start when the warm-up ends.
+    const long long warmup_steps = by_step_ ? length_ : length_ * s.steps_per_epoch;
     if (by_step_) {
       t = s.step;
-      after.step = std::max(0LL, s.step - length_);
     } else {
       t = s.epoch;
       after.epoch = static_cast<int>(std::max(0LL, s.epoch - length_));
-      after.step = std::max(0LL, s.step - length_ * s.steps_per_epoch);
+      if (s.total_epochs > 0) after.total_epochs = static_cast<int>(std::max(1LL, s.total_epochs - length_));
     }
+    after.step = std::max(0LL, s.step - warmup_steps);
+    if (s.total_steps > 0) after.total_steps = std::max(1LL, s.total_steps - warmup_steps);
     // (t+1)/length: the first update already moves, and update `length`-1 reaches the full rate.
     const double ramp = std::min(1.0, static_cast<double>(t + 1) / static_cast<double>(length_));
     return ramp * then_->factor(after);

@@ -47,11 +47,10 @@ class @CLASS@ final : public Layer {
     }
   }
 
-  // A recurrent layer also overrides (see <unroll/layer.hpp>): is_recurrent() -> true,
-  // reset_state(batch), state(), set_state(s), state_at(t), initial_state_grad() and
-  // hidden_grad_norms(). forward() walks steps 0..T-1 from the carried state; backward() walks
-  // T-1..0 and leaves dL/d(initial state) for initial_state_grad(). check-plugin then also
-  // checks 4 steps from a random non-zero state.
+  // A recurrent cell derives RecurrentLayer (<unroll/recurrent.hpp>) instead, which owns the
+  // state contract, or is written as equations (<unroll/cell.hpp>) with the backward derived:
+  // `unroll new-plugin layer NAME --recurrent` scaffolds both. check-plugin then also checks 4
+  // steps from a random non-zero state.
 
  private:
   Param scale_;
@@ -221,7 +220,8 @@ class @CLASS@ final : public Schedule {
   explicit @CLASS@(double decay) : decay_(decay) {}
 
   // The multiplier of the optimizer's base lr, asked before every update. s.epoch is 0-based;
-  // s.step counts updates so far; s.steps_per_epoch converts between the two.
+  // s.step counts updates so far; s.steps_per_epoch converts between the two; s.total_epochs
+  // and s.total_steps are the run's length (a schedule that spans the run need not be told it).
   double factor(const ScheduleState& s) override { return 1.0 / (1.0 + decay_ * s.epoch); }
 
   // Override end_epoch(epoch, metrics) to react to "val_loss", "train_loss", ... and state()

@@ -15,6 +15,11 @@
 
 namespace unroll {
 
+/// The most threads a run may ask for (train.threads, --threads): far above any machine's
+/// useful count, far below what the system refuses (100000 threads failed only after 22 s with
+/// "Resource temporarily unavailable"), so a typo is an immediate error.
+inline constexpr int kMaxThreads = 1024;
+
 /// Calls body(begin, end) on disjoint chunks covering [0, n), one chunk per thread, in
 /// parallel. Chunk bounds are multiples of 16 (64-byte lines of floats) so no two threads write
 /// the same cache line. Ranges shorter than `grain` per thread, or calls from inside another

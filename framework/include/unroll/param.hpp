@@ -3,11 +3,23 @@
 // it. Names are hierarchical ("dense0.W", "lstm1.U") and key everything: initializer streams,
 // optimizer state, checkpoints and pretrained loading.
 #include <string>
+#include <vector>
 
 #include "unroll/config_node.hpp"
 #include "unroll/types.hpp"
 
 namespace unroll {
+
+/// An initializer for a block of rows of a stacked parameter (one gate of W = [W_i; W_f; ...]):
+/// the host runs it after the parameter's own `init`, with an Rng stream derived from (seed,
+/// "NAME[BLOCK]"), and writes the result into rows [row0, row0 + rows). fan_in and fan_out are
+/// those of the block (for a gate block of a recurrent matrix: H and H).
+struct InitBlock {
+  std::string block;  // "f": shown in messages and in the stream name
+  int row0 = 0, rows = 0;
+  int fan_in = 0, fan_out = 0;
+  Node init;
+};
 
 struct Param {
   std::string name;
@@ -21,6 +33,9 @@ struct Param {
   /// built, with an Rng stream derived from (seed, name): construction is separate from
   /// initialization.
   Node init;
+  /// Per-block initializers, run in order after `init` (a forget-gate bias of 1 in b, an
+  /// orthogonal block per gate in U). Blocks may leave rows to the whole-parameter `init`.
+  std::vector<InitBlock> blocks;
   /// Frozen parameters keep their gradient but the optimizer skips them.
   bool frozen = false;
 

@@ -42,13 +42,29 @@ class BuildContext {
 template <class T>
 using Factory = std::function<std::unique_ptr<T>(const Options&, BuildContext&)>;
 
+/// What a layer will allocate, known from its options and input size before it is built. The
+/// host adds these up into a memory estimate (parameters, their gradients and optimizer state,
+/// activations for batch x steps) and refuses a run that cannot fit, naming the layer, before
+/// anything is allocated. A layer registered without one is assumed to have no parameters and
+/// to output `units` features if its schema has that option, else as many as it takes in.
+struct LayerFootprint {
+  int output_size = 0;              // features per column of its output
+  double params = 0;                // trainable parameter elements, not counting gradients (a double: a
+                                    // typo such as units: 2000000000 gives a huge count, not an overflow)
+  long long floats_per_column = 0;  // floats it caches per column (step x sample) for backward, besides its output
+};
+using FootprintFn = std::function<LayerFootprint(const Options&, int input_size)>;
+
 /// Host-side holder of a plugin library (opaque to plugins).
 struct LibraryHandle;
 
 class Registry {
  public:
   // ---- Called by plugins from their registration function ----
-  void add_layer(Schema s, Factory<Layer> f) { add(Kind::Layer, std::move(s), erase(std::move(f))); }
+  /// `footprint` (optional) feeds the memory estimate; see LayerFootprint.
+  void add_layer(Schema s, Factory<Layer> f, FootprintFn footprint = {}) {
+    add(Kind::Layer, std::move(s), erase(std::move(f))).footprint = std::move(footprint);
+  }
   void add_loss(Schema s, Factory<Loss> f) { add(Kind::Loss, std::move(s), erase(std::move(f))); }
   void add_initializer(Schema s, Factory<Initializer> f) { add(Kind::Initializer, std::move(s), erase(std::move(f))); }
   void add_optimizer(Schema s, Factory<Optimizer> f) { add(Kind::Optimizer, std::move(s), erase(std::move(f))); }
@@ -63,6 +79,7 @@ class Registry {
     std::string library;  // path of the library that registered it
     std::shared_ptr<LibraryHandle> lib;
     std::function<void*(const Options&, BuildContext&)> make;  // returns a new T*
+    FootprintFn footprint;  // layers only; may be empty
   };
   /// Entry for (kind, name) or nullptr.
   const Entry* find(Kind k, const std::string& name) const;
@@ -81,7 +98,7 @@ class Registry {
   static std::function<void*(const Options&, BuildContext&)> erase(Factory<T> f) {
     return [f = std::move(f)](const Options& o, BuildContext& c) -> void* { return f(o, c).release(); };
   }
-  void add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make);
+  Entry& add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make);
 
   std::map<std::pair<Kind, std::string>, Entry> entries_;
   std::string current_library_;

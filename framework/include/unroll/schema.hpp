@@ -12,7 +12,7 @@
 
 namespace unroll {
 
-enum class OptType { Int, Float, Bool, String, Choice, FloatList, IntList, Component, Block };
+enum class OptType { Int, Float, Bool, String, Choice, FloatList, IntList, Component, Block, Map };
 std::string to_string(OptType t);
 
 /// One option of a component. Build with Schema's helpers, refine with the chained setters.
@@ -25,6 +25,10 @@ struct OptionSpec {
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
   bool min_exclusive = false, max_exclusive = false;
+  /// Int and IntList values must fit in a 32-bit `int` (what Options::i returns and what
+  /// sizes are stored in) unless the option is declared wide(): 64-bit, e.g. a seed. Checked
+  /// by the validator, so 4294967300 units is an error at its file:line:col, not 4 units.
+  bool wide = false;
   std::vector<std::string> choices;       // OptType::Choice
   std::string component_kind;             // OptType::Component: "initializer", "schedule", ...
   std::shared_ptr<const class Schema> block_schema;  // OptType::Block: the nested block's options
@@ -37,6 +41,8 @@ struct OptionSpec {
   OptionSpec& below(double hi) { max = hi; max_exclusive = true; return *this; }
   /// No default and not required: absent means null (the feature is off).
   OptionSpec& optional() { required = false; return *this; }
+  /// An Int/IntList option whose values may use the whole 64-bit range (see `wide`).
+  OptionSpec& wide_int() { wide = true; return *this; }
   /// "[0, inf)", "(0, 1]", or "" when unbounded.
   std::string range_text() const;
 };
@@ -59,6 +65,10 @@ class Schema {
   /// A nested component block, e.g. a layer's weight initializer: kind is "initializer".
   OptionSpec& component(const std::string& name, const std::string& kind, const std::string& def_yaml,
                         const std::string& doc);
+
+  /// A free-form mapping that the component checks itself (a cell's params and step equations);
+  /// the host checks only that it is a mapping, and keeps every entry's file:line:column.
+  OptionSpec& mapping(const std::string& name, const std::string& def_yaml, const std::string& doc);
 
   /// A nested plain block (no kind) with its own options, e.g. train.stop.
   OptionSpec& block(const std::string& name, std::shared_ptr<const Schema> sub, const std::string& doc);
@@ -84,7 +94,9 @@ class Options {
   double real(const std::string& name) const;
   float f(const std::string& name) const { return static_cast<float>(real(name)); }
   long long integer(const std::string& name) const;
-  int i(const std::string& name) const { return static_cast<int>(integer(name)); }
+  /// integer() as an `int`; throws Error naming the value's location if it does not fit (the
+  /// validator already refuses such values unless the option is declared wide).
+  int i(const std::string& name) const;
   bool boolean(const std::string& name) const;
   std::string string(const std::string& name) const;  // String and Choice
   std::vector<double> reals(const std::string& name) const;

@@ -2,12 +2,17 @@
 // API version and ABI fingerprint. A plugin records both at compile time; the host compares
 // them with its own before calling anything in the library. The fingerprint lists every build
 // setting that changes the layout of what crosses the boundary or the instructions the code may
-// use: a plugin compiled with -march=native on one CPU can crash with an illegal instruction on
-// another, and Eigen's vectorization (and so its alignment) follows the instruction set.
+// use: a plugin built with another libstdc++ string ABI, _GLIBCXX_DEBUG, Eigen version or
+// alignment would pass objects whose layout the host reads differently, and a plugin compiled
+// with -march=native on one CPU can crash with an illegal instruction on another (Eigen's
+// vectorization, and so its alignment, follows the instruction set).
 #include <Eigen/Core>
 
 /// Bump whenever a public header changes a class layout or a virtual function.
-#define UNROLL_API_VERSION 2
+///   2: ScheduleState carries the run's length (total_epochs, total_steps).
+///   3: Param::blocks, per-block initializers applied on a parameter's rows.
+///   4: Dataset::class_names() and feature_names() (what predict needs to write labels and read CSV columns).
+#define UNROLL_API_VERSION 4
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)

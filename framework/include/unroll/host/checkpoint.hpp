@@ -44,10 +44,18 @@ struct Snapshot {
 /// Copy the current state. `schedule` may be null or have no state.
 Snapshot capture(Model& model, Optimizer& optimizer, Schedule* schedule, const TrainProgress& progress);
 
-/// Write a snapshot as a checkpoint folder `dir` (atomically swapped in).
+/// Write a snapshot as a checkpoint folder `dir`: every file is written into DIR.tmp and synced
+/// to disk, the manifest last; then DIR is renamed to DIR.old, DIR.tmp to DIR, the parent folder
+/// is synced and DIR.old removed.
 void save_checkpoint(const std::string& dir, const Snapshot& s);
 
-/// Read a checkpoint folder (manifest + every .npy). Errors name the folder and the file.
+/// Finish a save that was killed between its two renames: when DIR has no manifest but DIR.tmp
+/// (the newer, complete: its manifest is written last) or else DIR.old has one, that copy is
+/// renamed to DIR. Returns whether DIR now holds a checkpoint. read_checkpoint calls it.
+bool recover_checkpoint(const std::string& dir);
+
+/// Read a checkpoint folder (manifest + every .npy), after recover_checkpoint. Errors name the
+/// folder and the file.
 Snapshot read_checkpoint(const std::string& dir);
 
 /// Write a snapshot's tensors back into a built model, optimizer and schedule, bit for bit.
@@ -65,12 +73,24 @@ std::string config_hash(const std::string& yaml);
 /// exists, else DIR/<which> ("checkpoint" or "best"). Throws Error when neither exists.
 std::string find_checkpoint_dir(const std::string& dir, const std::string& which = "checkpoint");
 
-/// One parameter entry of a checkpoint manifest (for pretrained loading without reading all).
+/// One tensor entry of a checkpoint manifest (for pretrained loading without reading all).
 struct TensorEntry {
   std::string name, file;
   long rows = 0, cols = 0;
 };
 /// The `params` entries of DIR/manifest.json.
 std::vector<TensorEntry> checkpoint_params(const std::string& dir);
+
+/// A manifest.json, parsed and checked, without its tensors.
+struct Manifest {
+  TrainProgress progress;
+  std::vector<TensorEntry> params, buffers, optimizer, schedule;
+  std::string config_yaml, base_dir;
+};
+/// Parse manifest TEXT (`where` names it in errors). Errors for: bad JSON, missing or mistyped
+/// fields, a negative epoch or step, a metrics row whose length differs from the column list
+/// (or an empty one), a row count other than the epoch count, a best epoch outside [0, epoch],
+/// a tensor file name that is not a plain name inside the folder, a negative shape.
+Manifest parse_manifest(const std::string& text, const std::string& where);
 
 }  // namespace unroll

@@ -21,6 +21,11 @@ struct Experiment {
 /// validate everything. Throws Error with file:line:column on any problem.
 Experiment load_experiment(const std::string& file, const std::vector<std::string>& sets, PluginHost& host);
 
+/// Throws Error at NAME's location unless it is a plain file-name component (non-empty, no slash
+/// or backslash, not "." or "..", no control characters, at most 200 characters): `name` becomes the
+/// run folder runs/NAME-TIMESTAMP, and `name: ../../x` must not put it outside runs/.
+void check_run_name(const Node& name);
+
 class Schema;
 /// The host's own schema of the `train:` block (for --describe and the docs).
 const Schema& train_schema();

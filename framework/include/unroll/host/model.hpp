@@ -11,6 +11,12 @@
 namespace unroll {
 
 class PluginHost;
+struct Param;
+
+/// Run a parameter's initializer (`init`, then each of its `blocks` on its rows) with streams
+/// derived from (seed, name) and (seed, "name[block]"). Nothing happens for a null `init` and no
+/// blocks.
+void initialize_param(Param& p, const PluginHost& host, uint64_t seed, const std::string& base_dir);
 
 class Model {
  public:

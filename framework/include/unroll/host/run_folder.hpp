@@ -44,6 +44,11 @@ class RunFolderLock {
 /// Same for best/. Returns what it did, for the log ("" if nothing).
 std::string recover_checkpoint_swap(const std::string& dir);
 
+/// After a run process died mid-write: recover_checkpoint_swap, then remove what its writes left
+/// (the checkpoint.tmp/.old and best.tmp/.old recovery did not use, FILE.tmpPID files), so that a
+/// killed run does not keep a nearly full disk full. Returns recover_checkpoint_swap's note.
+std::string clean_interrupted_writes(const std::string& dir);
+
 /// Write DIR/summary.json with status "running" (and the pid, start time and the folder that
 /// relative paths resolve against): a run that dies without recording its end still says that
 /// it never finished.

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "unroll/config_node.hpp"
+#include "unroll/host/sweep_run.hpp"
 
 namespace unroll {
 
@@ -75,6 +76,8 @@ struct SweepOptions {
   int jobs = 0;               // parallel runs; 0: the file's `jobs`, else the number of cores
   int threads_per_run = 0;    // 0: the file's value, else max(1, cores / jobs)
   bool progress = true;       // live progress on stderr
+  bool handle_signals = false;  // SIGINT/SIGTERM/SIGHUP stop the sweep cleanly (the CLI sets it)
+  double stop_grace_seconds = 60;  // after passing a stop on, SIGKILL runs still alive this long after
 };
 
 struct SweepResult {
@@ -82,14 +85,27 @@ struct SweepResult {
   int skipped = 0;    // completed by an earlier invocation
   int completed = 0;  // completed now or before
   int failed = 0;
+  int resumed = 0;            // runs continued from their checkpoint
+  bool interrupted = false;   // a stop signal ended the sweep early
+  int interrupted_runs = 0;   // runs stopped by it (they checkpointed; the next invocation resumes them)
+  int not_started = 0;        // runs it kept from starting
   int jobs = 0, threads_per_run = 0;
+  std::vector<std::string> notes;  // e.g. stale children of an earlier sweep that were stopped
 };
 
+/// Write SWEEP_DIR's sweep.json (keeping its record of earlier Slurm submissions) and
+/// variants/NAME.yaml, discarding the runs of a variant whose resolved config changed since the
+/// last invocation, and return every run of the sweep.
+std::vector<SweepRun> prepare_sweep_folder(const SweepSpec& spec, const std::string& out_dir);
+
 /// Run every variant x seed not completed yet (summary.json status "completed") as a child
-/// process `unroll run variants/NAME.yaml --set seed=S --out runs/NAME/seedS --threads T --quiet`,
-/// up to `jobs` at a time. A run that fails (non-zero exit, divergence, crash) is recorded in
-/// its sweep_run.json with its error and the others go on. A variant whose resolved config
-/// changed since the last invocation has its old runs discarded.
+/// process `unroll run variants/NAME.yaml --set seed=S --out runs/NAME/seedS --threads T --quiet`
+/// (or `unroll run --resume runs/NAME/seedS` when an earlier attempt left a checkpoint), up to
+/// `jobs` at a time. A run that fails in any way (non-zero exit, divergence, a signal such as
+/// SIGSEGV or SIGKILL, exit 0 without a summary) is recorded in its sweep_run.json with its error
+/// and the others go on. A variant whose resolved config changed since the last invocation has
+/// its old runs discarded. Holds the folder's SweepLock; no child outlives the call (see
+/// host/child_process.hpp), and children left by a killed earlier sweep are stopped first.
 SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt);
 
 }  // namespace unroll

@@ -19,19 +19,12 @@
 namespace {
 using namespace unroll;
 
-Node constant_init(const char* value) {
-  Node n = Node::map();
-  n.set("kind", Node::scalar("constant"));
-  n.set("value", Node::scalar(value));
-  return n;
-}
-
 class BatchNorm final : public Layer {
  public:
   BatchNorm(const Options& o, const BuildContext& c)
       : momentum_(o.real("momentum")), eps_(o.real("eps")), sync_(o.boolean("sync")), n_(c.input_size),
-        gamma_(c.name + ".gamma", n_, 1, 1, 1, constant_init("1")),
-        beta_(c.name + ".beta", n_, 1, 1, 1, constant_init("0")),
+        gamma_(c.name + ".gamma", n_, 1, 1, 1, o.block("gamma_init")),
+        beta_(c.name + ".beta", n_, 1, 1, 1, o.block("beta_init")),
         mean_name_(c.name + ".running_mean"), var_name_(c.name + ".running_var"),
         running_mean_(Matrix::Zero(n_, 1)), running_var_(Matrix::Ones(n_, 1)) {
     gamma_.value.setOnes();  // usable before the host runs the init blocks
@@ -138,5 +131,7 @@ UNROLL_PLUGIN(registry) {
   s.real("eps", 1e-5, "added to the variance for numerical stability").above(0);
   s.boolean("sync", false,
             "data-parallel runs: statistics over the global batch (summed across ranks) instead of each rank's slice");
+  s.component("gamma_init", "initializer", "{kind: constant, value: 1}", "Initializer of the scale gamma.");
+  s.component("beta_init", "initializer", "{kind: constant, value: 0}", "Initializer of the shift beta.");
   registry.add_layer(std::move(s), [](const Options& o, BuildContext& c) { return std::make_unique<BatchNorm>(o, c); });
 }

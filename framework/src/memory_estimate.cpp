@@ -1,0 +1,103 @@
+#include "unroll/host/memory_estimate.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "unroll/error.hpp"
+#include "unroll/host/plugin_host.hpp"
+
+namespace unroll {
+
+namespace {
+constexpr double kFloat = sizeof(float);
+constexpr double kOptimizerSlots = 2;  // Adam's m and v: the most a built-in optimizer keeps
+
+std::string count_text(double n) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, n < 1e15 ? "%.0f" : "%.3g", n);
+  return buf;
+}
+}  // namespace
+
+std::string format_bytes(double bytes) {
+  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 6) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+std::string MemoryEstimate::text() const {
+  std::ostringstream s;
+  for (const auto& l : layers)
+    s << "  " << l.name << " (" << l.kind << "): " << count_text(l.params) << " parameters, " << format_bytes(l.bytes)
+      << "\n";
+  s << "  total: " << format_bytes(total_bytes) << "\n";
+  return s.str();
+}
+
+MemoryEstimate estimate_memory(const Node& config, const DatasetInfo& data, const PluginHost& host) {
+  const Node& train = config.at("train");
+  const double columns = static_cast<double>(std::max(data.steps, 1)) *
+                         static_cast<double>(std::max(*train.at("batch").as_int(), *train.at("eval_batch").as_int()));
+  MemoryEstimate e;
+  double in = data.input_size;
+  int index = 0;
+  for (const Node& block : config.at("model").items()) {
+    const std::string kind = block.at("kind").text();
+    LayerMemory m;
+    m.kind = kind;
+    m.name = block.find("name") && !block.find("name")->text().empty() ? block.find("name")->text()
+                                                                       : kind + std::to_string(index);
+    const Registry::Entry& entry = host.entry(Kind::Layer, kind);
+    const Options opts(block, &entry.schema);
+    LayerFootprint f;
+    if (entry.footprint) {
+      f = entry.footprint(opts, static_cast<int>(std::min(in, 2147483647.0)));
+    } else {
+      const OptionSpec* units = entry.schema.find("units");
+      f.output_size = units && units->type == OptType::Int ? opts.i("units") : static_cast<int>(in);
+    }
+    m.output_size = f.output_size;
+    m.params = f.params;
+    // Value + gradient + optimizer slots; output and the gradient into it; the layer's cache.
+    m.bytes = kFloat * (f.params * (2 + kOptimizerSlots) +
+                        columns * (2.0 * f.output_size + static_cast<double>(f.floats_per_column)));
+    e.total_bytes += m.bytes;
+    e.layers.push_back(std::move(m));
+    in = f.output_size;
+    ++index;
+  }
+  return e;
+}
+
+double available_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+void check_memory(const MemoryEstimate& e, double available, const Node& config) {
+  if (available <= 0 || e.total_bytes <= available || e.layers.empty()) return;
+  const auto worst = std::max_element(e.layers.begin(), e.layers.end(),
+                                      [](const LayerMemory& a, const LayerMemory& b) { return a.bytes < b.bytes; });
+  const Node& block = config.at("model").items()[static_cast<size_t>(worst - e.layers.begin())];
+  throw Error(block.loc().str() + ": the model needs about " + format_bytes(e.total_bytes) + " but only " +
+              format_bytes(available) + " is available; layer " + worst->name + " (" + worst->kind + ", " +
+              count_text(worst->params) + " parameters, " + std::to_string(worst->output_size) +
+              " outputs) alone needs " + format_bytes(worst->bytes) +
+              " (parameters with gradients and optimizer state, activations for batch x steps). Per layer:\n" +
+              e.text());
+}
+
+}  // namespace unroll

@@ -1,0 +1,102 @@
+// The memory estimate made before a model is built, and `unroll run FILE --check`: a model too
+// large for the machine is refused naming its largest layer, before anything is allocated; the
+// estimate's parameter counts are the built layers' own; --check writes nothing.
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "support.hpp"
+#include "unroll/error.hpp"
+#include "unroll/host/check.hpp"
+#include "unroll/host/experiment.hpp"
+#include "unroll/host/files.hpp"
+#include "unroll/host/memory_estimate.hpp"
+#include "unroll/host/model.hpp"
+
+namespace fs = std::filesystem;
+using namespace unroll;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const char* kSeq = R"(name: mem
+data: {kind: blobs, classes: 3, features: 5, samples: 20}
+model:
+  - {kind: dense, units: 7}
+  - {kind: tanh}
+  - {kind: elman, units: 6}
+  - {kind: lstm, units: 5}
+  - {kind: gru, units: 4}
+  - {kind: last_step}
+  - {kind: dense, units: 3, bias: false}
+train: {epochs: 1, batch: 8}
+)";
+
+Experiment load(const testing::TempDir& dir, const std::string& text, const std::vector<std::string>& sets = {}) {
+  write_file_atomic(dir.file("exp.yaml"), text);
+  return load_experiment(dir.file("exp.yaml"), sets, testing::host());
+}
+
+}  // namespace
+
+TEST_CASE("the estimate counts the parameters the built layers have", "[input][memory]") {
+  testing::TempDir dir;
+  const Experiment e = load(dir, kSeq);
+  DatasetInfo info;
+  info.input_size = 5;
+  info.steps = 4;
+  info.output_size = 3;
+  const MemoryEstimate est = estimate_memory(e.config, info, testing::host());
+  Model model(e.config.at("model"), 5, testing::host(), 1, e.base_dir);
+  REQUIRE(est.layers.size() == model.layers().size());
+  double total = 0;
+  for (size_t i = 0; i < est.layers.size(); ++i) {
+    long long n = 0;
+    for (Param* p : model.layers()[i]->params()) n += p->value.size();
+    INFO(est.layers[i].name);
+    CHECK(est.layers[i].params == static_cast<double>(n));
+    CHECK(est.layers[i].output_size == model.layers()[i]->output_size());
+    CHECK(est.layers[i].bytes > 0);
+    total += est.layers[i].bytes;
+  }
+  CHECK(est.total_bytes == Approx(total));
+  CHECK_THAT(est.text(), Contains("lstm3 (lstm): 240 parameters"));  // 4*5*(6+5+1)
+}
+
+TEST_CASE("a model larger than the available memory is refused naming its largest layer", "[input][memory]") {
+  testing::TempDir dir;
+  // 2e9 units: valid as an integer, ~90 GB with gradients and optimizer state.
+  const Experiment e = load(dir, kSeq, {"model[0].units=2000000000"});
+  DatasetInfo info;
+  info.input_size = 5;
+  info.output_size = 3;
+  const MemoryEstimate est = estimate_memory(e.config, info, testing::host());
+  CHECK_THROWS_WITH(check_memory(est, 1e9, e.config),
+                    Contains("exp.yaml:4:5") && Contains("layer dense0 (dense") && Contains("only 953.7 MiB"));
+  CHECK_NOTHROW(check_memory(est, 1e15, e.config));
+  // A run refuses before building the model (no std::bad_alloc, no OOM kill).
+  CHECK_THROWS_WITH(testing::run_text(dir, kSeq, "run", {"model[0].units=2000000000", "train.epochs=1"}),
+                    Contains("layer dense0 (dense"));
+}
+
+TEST_CASE("unroll run FILE --check validates, estimates memory and writes nothing", "[input][memory][cli]") {
+  testing::TempDir dir;
+  write_file_atomic(dir.file("exp.yaml"), kSeq);
+  const std::string exe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
+  auto run = [&](const std::string& args) {
+    const std::string cmd = "cd " + dir.path + " && " + exe + " run exp.yaml --check " + args + " > out.txt 2> err.txt";
+    return WEXITSTATUS(std::system(cmd.c_str()));
+  };
+  CHECK(run("") == 0);
+  CHECK_THAT(read_file(dir.file("out.txt")), Contains("exp.yaml: valid") && Contains("memory estimate") &&
+                                                  Contains("lstm3 (lstm): 240 parameters"));
+  CHECK(run("--set model[6].units=4") == 1);
+  CHECK_THAT(read_file(dir.file("err.txt")), Contains("the model outputs 4 features") && Contains("3 classes"));
+  CHECK(run("--set model[0].units=2000000000") == 1);
+  CHECK_THAT(read_file(dir.file("err.txt")), Contains("layer dense0 (dense"));
+  CHECK(run("--set train.threads=100000") == 1);
+  CHECK(run("--threads 100000") == 2);
+  CHECK_FALSE(fs::exists(dir.file("runs")));  // nothing written
+}
