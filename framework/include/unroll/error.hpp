@@ -1,7 +1,8 @@
 #pragma once
 // The one exception type of unroll. It is defined in the host library (libunroll) so that its
 // type_info has a single home: a plugin throws it, the host catches it, and neither depends
-// on the other's copy of the RTTI (see DESIGN.md, shared-library trap 2).
+// on the other's copy of the RTTI: type_info defined in a plugin dies with the plugin's library,
+// and under hidden visibility two copies of it do not compare equal.
 #include <stdexcept>
 #include <string>
 

@@ -9,7 +9,8 @@
 // It exports two symbols through Boost.DLL: `unroll_plugin_info` (API version + ABI fingerprint,
 // checked by the host BEFORE anything else is called) and `unroll_register` (noexcept: an
 // exception never crosses the library boundary; its message is returned instead). There are no
-// static-initializer registries: the linker cannot drop them silently (DESIGN.md, trap 1).
+// static-initializer registries: the linker can drop those silently, and they cannot report a
+// failure to the host.
 #include <boost/dll/alias.hpp>
 #include <exception>
 #include <string>

@@ -1,7 +1,7 @@
 #pragma once
 // The registry: what a plugin's registration function fills in. Each entry is a component kind
 // name, its schema and a factory. The host wraps every object a factory makes so that the
-// object keeps its plugin library loaded (DESIGN.md, trap 2).
+// object keeps its plugin library loaded: nothing a plugin made may outlive the code it runs.
 #include <cstdint>
 #include <functional>
 #include <map>

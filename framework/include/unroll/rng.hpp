@@ -1,7 +1,7 @@
 #pragma once
 // Deterministic random streams. No plugin keeps a global RNG: the host hands each consumer a
 // stream derived from (experiment seed, consumer name), so results never depend on plugin load
-// order or on which other components exist (DESIGN.md, trap 5). The generator is
+// order or on which other components exist. The generator is
 // xoshiro256** seeded through splitmix64; normals use Box-Muller. Both are specified bit for bit
 // here, so numbers are identical across compilers and standard libraries.
 #include <cmath>
