@@ -256,7 +256,7 @@ TEST_CASE("windows report their bounds and loss columns", "[bptt]") {
   CHECK(seen == std::vector<std::array<int, 4>>{{0, 3, 6, 0}, {3, 6, 6, 0}, {4, 7, 6, 1}});
 }
 
-TEST_CASE("state is carried across windows and, when stateful, across batches; reset otherwise", "[bptt]") {
+TEST_CASE("state is carried across windows and, when stateful, across batches, reset otherwise", "[bptt]") {
   const int T = 6;
   for (const char* arch : {kElman, kLstm}) {
     INFO("model " << arch);

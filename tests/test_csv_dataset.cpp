@@ -66,7 +66,7 @@ TEST_CASE("csv: features by range, word labels in sorted order, blank lines and 
   CHECK(x.data(1, 1) == 0.2f);
 }
 
-TEST_CASE("csv: numeric targets are class indices or values; test file and fraction", "[datasets][csv]") {
+TEST_CASE("csv: numeric targets are class indices or values, test file and fraction", "[datasets][csv]") {
   TempDir dir;
   std::ofstream(dir.file("r.csv")) << "a,b,cls,val\n1,2,0,0.5\n3,4,1,1.5\n5,6,2,2.5\n7,8,1,-1\n";
   std::ofstream(dir.file("t.csv")) << "val,cls,b,a\n9,1,20,10\n";  // same columns, other order

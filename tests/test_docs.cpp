@@ -2,6 +2,7 @@
 // regenerates them in memory and fails when the committed pages differ, so they cannot drift.
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <regex>
 
 #include "unroll/host/files.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -33,4 +34,15 @@ TEST_CASE("docs/reference matches the plugin schemas", "[docs]") {
   // The generator really reads the schemas: an option's doc line appears on its kind's page.
   CHECK_THAT(pages.at("initializers.md"), Catch::Contains("## pretrained") && Catch::Contains("`freeze`"));
   CHECK_THAT(pages.at("train.md"), Catch::Contains("`stop.early.patience`"));
+}
+
+TEST_CASE("no test name holds a semicolon, which ctest would split into tests that run nothing", "[docs]") {
+  // catch_discover_tests passes each name through a CMake list, where ';' separates items: a
+  // name with one became two ctest entries whose filters matched no test and still passed.
+  const std::regex name_with_semicolon(R"re(TEST_CASE\("[^"]*;)re");
+  for (const auto& entry : fs::directory_iterator(fs::path(UNROLL_SOURCE_DIR) / "tests")) {
+    if (entry.path().extension() != ".cpp") continue;
+    INFO(entry.path().string());
+    CHECK_FALSE(std::regex_search(read_file(entry.path().string()), name_with_semicolon));
+  }
 }

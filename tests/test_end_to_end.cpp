@@ -66,7 +66,7 @@ TEST_CASE("a run trains, writes every output file, and the files parse", "[e2e]"
   CHECK_THAT(read_file(d + "/log.txt"), Contains("epoch 6/6"));
 }
 
-TEST_CASE("same config, seed and threads give identical metrics; another seed differs", "[e2e]") {
+TEST_CASE("same config, seed and threads give identical metrics, another seed differs", "[e2e]") {
   testing::TempDir dir;
   testing::run_text(dir, kBlobs, "a");
   testing::run_text(dir, kBlobs, "b");

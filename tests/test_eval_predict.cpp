@@ -37,7 +37,7 @@ void python(const TempDir& dir, const std::string& code) {
 
 }  // namespace
 
-TEST_CASE("eval reproduces the run's test metrics; predict writes probabilities and labels", "[eval][predict][cli]") {
+TEST_CASE("eval reproduces the run's test metrics, predict writes probabilities and labels", "[eval][predict][cli]") {
   TempDir dir;
   python(dir, R"(
 rng = np.random.default_rng(1)
@@ -105,7 +105,7 @@ train: {epochs: 5, batch: 16}
   CHECK(cli(dir, "predict " + run + " --input " + dir.file("Xt.npy") + " --out " + dir.file("p.txt"), out) == 2);
 }
 
-TEST_CASE("a CSV run keeps its class names; predict reads the feature columns by name", "[eval][predict][csv][cli]") {
+TEST_CASE("a CSV run keeps its class names, predict reads the feature columns by name", "[eval][predict][csv][cli]") {
   TempDir dir;
   {
     std::ofstream f(dir.file("pets.csv"));

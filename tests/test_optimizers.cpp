@@ -63,7 +63,7 @@ TEST_CASE("sgd without momentum is p -= lr * (g + wd * p)", "[optimizers]") {
   CHECK(opt->state().empty());  // plain SGD keeps no state
 }
 
-TEST_CASE("sgd momentum follows PyTorch: v = mu v + g; p -= lr v", "[optimizers]") {
+TEST_CASE("sgd momentum follows PyTorch: v = mu v + g, then p -= lr v", "[optimizers]") {
   const double lr = 0.1, mu = 0.9, wd = 0.05;
   check_against_reference("{kind: sgd, lr: 0.1, momentum: 0.9, weight_decay: 0.05}", lr, [&] {
     return [=, v = 0.0](double p, double g, int) mutable {

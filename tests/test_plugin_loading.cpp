@@ -36,7 +36,7 @@ Options no_options(const PluginHost& h, const std::string& kind) {
 
 }  // namespace
 
-TEST_CASE("a good plugin registers its component; objects keep the library loaded", "[plugins]") {
+TEST_CASE("a good plugin registers its component, objects keep the library loaded", "[plugins]") {
   const std::string lib = fixture("good_plugin");
   REQUIRE(std::filesystem::exists(lib));
   std::shared_ptr<Layer> layer;

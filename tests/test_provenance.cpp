@@ -15,7 +15,7 @@ using namespace unroll;
 using namespace unroll::testing;
 using Catch::Contains;
 
-TEST_CASE("every run folder gets provenance.json; data files are hashed once and cached", "[provenance][cli]") {
+TEST_CASE("every run folder gets provenance.json, data files are hashed once and cached", "[provenance][cli]") {
   TempDir dir;
   // A data file whose SHA-256 is known: the CSV below.
   const std::string csv = "a,y\n1,0\n2,1\n3,0\n4,1\n";
