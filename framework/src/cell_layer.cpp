@@ -194,10 +194,12 @@ class EquationCell final : public RecurrentLayer {
       Param& p = params_.back();
       if (r.default_block_init)
         for (int b = 0; b < nb; ++b) p.blocks.push_back({r.blocks[static_cast<size_t>(b)], b * H_, H_, fan_in, H_, r.init});
-      for (const auto& [name, init] : r.block_inits) {
+      for (const auto& block_init : r.block_inits) {
+        // A named reference, not a structured binding: clang 14 (the fuzz build) cannot capture those.
+        const std::string& name = block_init.first;
         const int b = static_cast<int>(std::find(r.blocks.begin(), r.blocks.end(), name) - r.blocks.begin());
         std::erase_if(p.blocks, [&](const InitBlock& ib) { return ib.block == name; });
-        p.blocks.push_back({name, b * H_, H_, fan_in, H_, init});
+        p.blocks.push_back({name, b * H_, H_, fan_in, H_, block_init.second});
       }
     }
   }
