@@ -1,7 +1,9 @@
 #include "unroll/host/npy.hpp"
 
 #include <charconv>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "unroll/error.hpp"
@@ -83,6 +85,12 @@ Matrix parse_npy(const std::string& bytes, const std::string& path) {
   if (!parse_shape(header, dims) || dims.empty())
     throw Error(path + ": cannot read a 1-D or 2-D shape from the header " + header.substr(0, 200));
   const Eigen::Index rows = dims[0], cols = dims.size() > 1 ? dims[1] : 1;
+  // Each dimension on its own too: an empty (0, 2^47) array passes the product check, and
+  // converting it from row-major order would still loop over every column.
+  constexpr Eigen::Index kMaxDim = std::numeric_limits<int32_t>::max();
+  if (rows > kMaxDim || cols > kMaxDim)
+    throw Error(path + ": shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ") has a dimension over " +
+                std::to_string(kMaxDim));
   // Overflow-checked: a shape too large for memory is an error before anything is allocated.
   size_t need = 0;
   if (__builtin_mul_overflow(static_cast<size_t>(rows), static_cast<size_t>(cols), &need) ||
@@ -93,7 +101,7 @@ Matrix parse_npy(const std::string& bytes, const std::string& path) {
     throw Error(path + ": expected " + std::to_string(need) + " data bytes for shape (" + std::to_string(rows) + ", " +
                 std::to_string(cols) + "), found " + std::to_string(have));
   const char* data = bytes.data() + offset + header_len;
-  if (fortran) {
+  if (fortran || need == 0) {
     Matrix out(rows, cols);
     if (need) std::memcpy(out.data(), data, need);
     return out;
