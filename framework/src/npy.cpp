@@ -89,8 +89,8 @@ Matrix parse_npy(const std::string& bytes, const std::string& path) {
   // converting it from row-major order would still loop over every column.
   constexpr Eigen::Index kMaxDim = std::numeric_limits<int32_t>::max();
   if (rows > kMaxDim || cols > kMaxDim)
-    throw Error(path + ": shape (" + std::to_string(rows) + ", " + std::to_string(cols) + ") has a dimension over " +
-                std::to_string(kMaxDim));
+    throw Error(path + ": shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
+                ") is too large: a dimension is over " + std::to_string(kMaxDim));
   // Overflow-checked: a shape too large for memory is an error before anything is allocated.
   size_t need = 0;
   if (__builtin_mul_overflow(static_cast<size_t>(rows), static_cast<size_t>(cols), &need) ||
