@@ -9,7 +9,9 @@
 //    next submission completes both from their checkpoints, with the numbers of an
 //    uninterrupted run;
 //  - a task that reaches a too-short --time gets SIGTERM first (--signal), checkpoints, is
-//    recorded as failed, and the next submission resumes it from that checkpoint.
+//    recorded as failed, and the next submission resumes it from that checkpoint;
+//  - `srun --mpi=pmix` inside an allocation starts a data-parallel run whose numbers equal those
+//    of the same run under mpirun with the same number of ranks.
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -312,6 +314,29 @@ TEST_CASE("a task at its time limit checkpoints on Slurm's SIGTERM and is resume
 }
 
 // Without a cluster: the script a submission would use, and one task run by hand.
+TEST_CASE("srun inside an allocation trains data-parallel with mpirun's numbers", "[.slurm]") {
+  require_cluster();
+#ifndef UNROLL_HAVE_MPI
+  FAIL("this unroll was built without MPI (UNROLL_MPI=OFF or Open MPI/Boost.MPI missing): srun cannot start ranks");
+#endif
+  TempDir t;
+  write(t.file("mlp.yaml"), base_yaml(2, 90));
+  // sbatch allocates two tasks; srun inside the job starts the ranks through PMIx, as on a
+  // cluster (Open MPI from Debian is built with PMIx, Slurm's mpi/pmix plugin talks to it).
+  std::string out;
+  const int rc = sh("sbatch --wait -n 2 -c 1 -o '" + t.file("job.out") + "' --wrap \"srun --mpi=pmix '" + kExe +
+                        "' run '" + t.file("mlp.yaml") + "' --out '" + t.file("srun") + "'\"",
+                    &out);
+  INFO(out << "\njob output:\n" << (fs::exists(t.file("job.out")) ? read_file(t.file("job.out")) : "(none)"));
+  REQUIRE(rc == 0);
+  CHECK(read_file(t.file("srun/log.txt")).find("ranks: 2 (data-parallel") != std::string::npos);
+  REQUIRE(sh("mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 '" + kExe + "' run '" +
+                 t.file("mlp.yaml") + "' --out '" + t.file("mpirun") + "'",
+             &out) == 0);
+  CHECK(csv_without_timing(read_file(t.file("srun/metrics.csv"))) ==
+        csv_without_timing(read_file(t.file("mpirun/metrics.csv"))));
+}
+
 TEST_CASE("sweep --slurm --dry-run writes one array task per run not completed, and sweep-task runs one", "[sweep]") {
   TempDir t;
   write(t.file("base.yaml"), base_yaml(2, 30));
