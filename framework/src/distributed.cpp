@@ -63,19 +63,26 @@ void start_distributed() {
 #endif
 }
 
-void allreduce_gradients(Communicator& comm, const std::vector<Param*>& params, std::vector<float>& buffer) {
+std::vector<double> GradientSum::sum(Communicator& comm, const std::vector<Param*>& params,
+                                     std::span<const double> extras) {
   size_t n = 0;
   for (const Param* p : params) n += static_cast<size_t>(p->grad.size());
-  buffer.resize(n);
+  buffer_.resize(n + extras.size());
   size_t at = 0;
   for (const Param* p : params) {
-    std::copy_n(p->grad.data(), p->grad.size(), buffer.data() + at);
+    std::copy_n(p->grad.data(), p->grad.size(), buffer_.data() + at);
     at += static_cast<size_t>(p->grad.size());
   }
-  comm.allreduce_sum(std::span<float>(buffer));
-  at = 0;
+  for (double e : extras) buffer_[at++] = static_cast<float>(e);
+  comm.allreduce_sum(std::span<float>(buffer_));
+  return std::vector<double>(buffer_.begin() + static_cast<std::ptrdiff_t>(n), buffer_.end());
+}
+
+void GradientSum::unpack(const std::vector<Param*>& params, float scale) const {
+  size_t at = 0;
   for (Param* p : params) {
-    std::copy_n(buffer.data() + at, p->grad.size(), p->grad.data());
+    Eigen::Map<const Eigen::ArrayXf> summed(buffer_.data() + at, p->grad.size());
+    Eigen::Map<Eigen::ArrayXf>(p->grad.data(), p->grad.size()) = summed * scale;
     at += static_cast<size_t>(p->grad.size());
   }
 }

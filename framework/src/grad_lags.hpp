@@ -14,8 +14,9 @@ class GradLags {
   /// Forget the sums of the previous epoch.
   void start_epoch();
   /// Add the norms of a window that ran forward over steps [start, end) and back-propagated
-  /// (lag 0 is its last step).
-  void add_window(Model& model, int start, int end);
+  /// (lag 0 is its last step). `scale` multiplies this rank's norms: the ranks of a
+  /// data-parallel run backpropagate loss sums, and scale is 1 / the global loss count.
+  void add_window(Model& model, int start, int end, float scale = 1.0f);
   /// Append the epoch's means to the CSV text.
   void end_epoch(int epoch);
   /// A resumed run keeps the rows of the epochs its checkpoint holds (`csv` as written before).

@@ -80,6 +80,7 @@ class Trainer {
   std::vector<size_t> epoch_order(int epoch) const;
   void train_epoch(int epoch);
   void train_batch(std::span<const size_t> idx, int epoch, long batch_no);
+  float sum_over_ranks(Tally& t, long count);
   EpochMeasures measure(int epoch, Clock::time_point t0);
   Tally evaluate(Split split, const std::vector<size_t>& idx);
   /// The schedule's clock before an update of `epoch` (the pipeline fills in the step).
@@ -100,6 +101,7 @@ class Trainer {
   // one-process run is rank 0 of 1.
   Communicator& comm_ = communicator();
   bool stop_requested_ = false;  // some rank got SIGINT/SIGTERM (agreed on by every rank)
+  GradientSum grad_sum_;         // the one allreduce per update
   RunOutputs out_;
   TrainSettings s_;
   uint64_t seed_ = 1;
@@ -168,11 +170,6 @@ void Trainer::build() {
   if (!note.empty()) out_.log(note, false);
   update_ = std::make_unique<UpdatePipeline>(c_.params, c_.regularizers, *c_.optimizer, *c_.schedule, s_.clip_norm,
                                              s_.clip_value);
-  if (comm_.size() > 1)  // the one gradient allreduce per update, packed into one buffer
-    update_->set_gradient_reduction(
-        [this, buffer = std::vector<float>()](const std::vector<Param*>& params) mutable {
-          allreduce_gradients(comm_, params, buffer);
-        });
 }
 
 TrainProgress Trainer::progress() const {
@@ -275,45 +272,55 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no)
     c_.data->batch(Split::Train, idx, x_, y_);
   }
   bptt_.start(*c_.model, *c_.loss, x_, y_, BpttSettings{s_.k1, s_.k2, c_.every_step, s_.stateful});
+  const bool ranks = comm_.size() > 1;
   while (const BpttWindow* w = bptt_.next()) {
     update_->perturb();
     bptt_.forward();
-    long divisor = w->count;  // the gradient is dloss / divisor
+    Tally t;
+    if (w->has_loss) t.add(w->outputs->data.middleCols(w->col0, w->ncols), *w->targets, w->loss_sum);
+    // One process divides the loss gradient by the window's loss columns. Ranks backpropagate
+    // the sum of theirs, and the one allreduce gives the global count to divide by.
+    bptt_.backward(ranks && w->has_loss ? 1 : w->count);
+    float scale = 1.0f;  // what turns this rank's gradient (and dL/dh) into the global batch's mean
+    if (ranks && w->has_loss) scale = sum_over_ranks(t, w->count);
+    if (w->has_loss && !std::isfinite(t.loss)) {
+      std::ostringstream s;
+      s << "training diverged: the loss is " << t.loss << " at epoch " << epoch + 1 << ", batch " << batch_no + 1
+        << " (lr " << fmt(update_->lr()) << "); the last good checkpoint is kept. Lower the "
+        << "learning rate or clip gradients (train.clip.norm)";
+      throw Diverged(s.str());
+    }
     if (w->has_loss) {
-      Tally t;
-      t.add(w->outputs->data.middleCols(w->col0, w->ncols), *w->targets, w->loss_sum);
-      if (comm_.size() > 1) {
-        // One small allreduce per window: the global batch's loss and counts, so that every rank
-        // averages its gradient over the global batch and all ranks agree on a divergence or a
-        // stop request (a rank that stopped alone would leave the others waiting).
-        std::array<double, 5> v{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct),
-                                static_cast<double>(w->count), interrupt_requested() ? 1.0 : 0.0};
-        comm_.allreduce_sum(v);
-        t.loss = v[0];
-        t.count = std::lround(v[1]);
-        t.correct = std::lround(v[2]);
-        divisor = std::lround(v[3]);
-        stop_requested_ = v[4] > 0;
-      }
-      if (!std::isfinite(t.loss)) {
-        std::ostringstream s;
-        s << "training diverged: the loss is " << t.loss << " at epoch " << epoch + 1 << ", batch "
-          << batch_no + 1 << " (lr " << fmt(update_->lr()) << "); the last good checkpoint is kept. Lower the "
-          << "learning rate or clip gradients (train.clip.norm)";
-        throw Diverged(s.str());
-      }
       epoch_train_.loss += t.loss;
       epoch_train_.count += t.count;
       epoch_train_.correct += t.correct;
     }
-    bptt_.backward(divisor);
-    if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end);
+    if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end, scale);
     update_->restore();
     if (w->has_loss) {
       marker::ComponentScope mark("optimizer", cfg().at("optimizer").at("kind").text(), "update");
       update_->apply(clock(epoch));
     }
   }
+}
+
+// The one collective of a data-parallel update: the gradients, the window's loss and counts,
+// and the stop flag, so that every rank averages over the global batch and all ranks agree on
+// a divergence or a stop request (a rank that stopped alone would leave the others waiting).
+// `count` is this rank's loss columns; returns 1 / the global count, by which the summed
+// gradients have been multiplied.
+float Trainer::sum_over_ranks(Tally& t, long count) {
+  const std::array<double, 5> mine{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct),
+                                   static_cast<double>(count), interrupt_requested() ? 1.0 : 0.0};
+  const std::vector<double> v = grad_sum_.sum(comm_, c_.params, mine);
+  t.loss = v[0];
+  t.count = std::lround(v[1]);
+  t.correct = std::lround(v[2]);
+  const long global = std::lround(v[3]);
+  stop_requested_ = v[4] > 0;
+  const float scale = global > 0 ? static_cast<float>(1.0 / static_cast<double>(global)) : 0.0f;
+  grad_sum_.unpack(c_.params, scale);
+  return scale;
 }
 
 Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {

@@ -49,7 +49,6 @@ void UpdatePipeline::restore() {
 }
 
 void UpdatePipeline::apply(ScheduleState clock) {
-  if (reduce_) reduce_(params_);
   // The penalty's value is not part of the reported loss (metrics.csv shows the data loss);
   // only its gradient is used.
   for (auto& r : regs_) r->add_penalty_gradient(params_, 1.0);

@@ -3,14 +3,14 @@
 // the backward pass and the next forward, in a fixed order:
 //
 //   [perturb: weight noise, before the forward]  forward -> loss -> backward
-//   -> restore (noise off) -> combine replicas' gradients -> regularizer penalty gradients
+//   -> [a data-parallel run: the trainer sums the replicas' gradients over the ranks]
+//   -> restore (noise off) -> regularizer penalty gradients
 //   -> global norm, clip (norm, value) -> gradient transforms (gradient noise)
 //   -> lr = base_lr * schedule.factor -> optimizer step -> constraints (max-norm) -> zero gradients
 //
 // It owns the step counter the schedule sees and the per-epoch update statistics of metrics.csv
 // (lr, grad_norm, clip_rate).
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -31,11 +31,6 @@ struct UpdateStats {
 
 class UpdatePipeline {
  public:
-  /// Combines the gradients of data-parallel replicas in place (a sum over ranks of gradients
-  /// each averaged over the global batch, host/distributed.hpp), so every replica clips and
-  /// steps on the same numbers.
-  using GradientReduction = std::function<void(const std::vector<Param*>& params)>;
-
   UpdatePipeline(std::vector<Param*> params, std::vector<std::shared_ptr<Regularizer>> regularizers,
                  Optimizer& optimizer, Schedule& schedule, double clip_norm, double clip_value);
 
@@ -48,10 +43,6 @@ class UpdatePipeline {
   /// One update from the accumulated gradients (see the file comment); `clock` is the schedule's
   /// view of the run, its step filled in here.
   void apply(ScheduleState clock);
-
-  /// Set where gradients are combined across data-parallel replicas: the one call between
-  /// backward and clipping. Unset (a single process), gradients are used as they are.
-  void set_gradient_reduction(GradientReduction reduce) { reduce_ = std::move(reduce); }
 
   long long step() const { return step_; }
   double lr() const { return lr_; }
@@ -68,7 +59,6 @@ class UpdatePipeline {
   Optimizer& optim_;
   Schedule& sched_;
   double clip_norm_, clip_value_;
-  GradientReduction reduce_;
   Rng rng_;
   long long step_ = 0;
   double lr_ = 0;

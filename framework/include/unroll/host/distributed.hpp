@@ -4,11 +4,13 @@
 //
 // Data-parallel training (docs/scaling.md): every rank holds a replica of the model and takes a
 // contiguous slice of each global batch (train.batch, as in a one-process run), from the same
-// seed-derived permutation on every rank. The loss of a window is averaged over the loss
-// columns of the GLOBAL batch, so the gradients summed by one allreduce per update equal the
-// one-process gradient up to float summation order; every rank then applies the same update.
+// seed-derived permutation on every rank. Each rank backpropagates the SUM of its loss terms;
+// one allreduce per update sums the gradients and the loss counts, and the sum divided by the
+// GLOBAL count is the one-process gradient up to float summation order; every rank then
+// applies the same update.
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,10 +39,23 @@ struct Slice {
 };
 Slice rank_slice(size_t n, int rank, int size);
 
-/// Sum every parameter's gradient over the ranks with ONE allreduce: the gradients are packed
-/// into `buffer` (kept between calls), reduced, and unpacked. Many small messages would each
-/// pay the network's latency; one buffer pays it once.
-void allreduce_gradients(Communicator& comm, const std::vector<Param*>& params, std::vector<float>& buffer);
+/// The one collective of a data-parallel update: every parameter's gradient and a few numbers of
+/// the window (the trainer's loss sum, counts and stop flag) packed into one float buffer and
+/// summed over the ranks by ONE allreduce. Many small messages would each pay the network's
+/// latency, and on a busy machine every collective also waits for the slowest rank to be
+/// scheduled; one buffer pays both once. The numbers travel as floats: counts are exact below
+/// 2^24, a loss sum keeps float precision (relative 6e-8).
+class GradientSum {
+ public:
+  /// Pack, allreduce, and return the summed `extras`. The summed gradients stay in the buffer
+  /// until unpack(), because how to scale them depends on the summed extras.
+  std::vector<double> sum(Communicator& comm, const std::vector<Param*>& params, std::span<const double> extras);
+  /// Write the summed gradients back into the parameters, multiplied by `scale`.
+  void unpack(const std::vector<Param*>& params, float scale) const;
+
+ private:
+  std::vector<float> buffer_;  // kept between updates: one allocation per run
+};
 
 /// Replace each buffer (batch-norm running statistics) by its mean over the ranks.
 void average_buffers(Communicator& comm, const std::vector<std::pair<std::string, Matrix*>>& buffers);
