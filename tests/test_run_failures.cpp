@@ -86,6 +86,10 @@ TEST_CASE("a crash, exception or exit inside a plugin is recorded: status, reaso
       // The last good checkpoint, epoch 1's, is kept and says so.
       CHECK(nlohmann::json::parse(read_file(run + "/checkpoint/manifest.json"))["epoch"] == 1);
       CHECK(s["checkpoint_epoch"] == 1);
+      // How far it got, from metrics.csv, as a completed run's summary says it.
+      CHECK(s["epochs"] == 1);
+      CHECK(s["final"]["train_loss"].is_number());
+      CHECK(s["final"]["val_accuracy"].is_number());
       const std::string log = read_file(run + "/log.txt");
       CHECK_THAT(log, Catch::Contains(s["error"].get<std::string>().substr(0, 40)));
       if (std::string(f.status) == "crashed" && std::string(f.in_error).rfind("SIG", 0) == 0) {

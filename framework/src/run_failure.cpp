@@ -1,9 +1,13 @@
 #include "unroll/host/run_failure.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
 
 #include "unroll/error.hpp"
 #include "unroll/host/files.hpp"
@@ -22,6 +26,38 @@ json read_summary(const std::string& run_dir) {
   } catch (const std::exception&) {
     return json::object();
   }
+}
+
+// What the run had done when it failed, from metrics.csv (written after every epoch): the
+// epochs completed and the last epoch's metrics, as a completed run's summary has them, so
+// that `unroll report` and a reader see how far a crashed run got.
+void add_progress(json& j, const std::string& run_dir) {
+  if (j.contains("epochs")) return;  // the trainer wrote them itself
+  std::ifstream in(run_dir + "/metrics.csv");
+  std::string header, line, last;
+  if (!std::getline(in, header)) return;
+  long rows = 0;
+  while (std::getline(in, line))
+    if (!line.empty()) {
+      last = line;
+      ++rows;
+    }
+  j["epochs"] = rows;
+  if (rows == 0) return;
+  const auto cells = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string c; std::getline(in, c, ',');) out.push_back(c);
+    return out;
+  };
+  const std::vector<std::string> names = cells(header), values = cells(last);
+  json fin = json::object();
+  for (size_t i = 1; i < names.size() && i < values.size(); ++i) {  // column 0 is the epoch
+    char* end = nullptr;
+    const double v = std::strtod(values[i].c_str(), &end);
+    if (end != values[i].c_str() && std::isfinite(v)) fin[names[i]] = v;
+  }
+  j["final"] = fin;
 }
 
 }  // namespace
@@ -58,6 +94,7 @@ bool record_run_failure(const std::string& run_dir, const std::string& status, c
         j["checkpoint_epoch"] = nullptr;  // no (readable) checkpoint yet
       }
     }
+    add_progress(j, run_dir);
     j.erase("pid");  // the process is gone
     write_file_atomic(run_dir + "/summary.json", j.dump(2) + "\n");
     if (!recorded) {
