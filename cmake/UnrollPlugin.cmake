@@ -1,8 +1,9 @@
 # unroll_add_plugin(NAME SOURCES a.cpp [b.cpp ...])
 #
 # Builds one plugin library exactly as the host expects it: a MODULE library linked against
-# unroll::core, compiled with the host's ABI-relevant flags (through unroll_flags), hidden
-# visibility (only the two Boost.DLL aliases are exported), and placed in the plugin folder.
+# unroll::api (the plugin API library and its public headers, nothing of the host), compiled
+# with the host's ABI-relevant flags (through unroll_flags), hidden visibility (only the two
+# Boost.DLL aliases are exported), and placed in the plugin folder.
 # In-tree plugins use this same function that out-of-tree plugin authors get from
 # find_package(unroll).
 function(unroll_add_plugin name)
@@ -11,7 +12,7 @@ function(unroll_add_plugin name)
     message(FATAL_ERROR "unroll_add_plugin(${name}): SOURCES is required")
   endif()
   add_library(${name} MODULE ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE unroll::core)
+  target_link_libraries(${name} PRIVATE unroll::api)
   set_target_properties(${name} PROPERTIES
     PREFIX "lib"
     CXX_VISIBILITY_PRESET hidden

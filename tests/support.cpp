@@ -12,7 +12,7 @@
 #include <random>
 
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/rng.hpp"
 #include "spawn.hpp"

@@ -13,7 +13,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 using namespace unroll;
 using Catch::Matchers::Contains;

@@ -12,7 +12,7 @@
 #include "support.hpp"
 #include "unroll/host/bptt.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/trainer.hpp"
 #include "unroll/loss.hpp"

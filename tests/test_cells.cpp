@@ -146,7 +146,7 @@ TEST_CASE("equation cells: finite-difference gradients through time", "[cells][g
 }
 
 TEST_CASE("equation cells: the C++ API, per-gate initializers", "[cells]") {
-  Registry reg;
+  ComponentTable reg;
   reg.add_layer(cell_schema("mgu_test", "MGU"), cell_factory([](CellDef& c, const Options&) {
     auto W = c.input_weights("W", {"f", "h"});
     auto U = c.recurrent_weights("U", {"f", "h"});
@@ -157,7 +157,7 @@ TEST_CASE("equation cells: the C++ API, per-gate initializers", "[cells]") {
     auto f = sigmoid(W["f"] * x + U["f"] * h + b["f"]);
     c.next(h, (1 - f) * h + f * tanh(W["h"] * x + U["h"] * (f * h) + b["h"]));
   }));
-  const Registry::Entry* e = nullptr;
+  const ComponentTable::Entry* e = nullptr;
   for (const auto* entry : reg.entries()) e = entry;
   REQUIRE(e != nullptr);
   unroll::testing::TestContext ctx("mgu0", 3);
@@ -295,7 +295,7 @@ TEST_CASE("equation cells: the memory estimate counts the cell's parameters and 
   for (const std::string& yaml : {std::string("{kind: mgu, units: 5}"), kGru}) {
     INFO(yaml);
     const Node block = validate_component(parse_yaml(yaml, "<test>"), Kind::Layer, unroll::testing::host());
-    const Registry::Entry* e = unroll::testing::host().registry().find(Kind::Layer, block.at("kind").text());
+    const ComponentTable::Entry* e = unroll::testing::host().registry().find(Kind::Layer, block.at("kind").text());
     REQUIRE(e != nullptr);
     REQUIRE(e->footprint);
     const LayerFootprint f = e->footprint(Options(block, &e->schema), 3);

@@ -11,8 +11,8 @@
 #include "unroll/error.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
-#include "unroll/host/npy.hpp"
+#include "unroll/files.hpp"
+#include "unroll/npy.hpp"
 #include "unroll/host/trainer.hpp"
 
 namespace fs = std::filesystem;

@@ -15,11 +15,12 @@
 #include <thread>
 
 #include "support.hpp"
+#include "unroll/checkpoint_reader.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/model.hpp"
-#include "unroll/host/npy.hpp"
+#include "unroll/npy.hpp"
 #include "unroll/host/trainer.hpp"
 
 namespace fs = std::filesystem;
@@ -337,4 +338,38 @@ TEST_CASE("pretrained initializer loads by name, freezes, and explains mismatche
   CHECK(same_bits(tensor(after, "dense0.W"), tensor(first, "dense0.W")));
   CHECK(same_bits(tensor(after, "dense0.b"), tensor(first, "dense0.b")));
   CHECK_FALSE(same_bits(tensor(after, "dense4.W"), tensor(first, "dense4.W")));
+}
+
+TEST_CASE("CheckpointReader: a plugin reads the parameters the host saved, bit for bit", "[checkpoint]") {
+  TempDir t;
+  const std::string file = write_experiment(t, kBlobs);
+  run(file, t.file("first"), {"train.epochs=2"});
+  for (const std::string which : {"checkpoint", "best"}) {
+    const Snapshot host_view = read_checkpoint(t.file("first/" + which));
+    const CheckpointReader ckpt(t.file("first"), which);  // a run folder: its `which` checkpoint
+    CHECK(ckpt.dir() == t.file("first/" + which));
+    REQUIRE(ckpt.params().size() == host_view.params.size());
+    for (size_t i = 0; i < host_view.params.size(); ++i) {
+      const auto& [name, value] = host_view.params[i];
+      INFO(which << " " << name);
+      CHECK(ckpt.params()[i].name == name);
+      const TensorEntry* e = ckpt.find(name);
+      REQUIRE(e != nullptr);
+      CHECK(same_bits(ckpt.read(*e), value));
+    }
+    CHECK(ckpt.find("dense0.Wx") == nullptr);
+  }
+  // A checkpoint folder itself is read as it is.
+  CHECK(CheckpointReader(t.file("first/checkpoint")).dir() == t.file("first/checkpoint"));
+  // A .npy file that disagrees with the manifest is an error naming both shapes.
+  const CheckpointReader ckpt(t.file("first/checkpoint"));
+  const TensorEntry* w = ckpt.find("dense0.W");
+  REQUIRE(w != nullptr);
+  save_npy(ckpt.dir() + "/" + w->file, Matrix::Zero(3, 3));
+  CHECK_THROWS_WITH(ckpt.read(*w), Catch::Contains("dense0.W is 3x3 in its .npy file but 8x2 in manifest.json"));
+  // Not a checkpoint at all.
+  CHECK_THROWS_WITH(CheckpointReader(t.file("nowhere")), Catch::Contains("no manifest.json"));
+  // The tensor tables reject a file name that leaves the folder, like the host's manifest reader.
+  CHECK_THROWS_WITH(parse_tensor_tables(R"({"params": [{"name": "a", "file": "../x.npy", "shape": [1, 1]}]})", "m.json"),
+                    Catch::Contains("m.json: tensor file '../x.npy' is not a plain file name"));
 }

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <regex>
 
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/reference_docs.hpp"
 

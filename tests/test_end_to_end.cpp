@@ -10,7 +10,7 @@
 #include "support.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/experiment_schema.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/trainer.hpp"
 
 using namespace unroll;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "support.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/npy_array.hpp"
 
 using namespace unroll;

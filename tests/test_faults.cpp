@@ -20,7 +20,7 @@
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/host/checkpoint.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/run_failure.hpp"
 
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/check.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/memory_estimate.hpp"
 #include "unroll/host/model.hpp"
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "support.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/model_summary.hpp"
 
 using namespace unroll;

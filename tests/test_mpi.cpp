@@ -25,7 +25,7 @@
 
 #include "support.hpp"
 #include "unroll/host/checkpoint.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 extern char** environ;
 

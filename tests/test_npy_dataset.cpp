@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "support.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/run_data.hpp"
 #include "unroll/host/standardize.hpp"
 #include "unroll/npy_array.hpp"

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "support.hpp"
+#include "unroll/host/component_table.hpp"
 #include "unroll/version.hpp"
 
 using namespace unroll;
@@ -129,4 +130,29 @@ TEST_CASE("an unknown component kind lists the known ones", "[plugins]") {
   REQUIRE_THROWS_WITH(h.entry(Kind::Layer, "fixture_identiy"),
                       Contains("unknown layer 'fixture_identiy'") && Contains("known layers: fixture_identity"));
   REQUIRE_THROWS_WITH(h.entry(Kind::Loss, "fixture_identity"), Contains("unknown loss 'fixture_identity'") && Contains("known losses: none"));
+}
+
+// What a plugin's registration function receives can add components and do nothing else: it is
+// abstract (only the host's table makes one) and has no way to look up, list or remove them.
+template <class R>
+concept CanFind = requires(const R& r) { r.find(Kind::Layer, std::string()); };
+template <class R>
+concept CanList = requires(const R& r) { r.names(Kind::Layer); r.entries(); };
+template <class R>
+concept CanRemove = requires(R& r) { r.remove_library(std::string()); };
+static_assert(std::is_abstract_v<Registry>);
+static_assert(!CanFind<Registry> && !CanList<Registry> && !CanRemove<Registry>);
+static_assert(CanFind<ComponentTable> && CanList<ComponentTable> && CanRemove<ComponentTable>);
+
+TEST_CASE("the registry a plugin sees adds components into the host's table", "[plugins]") {
+  ComponentTable table;
+  Registry& seen_by_plugin = table;
+  seen_by_plugin.add_loss(Schema("fixture_loss", "a loss"), [](const Options&, BuildContext&) -> std::unique_ptr<Loss> {
+    return nullptr;
+  });
+  REQUIRE(table.find(Kind::Loss, "fixture_loss") != nullptr);
+  CHECK(table.names(Kind::Loss) == std::vector<std::string>{"fixture_loss"});
+  CHECK_THROWS_WITH(seen_by_plugin.add_loss(Schema("fixture_loss", "again"),
+                                            [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return nullptr; }),
+                    Contains("registered twice"));
 }

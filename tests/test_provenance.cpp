@@ -9,7 +9,7 @@
 #include <string>
 
 #include "support.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 using namespace unroll;
 using namespace unroll::testing;

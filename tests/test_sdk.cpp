@@ -123,12 +123,21 @@ TEST_CASE("sdk: install, build a plugin out of tree, check it and run it", "[sdk
   const Result inst = sh("cmake --install " + q(UNROLL_BINARY_DIR) + " --prefix " + q(prefix));
   INFO(inst.out);
   REQUIRE(inst.code == 0);
-  for (const std::string f : {"bin/unroll", "lib/libunroll.so", "lib/unroll/plugins/libunroll_dense.so",
+  for (const std::string f : {"bin/unroll", "lib/libunroll_api.so", "lib/libunroll_host.so", "lib/libunroll_tools.so",
+                              "lib/unroll/plugins/libunroll_dense.so", "include/unroll/checkpoint_reader.hpp",
                               "include/unroll/layer.hpp", "include/unroll/plugin.hpp",
                               "lib/cmake/unroll/unrollConfig.cmake", "lib/cmake/unroll/unrollConfigVersion.cmake",
                               "lib/cmake/unroll/unrollTargets.cmake", "lib/cmake/unroll/UnrollPlugin.cmake"})
     CHECK(fs::exists(prefix + "/" + f));
   const std::string bin = prefix + "/bin/unroll";
+  // The SDK is the plugin API: no host header, and the exported target is the API library only.
+  CHECK_FALSE(fs::exists(prefix + "/include/unroll/host"));
+  const Result targets = sh("cat " + q(prefix + "/lib/cmake/unroll/unrollTargets.cmake"));
+  CHECK_THAT(targets.out, Contains("unroll::api") && !Contains("unroll_host") && !Contains("unroll_tools"));
+  // An installed plugin needs the API library and nothing else of unroll.
+  const Result needed = sh("objdump -p " + q(prefix + "/lib/unroll/plugins/libunroll_pretrained.so") + " | grep NEEDED");
+  INFO(needed.out);
+  CHECK_THAT(needed.out, Contains("libunroll_api.so") && !Contains("libunroll_host") && !Contains("libunroll_tools"));
 
   // The installed host finds the installed plugins (RPATH $ORIGIN/../lib, plugins ../lib/unroll).
   const Result list = sh("env -u LD_LIBRARY_PATH -u UNROLL_PLUGIN_PATH " + q(bin) + " plugins");

@@ -26,7 +26,7 @@
 #include <thread>
 
 #include "support.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/report.hpp"
 #include "unroll/host/slurm.hpp"
 #include "unroll/host/sweep.hpp"

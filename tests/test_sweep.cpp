@@ -10,7 +10,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/report.hpp"
 #include "unroll/host/sweep.hpp"
 

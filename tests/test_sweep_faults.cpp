@@ -18,7 +18,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/child_process.hpp"
 #include "unroll/host/fatal_signal.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/report.hpp"
 #include "unroll/host/sweep.hpp"
 

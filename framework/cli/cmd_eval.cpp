@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/finished_run.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/trainer.hpp"

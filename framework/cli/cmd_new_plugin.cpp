@@ -11,7 +11,7 @@
 #include "templates/project_files.hpp"
 #include "templates/recurrent_sources.hpp"
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

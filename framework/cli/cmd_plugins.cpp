@@ -8,7 +8,7 @@
 #include "unroll/host/config.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/experiment_schema.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/reference_docs.hpp"
 

@@ -13,7 +13,7 @@
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/distributed.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/run_failure.hpp"

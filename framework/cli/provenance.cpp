@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/version.hpp"
 

@@ -4,7 +4,6 @@
 
 #include "cell_graph.hpp"
 #include "unroll/error.hpp"
-#include "unroll/host/config.hpp"
 #include "unroll/names.hpp"
 
 namespace unroll {

@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/model.hpp"
-#include "unroll/host/npy.hpp"
+#include "unroll/npy.hpp"
 #include "unroll/host/run_marker.hpp"
 #include "unroll/optimizer.hpp"
 #include "unroll/rng.hpp"
@@ -44,33 +44,9 @@ double num(const json& j) { return j.is_null() ? std::numeric_limits<double>::qu
 
 std::string shape_text(long r, long c) { return std::to_string(r) + "x" + std::to_string(c); }
 
-// Flush a file's or a folder's data to the disk: a save is complete only once its files and the
-// folder entries naming them are, or a power cut after the rename could leave empty files.
-void sync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + path + " to sync it: " + std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) throw Error("cannot sync " + path + " to disk: " + std::strerror(err));
-}
-
 std::string parent_of(const std::string& dir) {
   const fs::path p = fs::absolute(dir).parent_path();
   return p.empty() ? "." : p.string();
-}
-
-bool has_manifest(const std::string& dir) {
-  std::error_code ec;
-  return fs::is_regular_file(fs::path(dir) / "manifest.json", ec);
-}
-
-// A manifest's file names must stay inside the checkpoint folder.
-std::string plain_file(const json& e, const std::string& mf) {
-  const std::string f = e.at("file").get<std::string>();
-  if (f.empty() || f == "." || f == ".." || f.find('/') != std::string::npos || f.find('\0') != std::string::npos)
-    throw Error(mf + ": tensor file '" + f + "' is not a plain file name inside the checkpoint folder");
-  return f;
 }
 
 }  // namespace
@@ -174,20 +150,6 @@ void save_checkpoint(const std::string& dir, const Snapshot& s) {
   }
 }
 
-bool recover_checkpoint(const std::string& dir) {
-  if (has_manifest(dir)) return true;
-  // DIR.tmp got its manifest last, so with one it is complete, and newer than DIR.old.
-  for (const std::string& copy : {dir + ".tmp", dir + ".old"}) {
-    if (!has_manifest(copy)) continue;
-    std::error_code ec;
-    fs::remove_all(dir, ec);  // an empty or partial DIR left by a hand or a crash
-    fs::rename(copy, dir);
-    sync_path(parent_of(dir), true);
-    return true;
-  }
-  return false;
-}
-
 Manifest parse_manifest(const std::string& text, const std::string& mf) {
   json m;
   try {
@@ -207,25 +169,12 @@ Manifest parse_manifest(const std::string& text, const std::string& mf) {
     if (p.step < 0) throw bad("step " + std::to_string(p.step) + " is negative");
     out.base_dir = m.value("base_dir", std::string());
     out.config_yaml = m.value("config", std::string());
-    auto read = [&](const char* section, std::vector<TensorEntry>& list) {
-      if (!m.contains(section)) return;
-      if (!m.at(section).is_array()) throw bad(std::string("'") + section + "' is not a list");
-      for (const auto& e : m.at(section)) {
-        TensorEntry t;
-        t.name = e.at("name").get<std::string>();
-        t.file = plain_file(e, mf);
-        const json& shape = e.at("shape");
-        if (!shape.is_array() || shape.size() != 2) throw bad(t.name + ": 'shape' must be [rows, cols]");
-        t.rows = shape.at(0).get<long>();
-        t.cols = shape.at(1).get<long>();
-        if (t.rows < 0 || t.cols < 0) throw bad(t.name + ": negative shape");
-        list.push_back(std::move(t));
-      }
-    };
-    read("params", out.params);
-    read("buffers", out.buffers);
-    read("optimizer", out.optimizer);
-    read("schedule", out.schedule);
+    // The tensor tables are the part of the format plugins read too (<unroll/checkpoint_reader.hpp>).
+    TensorTables tables = parse_tensor_tables(text, mf);
+    out.params = std::move(tables.params);
+    out.buffers = std::move(tables.buffers);
+    out.optimizer = std::move(tables.optimizer);
+    out.schedule = std::move(tables.schedule);
     if (m.contains("trainer")) {
       const json& tr = m.at("trainer");
       p.columns = tr.at("columns").get<std::vector<std::string>>();
@@ -316,18 +265,6 @@ TrainProgress load_checkpoint(const std::string& dir, Model& model, Optimizer& o
   Snapshot s = read_checkpoint(dir);
   restore(s, model, optimizer, schedule);
   return s.progress;
-}
-
-std::string find_checkpoint_dir(const std::string& dir, const std::string& which) {
-  if (fs::exists(fs::path(dir) / "manifest.json")) return dir;
-  if (recover_checkpoint((fs::path(dir) / which).string())) return (fs::path(dir) / which).string();
-  throw Error(dir + ": neither a checkpoint folder nor a run folder with a checkpoint (no manifest.json in it or in " +
-              which + "/)");
-}
-
-std::vector<TensorEntry> checkpoint_params(const std::string& dir) {
-  const std::string mf = dir + "/manifest.json";
-  return parse_manifest(read_file(mf), mf).params;
 }
 
 }  // namespace unroll

@@ -225,7 +225,7 @@ Node validate_component(const Node& block, Kind kind, const PluginHost& host, co
   const Node* k = block.find("kind");
   if (!k || !k->is_scalar())
     throw Error(block.loc().str() + ": this " + what + " block has no 'kind' (known " + kind_plural(kind) + ": " + join(host.registry().names(kind)) + ")");
-  const Registry::Entry* e = host.registry().find(kind, k->text());
+  const ComponentTable::Entry* e = host.registry().find(kind, k->text());
   if (!e) {
     auto names = host.registry().names(kind);
     std::string hint = nearest(k->text(), names);

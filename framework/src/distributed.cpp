@@ -1,6 +1,9 @@
-// The one-rank communicator, launcher detection and rank slices (host/distributed.hpp). The MPI
-// communicator is in distributed_mpi.cpp, compiled only when MPI is found.
+// Launcher detection, starting MPI and rank slices (host/distributed.hpp). The one-rank
+// communicator every process starts with is in communicator.cpp (plugin API); the MPI one is in
+// distributed_mpi.cpp, compiled only when MPI is found.
 #include "unroll/host/distributed.hpp"
+
+#include "communicator_slot.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,34 +15,12 @@ namespace unroll {
 
 namespace {
 
-/// A plain run: rank 0 of 1, where every collective is the identity.
-class SingleProcess final : public Communicator {
- public:
-  int rank() const override { return 0; }
-  int size() const override { return 1; }
-  int local_size() const override { return 1; }
-  void allreduce_sum(std::span<float>) override {}
-  void allreduce_sum(std::span<double>) override {}
-  void broadcast(std::span<double>, int) override {}
-  void broadcast(std::string&, int) override {}
-  void barrier() override {}
-  [[noreturn]] void abort(int code) override { std::_Exit(code); }
-  std::string describe() const override { return "single process"; }
-};
-
-std::unique_ptr<Communicator>& installed() {
-  static std::unique_ptr<Communicator> c = std::make_unique<SingleProcess>();
-  return c;
-}
-
 int env_int(const char* name) {
   const char* v = std::getenv(name);
   return v && *v ? std::atoi(v) : 0;
 }
 
 }  // namespace
-
-Communicator& communicator() { return *installed(); }
 
 bool launched_as_rank() {
   // Open MPI's mpirun, then MPICH/Hydra or srun --mpi=pmi2 (PMI_SIZE), then PMIx launchers
@@ -53,7 +34,7 @@ bool launched_as_rank() {
 void start_distributed() {
   if (!launched_as_rank() || communicator().size() > 1) return;
 #ifdef UNROLL_HAVE_MPI
-  installed() = detail::make_mpi_communicator();
+  detail::install_communicator(detail::make_mpi_communicator());
 #else
   throw Error(
       "this process was started by an MPI launcher as one of several ranks, but this unroll was built without MPI "

@@ -1,5 +1,7 @@
 #include "unroll/host/fatal_signal.hpp"
 
+#include "signal_stack.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -186,27 +188,6 @@ const char* signal_text(int sig) {
     case SIGXFSZ: return "file size limit exceeded";
     default: return "terminated by a signal";
   }
-}
-
-void install_signal_stack() {
-  // One stack per thread, freed (after being switched off) when the thread ends.
-  struct AltStack {
-    std::vector<char> memory;
-    ~AltStack() {
-      if (memory.empty()) return;
-      stack_t off{};
-      off.ss_flags = SS_DISABLE;
-      ::sigaltstack(&off, nullptr);
-    }
-  };
-  thread_local AltStack alt;
-  if (!alt.memory.empty()) return;
-  alt.memory.resize(64 * 1024);
-  stack_t ss{};
-  ss.ss_sp = alt.memory.data();
-  ss.ss_size = alt.memory.size();
-  ss.ss_flags = 0;
-  if (::sigaltstack(&ss, nullptr) != 0) alt.memory.clear();
 }
 
 void arm_fatal_signal_report(const std::string& run_dir, const std::string& run_name) {

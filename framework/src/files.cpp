@@ -1,4 +1,4 @@
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -55,6 +55,15 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+void sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open " + path + " to sync it: " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error("cannot sync " + path + " to disk: " + std::strerror(err));
 }
 
 }  // namespace unroll

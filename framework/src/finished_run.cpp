@@ -9,7 +9,7 @@
 #include "unroll/host/bptt.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/run_data.hpp"
 #include "unroll/npy_array.hpp"

@@ -55,7 +55,7 @@ MemoryEstimate estimate_memory(const Node& config, const DatasetInfo& data, cons
     m.kind = kind;
     m.name = block.find("name") && !block.find("name")->text().empty() ? block.find("name")->text()
                                                                        : kind + std::to_string(index);
-    const Registry::Entry& entry = host.entry(Kind::Layer, kind);
+    const ComponentTable::Entry& entry = host.entry(Kind::Layer, kind);
     const Options opts(block, &entry.schema);
     LayerFootprint f;
     if (entry.footprint) {

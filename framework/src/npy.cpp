@@ -1,4 +1,4 @@
-#include "unroll/host/npy.hpp"
+#include "unroll/npy.hpp"
 
 #include <charconv>
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace unroll {
 

@@ -10,7 +10,7 @@
 #include <limits>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace fs = std::filesystem;
 

@@ -93,7 +93,7 @@ std::string synthesize(const OptionSpec& o, const PluginHost& host) {
 }
 
 // The block a user writing only the required options would write, validated.
-Node minimal_block(const Registry::Entry& e, const PluginHost& host) {
+Node minimal_block(const ComponentTable::Entry& e, const PluginHost& host) {
   Node block = Node::map(SourceLoc{"<check-plugin>", 0, 0});
   block.set("kind", Node::scalar(e.schema.name()));
   for (const auto& o : e.schema.options()) {
@@ -127,7 +127,7 @@ void fill_normal(Matrix& m, Rng& rng, double std) {
 
 // ---------------------------------------------------------------- per kind
 
-void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost& host, const Node& block) {
+void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
   const int input = 4;
   const std::string lname = e.schema.name() + "0";
   HostBuildContext ctx(host, lname, input, 1, fs::current_path().string());
@@ -185,7 +185,7 @@ void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost
   out.detail = "gradients " + detail;
 }
 
-void check_loss(ComponentCheck& out, const Registry::Entry& e, const PluginHost& host, const Node& block) {
+void check_loss(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
   HostBuildContext ctx(host, "loss", 0, 1, fs::current_path().string());
   auto loss = host.build<Loss>(Kind::Loss, block, ctx);
   std::string detail;
@@ -419,7 +419,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   out.detail += "; perturb/restore exact";
 }
 
-void check_dataset(ComponentCheck& out, const Registry::Entry& e, const PluginHost& host, const Node& block) {
+void check_dataset(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
   auto make = [&] {
     HostBuildContext ctx(host, "data", 0, 1, fs::current_path().string());
     try {
@@ -569,7 +569,7 @@ namespace {
 PluginCheckReport check_loaded(const PluginHost& host, const std::string& where) {
   PluginCheckReport rep;
 
-  for (const Registry::Entry* e : host.registry().entries()) {
+  for (const ComponentTable::Entry* e : host.registry().entries()) {
     if (e->library != where) continue;
     ComponentCheck c;
     c.kind = e->kind;

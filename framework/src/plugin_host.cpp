@@ -125,7 +125,7 @@ void PluginHost::load_default(const std::vector<std::string>& extra_dirs) {
   for (const auto& d : extra_dirs) load_directory(d);
 }
 
-const Registry::Entry& PluginHost::entry(Kind kind, const std::string& name) const {
+const ComponentTable::Entry& PluginHost::entry(Kind kind, const std::string& name) const {
   if (const auto* e = registry_.find(kind, name)) return *e;
   std::string known;
   for (const auto& n : registry_.names(kind)) known += (known.empty() ? "" : ", ") + n;

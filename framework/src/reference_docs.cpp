@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "unroll/host/experiment.hpp"
-#include "unroll/registry.hpp"
+#include "unroll/host/component_table.hpp"
 
 namespace unroll {
 
@@ -67,7 +67,7 @@ std::string title(std::string plural) {
 
 }  // namespace
 
-std::map<std::string, std::string> reference_pages(const Registry& registry) {
+std::map<std::string, std::string> reference_pages(const ComponentTable& registry) {
   std::map<std::string, std::string> pages;
   std::ostringstream index;
   index << "# Reference\n\n" << kBanner << "\n"

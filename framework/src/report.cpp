@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;

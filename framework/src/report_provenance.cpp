@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/report.hpp"
 
 namespace fs = std::filesystem;

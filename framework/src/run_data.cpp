@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/standardize.hpp"
 
 namespace unroll {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/run_marker.hpp"
 
 namespace fs = std::filesystem;

@@ -14,7 +14,7 @@
 
 #include "unroll/error.hpp"
 #include "unroll/host/checkpoint.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace fs = std::filesystem;
 

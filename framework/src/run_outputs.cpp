@@ -12,7 +12,7 @@
 #include "grad_lags.hpp"
 #include "metrics_table.hpp"
 #include "unroll/host/config.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;

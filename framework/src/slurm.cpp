@@ -16,7 +16,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/child_process.hpp"
 #include "unroll/host/fatal_signal.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;

@@ -21,7 +21,7 @@
 #include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/child_process.hpp"
 #include "unroll/host/fatal_signal.hpp"
 #include "unroll/host/sweep_run.hpp"

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "signal_stack.hpp"
 #include "unroll/error.hpp"
-#include "unroll/host/fatal_signal.hpp"
 
 namespace unroll::pool {
 namespace {
@@ -56,7 +56,7 @@ class Pool {
     const unsigned long now = generation_.load();
     done_ = std::make_unique<Ack[]>(static_cast<size_t>(n));
     // Each worker gets a signal stack, so that a stack overflow in a plugin's parallel loop is
-    // reported like one on the main thread (fatal_signal.hpp).
+    // reported like one on the main thread (signal_stack.hpp).
     for (int t = 1; t < n; ++t) workers_.emplace_back([this, t, now] {
       install_signal_stack();
       work(t, now);

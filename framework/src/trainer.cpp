@@ -29,7 +29,7 @@
 #include "unroll/host/bptt.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/distributed.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/finite_check.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/model_summary.hpp"

@@ -20,7 +20,7 @@
 #include <unordered_set>
 
 #include "unroll/error.hpp"
-#include "unroll/host/config.hpp"
+#include "unroll/config_node.hpp"
 
 namespace unroll {
 

@@ -3,8 +3,7 @@
 // looks up its own name), or on one parameter's init with `param` to load it from another name.
 #include <algorithm>
 #include <filesystem>
-#include <unroll/host/checkpoint.hpp>
-#include <unroll/host/npy.hpp>
+#include <unroll/checkpoint_reader.hpp>
 #include <unroll/names.hpp>
 #include <unroll/plugin.hpp>
 
@@ -20,13 +19,13 @@ class Pretrained final : public Initializer {
       : run_(std::move(run)), which_(std::move(which)), param_(std::move(param)), freeze_(freeze) {}
 
   void fill(Param& p, Rng&) override {
-    const std::string dir = find_checkpoint_dir(run_, which_);
+    const CheckpointReader ckpt(run_, which_);
+    const std::string& dir = ckpt.dir();
     const std::string want = param_.empty() ? p.name : param_;
-    const auto entries = checkpoint_params(dir);
-    auto it = std::find_if(entries.begin(), entries.end(), [&](const TensorEntry& e) { return e.name == want; });
-    if (it == entries.end()) {
+    const TensorEntry* it = ckpt.find(want);
+    if (!it) {
       std::vector<std::pair<size_t, std::string>> near;
-      for (const auto& e : entries) near.emplace_back(edit_distance(want, e.name), e.name);
+      for (const auto& e : ckpt.params()) near.emplace_back(edit_distance(want, e.name), e.name);
       std::sort(near.begin(), near.end());
       std::string list;
       for (size_t i = 0; i < near.size() && i < 4; ++i) list += (i ? ", " : "") + near[i].second;
@@ -37,7 +36,7 @@ class Pretrained final : public Initializer {
     if (it->rows != p.value.rows() || it->cols != p.value.cols())
       throw Error("pretrained: shape mismatch: this model's " + p.name + " is " + shape(p.value.rows(), p.value.cols()) +
                   " but '" + want + "' in " + dir + " is " + shape(it->rows, it->cols));
-    p.value = load_npy(dir + "/" + it->file);
+    p.value = ckpt.read(*it);
     if (freeze_) p.frozen = true;
   }
 

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "unroll/error.hpp"
-#include "unroll/host/npy.hpp"
+#include "unroll/npy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -2,7 +2,8 @@
 // The configuration tree. Experiments are read from YAML into this tree rather than kept as
 // YAML::Node, because every node must remember which FILE it came from (experiments extend
 // other experiments, and --set values come from the command line): error messages name
-// file:line:column wherever a value was written.
+// file:line:column wherever a value was written. parse_yaml (below) builds it from YAML text.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <utility>
@@ -70,5 +71,21 @@ class Node {
   std::vector<std::pair<std::string, Node>> entries_;
   std::vector<Node> items_;
 };
+
+/// Limits of the YAML reader, far above any real experiment and far below what exhausts the
+/// stack or memory: nesting depth, values in all, values copied by alias expansion, file size.
+inline constexpr std::size_t kMaxYamlDepth = 64;
+inline constexpr std::size_t kMaxYamlValues = 4'000'000;
+inline constexpr std::size_t kMaxYamlAliasValues = 100'000;
+inline constexpr std::size_t kMaxYamlBytes = 16u << 20;
+
+/// Parse the first YAML document of `text`; `file` is the name used in locations. Syntax
+/// errors, self-referencing aliases, alias expansion beyond kMaxYamlAliasValues, nesting beyond
+/// kMaxYamlDepth, merge keys (`<<:`, not supported) and duplicate keys throw Error with
+/// file:line:column.
+Node parse_yaml(const std::string& text, const std::string& file);
+/// Read and parse a file. Error names the file when it cannot be read, is a directory, is not a
+/// regular file (a FIFO or a device is refused without reading it) or exceeds kMaxYamlBytes.
+Node load_yaml_file(const std::string& path);
 
 }  // namespace unroll

@@ -2,9 +2,9 @@
 // The registry: what a plugin's registration function fills in. Each entry is a component kind
 // name, its schema and a factory. The host wraps every object a factory makes so that the
 // object keeps its plugin library loaded: nothing a plugin made may outlive the code it runs.
+// The host's side (finding and listing components) is unroll/host/component_table.hpp.
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,54 +55,38 @@ struct LayerFootprint {
 };
 using FootprintFn = std::function<LayerFootprint(const Options&, int input_size)>;
 
-/// Host-side holder of a plugin library (opaque to plugins).
-struct LibraryHandle;
-
+/// What a plugin's registration function fills in: one call per component it provides. This is
+/// all a plugin sees of the host's component tables; looking components up and building them is
+/// the host's business (its table implements `add`).
 class Registry {
  public:
-  // ---- Called by plugins from their registration function ----
   /// `footprint` (optional) feeds the memory estimate; see LayerFootprint.
   void add_layer(Schema s, Factory<Layer> f, FootprintFn footprint = {}) {
-    add(Kind::Layer, std::move(s), erase(std::move(f))).footprint = std::move(footprint);
+    add(Kind::Layer, std::move(s), erase(std::move(f)), std::move(footprint));
   }
-  void add_loss(Schema s, Factory<Loss> f) { add(Kind::Loss, std::move(s), erase(std::move(f))); }
-  void add_initializer(Schema s, Factory<Initializer> f) { add(Kind::Initializer, std::move(s), erase(std::move(f))); }
-  void add_optimizer(Schema s, Factory<Optimizer> f) { add(Kind::Optimizer, std::move(s), erase(std::move(f))); }
-  void add_schedule(Schema s, Factory<Schedule> f) { add(Kind::Schedule, std::move(s), erase(std::move(f))); }
-  void add_regularizer(Schema s, Factory<Regularizer> f) { add(Kind::Regularizer, std::move(s), erase(std::move(f))); }
-  void add_dataset(Schema s, Factory<Dataset> f) { add(Kind::Dataset, std::move(s), erase(std::move(f))); }
+  void add_loss(Schema s, Factory<Loss> f) { add(Kind::Loss, std::move(s), erase(std::move(f)), {}); }
+  void add_initializer(Schema s, Factory<Initializer> f) { add(Kind::Initializer, std::move(s), erase(std::move(f)), {}); }
+  void add_optimizer(Schema s, Factory<Optimizer> f) { add(Kind::Optimizer, std::move(s), erase(std::move(f)), {}); }
+  void add_schedule(Schema s, Factory<Schedule> f) { add(Kind::Schedule, std::move(s), erase(std::move(f)), {}); }
+  void add_regularizer(Schema s, Factory<Regularizer> f) { add(Kind::Regularizer, std::move(s), erase(std::move(f)), {}); }
+  void add_dataset(Schema s, Factory<Dataset> f) { add(Kind::Dataset, std::move(s), erase(std::move(f)), {}); }
 
-  // ---- Host side ----
-  struct Entry {
-    Kind kind;
-    Schema schema;
-    std::string library;  // path of the library that registered it
-    std::shared_ptr<LibraryHandle> lib;
-    std::function<void*(const Options&, BuildContext&)> make;  // returns a new T*
-    FootprintFn footprint;  // layers only; may be empty
-  };
-  /// Entry for (kind, name) or nullptr.
-  const Entry* find(Kind k, const std::string& name) const;
-  /// Names registered for a kind, sorted.
-  std::vector<std::string> names(Kind k) const;
-  /// Every entry, in (kind, name) order.
-  std::vector<const Entry*> entries() const;
-  /// Library whose registration function is running (set by the loader).
-  void begin_library(std::string path, std::shared_ptr<LibraryHandle> lib);
-  void end_library();
-  /// Remove everything a library registered (its registration failed part way).
-  void remove_library(const std::string& path);
+  /// A factory with its product's type erased: returns a new T* for the kind it was added as.
+  using ErasedFactory = std::function<void*(const Options&, BuildContext&)>;
+
+ protected:
+  Registry() = default;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+  virtual ~Registry() = default;
+  /// Record a component. Throws Error when (kind, name) is already registered.
+  virtual void add(Kind kind, Schema schema, ErasedFactory make, FootprintFn footprint) = 0;
 
  private:
   template <class T>
-  static std::function<void*(const Options&, BuildContext&)> erase(Factory<T> f) {
+  static ErasedFactory erase(Factory<T> f) {
     return [f = std::move(f)](const Options& o, BuildContext& c) -> void* { return f(o, c).release(); };
   }
-  Entry& add(Kind k, Schema s, std::function<void*(const Options&, BuildContext&)> make);
-
-  std::map<std::pair<Kind, std::string>, Entry> entries_;
-  std::string current_library_;
-  std::shared_ptr<LibraryHandle> current_lib_;
 };
 
 }  // namespace unroll

@@ -19,9 +19,8 @@ namespace unroll {
 void arm_fatal_signal_report(const std::string& run_dir, const std::string& run_name);
 /// Restore the default actions.
 void disarm_fatal_signal_report();
-/// Give the calling thread its own alternate signal stack (each thread needs one for a stack
-/// overflow on it to be reported; the host's worker threads call this when they start).
-void install_signal_stack();
+// Each thread gets its own alternate signal stack (install_signal_stack, framework/src/
+// signal_stack.hpp): arm_fatal_signal_report for the main thread, the thread pool for its workers.
 
 /// The frames dumped to `path` by the handler, symbolized (function, file:line where known), one
 /// per line. Correct only in a process with the crashed one's address layout (a fork of it).

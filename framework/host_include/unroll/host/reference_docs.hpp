@@ -8,9 +8,9 @@
 
 namespace unroll {
 
-class Registry;
+class ComponentTable;
 
 /// File name -> page text, for every kind (a kind with no components still gets its page).
-std::map<std::string, std::string> reference_pages(const Registry& registry);
+std::map<std::string, std::string> reference_pages(const ComponentTable& registry);
 
 }  // namespace unroll

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "unroll/checkpoint_reader.hpp"
 #include "unroll/types.hpp"
 
 namespace unroll {
@@ -49,10 +50,8 @@ Snapshot capture(Model& model, Optimizer& optimizer, Schedule* schedule, const T
 /// is synced and DIR.old removed.
 void save_checkpoint(const std::string& dir, const Snapshot& s);
 
-/// Finish a save that was killed between its two renames: when DIR has no manifest but DIR.tmp
-/// (the newer, complete: its manifest is written last) or else DIR.old has one, that copy is
-/// renamed to DIR. Returns whether DIR now holds a checkpoint. read_checkpoint calls it.
-bool recover_checkpoint(const std::string& dir);
+// Finishing an interrupted save (recover_checkpoint), finding a run's checkpoint folder
+// (find_checkpoint_dir) and the manifest's tensor tables are in <unroll/checkpoint_reader.hpp>.
 
 /// Read a checkpoint folder (manifest + every .npy), after recover_checkpoint. Errors name the
 /// folder and the file.
@@ -68,18 +67,6 @@ TrainProgress load_checkpoint(const std::string& dir, Model& model, Optimizer& o
 
 /// Hash of a config text as written in the manifest (FNV-1a 64, 16 hex digits).
 std::string config_hash(const std::string& yaml);
-
-/// A checkpoint folder given a run folder or a checkpoint folder: DIR if DIR/manifest.json
-/// exists, else DIR/<which> ("checkpoint" or "best"). Throws Error when neither exists.
-std::string find_checkpoint_dir(const std::string& dir, const std::string& which = "checkpoint");
-
-/// One tensor entry of a checkpoint manifest (for pretrained loading without reading all).
-struct TensorEntry {
-  std::string name, file;
-  long rows = 0, cols = 0;
-};
-/// The `params` entries of DIR/manifest.json.
-std::vector<TensorEntry> checkpoint_params(const std::string& dir);
 
 /// A manifest.json, parsed and checked, without its tensors.
 struct Manifest {

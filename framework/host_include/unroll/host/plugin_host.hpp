@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "unroll/registry.hpp"
+#include "unroll/host/component_table.hpp"
 
 namespace unroll {
 
@@ -32,14 +32,14 @@ class PluginHost {
   /// <exe>/../lib/unroll/plugins.
   static std::filesystem::path builtin_dir();
 
-  Registry& registry() { return registry_; }
-  const Registry& registry() const { return registry_; }
+  ComponentTable& registry() { return registry_; }
+  const ComponentTable& registry() const { return registry_; }
   const std::vector<std::string>& loaded() const { return loaded_; }
 
   /// Build a component from validated options. The returned object holds its library.
   template <class T>
   std::shared_ptr<T> create(Kind kind, const std::string& name, const Options& opts, BuildContext& ctx) const {
-    const Registry::Entry& e = entry(kind, name);
+    const ComponentTable::Entry& e = entry(kind, name);
     T* raw = static_cast<T*>(e.make(opts, ctx));
     if (!raw) throw Error("the " + kind_name(kind) + " factory '" + name + "' in " + e.library + " returned nothing");
     auto lib = e.lib;
@@ -52,10 +52,10 @@ class PluginHost {
     return create<T>(kind, name, Options(validated, &entry(kind, name).schema), ctx);
   }
   /// Entry for (kind, name); throws Error listing the names that exist.
-  const Registry::Entry& entry(Kind kind, const std::string& name) const;
+  const ComponentTable::Entry& entry(Kind kind, const std::string& name) const;
 
  private:
-  Registry registry_;
+  ComponentTable registry_;
   std::vector<std::string> loaded_;
 };
 

@@ -1,7 +1,6 @@
 #pragma once
 // Reading experiments: YAML text -> Node tree (with file:line:column on every node), schema
 // validation with "did you mean", defaults, --set overrides.
-#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -14,21 +13,8 @@ namespace unroll {
 
 class PluginHost;
 
-/// Limits of the YAML reader, far above any real experiment and far below what exhausts the
-/// stack or memory: nesting depth, values in all, values copied by alias expansion, file size.
-inline constexpr std::size_t kMaxYamlDepth = 64;
-inline constexpr std::size_t kMaxYamlValues = 4'000'000;
-inline constexpr std::size_t kMaxYamlAliasValues = 100'000;
-inline constexpr std::size_t kMaxYamlBytes = 16u << 20;
+// parse_yaml and load_yaml_file (YAML text -> Node) are in <unroll/config_node.hpp>.
 
-/// Parse the first YAML document of `text`; `file` is the name used in locations. Syntax
-/// errors, self-referencing aliases, alias expansion beyond kMaxYamlAliasValues, nesting beyond
-/// kMaxYamlDepth, merge keys (`<<:`, not supported) and duplicate keys throw Error with
-/// file:line:column.
-Node parse_yaml(const std::string& text, const std::string& file);
-/// Read and parse a file. Error names the file when it cannot be read, is a directory, is not a
-/// regular file (a FIFO or a device is refused without reading it) or exceeds kMaxYamlBytes.
-Node load_yaml_file(const std::string& path);
 /// YAML text of a node (block style), for config.yaml.
 std::string to_yaml(const Node& node);
 
