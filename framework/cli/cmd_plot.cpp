@@ -49,7 +49,12 @@ bool plot_runs(const std::vector<std::string>& runs, const std::string& out_dir,
     return false;
   }
   std::string cmd = quoted(python) + " " + quoted(script) + " " + quoted(out_dir);
-  for (const auto& r : runs) cmd += " " + quoted(r);
+  for (const auto& r : runs) {
+    // Two appends, not `" " + quoted(r)`: GCC 12 flags that temporary with a false -Wrestrict
+    // (GCC bug 105651).
+    cmd += ' ';
+    cmd += quoted(r);
+  }
   cmd += " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) {

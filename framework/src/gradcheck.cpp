@@ -27,7 +27,7 @@ void fill_normal(Matrix& m, Rng& rng, double scale) {
 // Accumulates the per-element comparison.
 struct Checker {
   const GradCheckOptions& opt;
-  GradCheckResult res;
+  GradCheckResult res{};
   double diff2 = 0, a2 = 0, n2 = 0, worst_excess = -1;
 
   void compare(const std::string& what, double analytic, double plus, double minus, double base) {

@@ -1,3 +1,11 @@
+// Eigen's GEMM kernels, instantiated here once for the whole program, compiled for AVX-512
+// (-march=native on such a CPU) make GCC 12 report -Wmaybe-uninitialized inside its own
+// avx512fintrin.h: the intrinsics start from _mm512_undefined_ps() on purpose (GCC bug 105593,
+// fixed in GCC 13). The warning is off for this file only, before any header is read, since the
+// reports are located in the compiler's header and a narrower scope does not reach them.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "unroll/linalg.hpp"
 
 #include <algorithm>

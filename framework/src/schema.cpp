@@ -33,8 +33,14 @@ static std::string num(double v) {
 
 std::string OptionSpec::range_text() const {
   if (std::isinf(min) && std::isinf(max)) return "";
-  return std::string(min_exclusive || std::isinf(min) ? "(" : "[") + num(min) + ", " + num(max) +
-         (max_exclusive || std::isinf(max) ? ")" : "]");
+  // Appended piece by piece: GCC 12 flags `std::string(...) + temporary` here with a false
+  // -Wrestrict (GCC bug 105651).
+  std::string out = min_exclusive || std::isinf(min) ? "(" : "[";
+  out += num(min);
+  out += ", ";
+  out += num(max);
+  out += max_exclusive || std::isinf(max) ? ")" : "]";
+  return out;
 }
 
 OptionSpec& Schema::add(OptionSpec spec) {

@@ -17,11 +17,13 @@ std::string to_string(OptType t);
 
 /// One option of a component. Build with Schema's helpers, refine with the chained setters.
 struct OptionSpec {
-  std::string name;
+  // Every member has an initializer, so designated initializers may name only what they set
+  // (GCC's -Wmissing-field-initializers).
+  std::string name{};
   OptType type = OptType::Float;
-  std::string doc;
+  std::string doc{};
   bool required = false;
-  std::string default_yaml;               // default as YAML text ("0.1", "[1, 2]", "{kind: zero}")
+  std::string default_yaml{};             // default as YAML text ("0.1", "[1, 2]", "{kind: zero}")
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
   bool min_exclusive = false, max_exclusive = false;
@@ -29,9 +31,9 @@ struct OptionSpec {
   /// sizes are stored in) unless the option is declared wide(): 64-bit, e.g. a seed. Checked
   /// by the validator, so 4294967300 units is an error at its file:line:col, not 4 units.
   bool wide = false;
-  std::vector<std::string> choices;       // OptType::Choice
-  std::string component_kind;             // OptType::Component: "initializer", "schedule", ...
-  std::shared_ptr<const class Schema> block_schema;  // OptType::Block: the nested block's options
+  std::vector<std::string> choices{};     // OptType::Choice
+  std::string component_kind{};           // OptType::Component: "initializer", "schedule", ...
+  std::shared_ptr<const class Schema> block_schema{};  // OptType::Block: the nested block's options
 
   /// Closed range [lo, hi].
   OptionSpec& range(double lo, double hi) { min = lo; max = hi; return *this; }
