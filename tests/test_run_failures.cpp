@@ -123,19 +123,15 @@ TEST_CASE("in-process runs (--in-process): a fatal signal is still recorded by t
   CHECK(fs::file_size(run + "/crash.stack") > 0);  // raw frames, unsymbolized without the parent
 }
 
-TEST_CASE("an error while loading data is recorded in summary.json and log.txt", "[run_failures]") {
+TEST_CASE("an error while loading data is reported before the run folder is made", "[run_failures]") {
   TempDir t;
   fs::create_directories(t.file("empty"));
   write_file_atomic(t.file("exp.yaml"),
                     experiment("none", "data: {kind: fashion_mnist, dir: " + t.file("empty") + "}\n"));
   const std::string run = t.file("run");
   CHECK(run_unroll({"run", t.file("exp.yaml"), "--out", run, "--quiet"}, t.file("out.log")) == kExitFailed);
-  const auto s = summary(run);
-  CHECK(s["status"] == "failed");
-  CHECK(s["phase"] == "load data");
-  CHECK_THAT(s["error"].get<std::string>(), Catch::Contains(t.file("empty")));
-  CHECK_THAT(read_file(run + "/log.txt"), Catch::Contains("error: "));
-  CHECK_THAT(read_file(t.file("out.log")), Catch::Contains("error: "));
+  CHECK_THAT(read_file(t.file("out.log")), Catch::Contains("error: ") && Catch::Contains(t.file("empty")));
+  CHECK_FALSE(fs::exists(run));  // the data is read by the check every run makes first
 }
 
 TEST_CASE("run --out refuses an existing run unless --force and --force leaves nothing of the old run", "[run_failures]") {
@@ -157,18 +153,24 @@ TEST_CASE("run --out refuses an existing run unless --force and --force leaves n
   CHECK(run_unroll({"run", t.file("bad.yaml"), "--out", t.file("never"), "--quiet"}, t.file("bad.log")) == kExitFailed);
   CHECK_FALSE(fs::exists(t.file("never")));
 
-  // --force with a run that fails while loading data: the old checkpoint, best/ and metrics are
-  // gone, so nothing in the folder can be taken for the new run's.
+  // --force with a run whose data cannot be read: refused by the check before the folder is
+  // touched, so the old run stays whole.
   fs::create_directories(t.file("empty"));
   write_file_atomic(t.file("nodata.yaml"),
                     experiment("none", "data: {kind: fashion_mnist, dir: " + t.file("empty") + "}\n"));
   CHECK(run_unroll({"run", t.file("nodata.yaml"), "--out", run, "--force", "--quiet"}, t.file("force.log")) ==
         kExitFailed);
+  CHECK(read_file(run + "/summary.json") == before);
+  CHECK(fs::exists(run + "/checkpoint/manifest.json"));
+
+  // --force with a run that fails once started (the plugin throws in epoch 2): the old
+  // checkpoint, best/ and metrics are gone, so nothing in the folder can be taken for the new run's.
+  write_file_atomic(t.file("throws.yaml"), experiment("throw"));
+  CHECK(run_unroll({"run", t.file("throws.yaml"), "--out", run, "--force", "--quiet"}, t.file("force2.log")) ==
+        kExitInternal);
   CHECK(summary(run)["status"] == "failed");
-  CHECK_FALSE(fs::exists(run + "/checkpoint"));
-  CHECK_FALSE(fs::exists(run + "/best"));
-  CHECK_FALSE(fs::exists(run + "/metrics.csv"));
-  CHECK_THAT(read_file(run + "/config.yaml"), Catch::Contains("fashion_mnist"));
+  CHECK(nlohmann::json::parse(read_file(run + "/checkpoint/manifest.json"))["epoch"] == 1);  // the new run's
+  CHECK_THAT(read_file(run + "/config.yaml"), Catch::Contains("fault: throw"));
 }
 
 TEST_CASE("a closed stdout (unroll run ... | head -1) neither kills nor fails the run", "[run_failures]") {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "provenance.hpp"
@@ -12,6 +13,7 @@
 #include "unroll/host/check.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/continuation.hpp"
 #include "unroll/host/distributed.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/experiment.hpp"
@@ -37,6 +39,14 @@ std::string default_run_dir(const std::string& name) {
   for (int i = 2; fs::exists(dir); ++i) dir = base + "-" + std::to_string(i);
   return dir;
 }
+// summary.json's stop_reason ("" when there is none).
+std::string summary_stop_reason(const std::string& dir) {
+  try {
+    return nlohmann::json::parse(read_file(dir + "/summary.json")).value("stop_reason", std::string());
+  } catch (const std::exception&) {
+    return "";
+  }
+}
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -53,14 +63,16 @@ int cmd_run(const std::vector<std::string>& args) {
       "check", "validate only: compose, validate every block, load the dataset's shape, estimate memory; write "
                "nothing (exit 0: valid, 1: not)")(
       "resume", po::value<std::string>(),
-      "continue the run in RUN_DIR from its checkpoint (uses RUN_DIR/config.yaml; no FILE)")("file", po::value<std::string>(), "experiment YAML file");
+      "continue the run in RUN_DIR from its checkpoint (uses RUN_DIR/config.yaml; no FILE). With --set, continue "
+      "it with some settings changed, e.g. a completed run for more epochs: --set train.epochs=30")("file", po::value<std::string>(), "experiment YAML file");
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
   if (!parse_args(args, opts, &pos, vm)) return 0;
   const bool resume = vm.count("resume") > 0;
-  if (resume && (vm.count("file") || vm.count("set") || vm.count("out")))
-    throw UsageError("--resume RUN_DIR takes no FILE, --set or --out: the run continues with RUN_DIR/config.yaml");
+  if (resume && (vm.count("file") || vm.count("out")))
+    throw UsageError("--resume RUN_DIR takes no FILE or --out: the run continues in RUN_DIR with RUN_DIR/config.yaml "
+                     "(--set may change " + continuation_allowed_keys() + ")");
   if (!resume && !vm.count("file")) throw UsageError("missing the experiment file: unroll run FILE");
   if (resume && vm.count("check")) throw UsageError("--check validates an experiment FILE; it does not take --resume");
   if (const int t = vm["threads"].as<int>(); t < 0 || t > kMaxThreads)
@@ -81,6 +93,8 @@ int cmd_run(const std::vector<std::string>& args) {
   Experiment exp;
   RunOptions ro;
   std::unique_ptr<RunFolderLock> lock;
+  const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  nlohmann::json continuation;  // a continuation's record (continuation.hpp); null for a plain resume
   if (resume) {
     ro.out_dir = vm["resume"].as<std::string>();
     ro.resume = true;
@@ -92,17 +106,17 @@ int cmd_run(const std::vector<std::string>& args) {
         std::fprintf(stderr, "note: %s\n", fixed.c_str());
     }
     comm.barrier();  // the other ranks read the checkpoint rank 0 may just have recovered
-    if (summary_status(ro.out_dir) == "completed") {
-      std::printf("%s: the run has completed; nothing to resume\n", ro.out_dir.c_str());
-      return kExitCompleted;
-    }
+    const std::string status = summary_status(ro.out_dir);
     // Relative paths in the config (plugins, data files, pretrained runs) are resolved against
     // the folder of the original experiment file, which the checkpoint (and the summary written
     // when the run started) records.
     std::string base_dir;
+    int done = 0;  // epochs the checkpoint holds
     const std::string ckpt = ro.out_dir + "/checkpoint";
     if (fs::exists(ckpt + "/manifest.json")) {
-      base_dir = read_checkpoint(ckpt).base_dir;
+      const Snapshot s = read_checkpoint(ckpt);
+      base_dir = s.base_dir;
+      done = s.progress.epoch;
     } else {
       // Stopped before its first checkpoint: the run starts over in the same folder.
       ro.resume = false;
@@ -110,11 +124,36 @@ int cmd_run(const std::vector<std::string>& args) {
     }
     exp.file = ro.out_dir + "/config.yaml";
     exp.base_dir = base_dir.empty() ? fs::absolute(ro.out_dir).string() : base_dir;
-    exp.config = resolve_experiment(load_yaml_file(exp.file), host, exp.base_dir);
+    const Node root = load_yaml_file(exp.file);
+    const Node before = resolve_experiment(root, host, exp.base_dir);
+    exp.config = before;
+    if (!sets.empty()) {
+      Node edited = root;
+      for (const auto& s : sets) apply_set(edited, s);
+      exp.config = resolve_experiment(edited, host, exp.base_dir);
+    }
+    // A continuation: only settings that leave the checkpoint meaningful may change.
+    const std::vector<ConfigChange> changes = config_changes(before, exp.config);
+    check_continuation(changes, sets);
+    if (!continuation_needed(ro.out_dir, status, summary_stop_reason(ro.out_dir), done, exp.config, changes,
+                             !sets.empty())) {
+      std::printf("%s: the run has completed (%d epochs); nothing to resume. To train it further: unroll run "
+                  "--resume %s --set train.epochs=%d\n", ro.out_dir.c_str(), done, ro.out_dir.c_str(), done + 10);
+      return kExitCompleted;
+    }
+    Preflight pf = preflight_experiment(exp, host);  // before anything in the folder changes
+    ro.data = pf.data;
+    if (!changes.empty()) {
+      ro.continuation = continuation_line(done, status, changes);
+      continuation = continuation_record(done, status, changes);
+    }
     comm.barrier();  // every rank has read the summary before rank 0 marks the run as running
-    if (writer) write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir);
+    if (writer) {
+      if (!changes.empty())
+        write_file_atomic(exp.file, continued_config_text(read_file(exp.file), ro.continuation, exp.config));
+      write_running_summary(ro.out_dir, exp.config.at("name").text(), exp.base_dir, continuation);
+    }
   } else {
-    const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     exp = load_experiment(vm["file"].as<std::string>(), sets, host);
     if (vm.count("check")) {
       std::fputs(check_experiment(exp, host).c_str(), stdout);
@@ -123,6 +162,12 @@ int cmd_run(const std::vector<std::string>& args) {
     if (vm.count("dry-run")) return dry_run(exp, host);  // before the run folder is made
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
     comm.broadcast(ro.out_dir);  // rank 0's timestamped folder: the ranks' clocks may differ
+    // An earlier run in --out is refused (naming it) before the data is read.
+    if (writer && !vm.count("force") && !existing_run_outputs(ro.out_dir).empty()) prepare_run_folder(ro.out_dir, false);
+    // Validation, the data and the memory estimate, before the run folder is made or touched: a
+    // run refused here leaves no trace (and an existing folder as it was).
+    Preflight pf = preflight_experiment(exp, host);
+    ro.data = pf.data;
     if (writer) {
       prepare_run_folder(ro.out_dir, vm.count("force") > 0);
       lock = std::make_unique<RunFolderLock>(ro.out_dir);
@@ -149,6 +194,7 @@ int cmd_run(const std::vector<std::string>& args) {
   // training starts and again with the outcome.
   std::unique_ptr<Provenance> provenance;
   if (writer) provenance = std::make_unique<Provenance>(ro.out_dir, exp, host, [&] { auto c = args; c.insert(c.begin(), "run"); return c; }());
+  if (provenance && !continuation.is_null()) provenance->record("continued", continuation);
   const std::string name = exp.config.at("name").text();
   int code = kExitCompleted;
   try {

@@ -198,6 +198,11 @@ void Provenance::finish(const std::string& status) {
   write();
 }
 
+void Provenance::record(const std::string& key, const nlohmann::json& value) {
+  j_[key] = value;
+  write();
+}
+
 void Provenance::write() const { write_file_atomic(path_, j_.dump(2) + "\n"); }
 
 }  // namespace unroll::cli

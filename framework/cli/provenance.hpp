@@ -30,6 +30,8 @@ class Provenance {
              const std::vector<std::string>& command_line);
   /// Record the end: status "completed", "interrupted" or "failed".
   void finish(const std::string& status);
+  /// Add `key` to the record and write it (a continuation's changes: "continued").
+  void record(const std::string& key, const nlohmann::json& value);
 
  private:
   void write() const;

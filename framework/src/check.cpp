@@ -1,33 +1,58 @@
 #include "unroll/host/check.hpp"
 
 #include "unroll/error.hpp"
+#include "unroll/host/config.hpp"
 #include "unroll/host/memory_estimate.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
 
 namespace unroll {
 
-std::string check_experiment(const Experiment& exp, PluginHost& host) {
+namespace {
+// Every initializer block of every parameter — a layer's `init`, and the per-block ones such as a
+// cell's `params: {b: {blocks: {f: ...}}}`, which the layer's schema sees only as a mapping — is
+// validated and built here, so a typo in one is an error at its file:line:column before the run
+// starts, not when the model is initialized. Nothing is filled (that is the run's work).
+void check_initializers(Model& model, const PluginHost& host, uint64_t seed, const std::string& base_dir) {
+  auto check = [&](const std::string& name, const Node& block) {
+    if (block.is_null()) return;
+    HostBuildContext ctx(host, name, 0, seed, base_dir);
+    host.build<Initializer>(Kind::Initializer, validate_component(block, Kind::Initializer, host), ctx);
+  };
+  for (Param* p : model.params()) {
+    check(p->name, p->init);
+    for (const InitBlock& b : p->blocks) check(p->name + "[" + b.block + "]", b.init);
+  }
+}
+}  // namespace
+
+Preflight preflight_experiment(const Experiment& exp, PluginHost& host) {
   const Node& cfg = exp.config;
   const uint64_t seed = static_cast<uint64_t>(cfg.at("seed").as_int().value_or(1));
   HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
-  const auto data = host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
+  Preflight pf;
+  pf.data = host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
+  const auto& data = pf.data;
   const DatasetInfo info = data->info();
   const MemoryEstimate mem = estimate_memory(cfg, info, host);
   check_memory(mem, available_memory(), cfg);
   // It fits, so build it (layers check their own options and sizes as they are made) and make
   // the trainer's check of its output against the dataset.
-  const Model model(cfg.at("model"), info.input_size, host, seed, exp.base_dir);
+  Model model(cfg.at("model"), info.input_size, host, seed, exp.base_dir);
+  check_initializers(model, host, seed, exp.base_dir);
   const int out = model.output_size();
   if (out != info.output_size)
     throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(out) + " features, but dataset '" +
                 cfg.at("data").at("kind").text() + "' has " + std::to_string(info.output_size) +
                 (info.labels ? " classes" : " target features") + " (set the last layer's units to " +
                 std::to_string(info.output_size) + ")");
-  return exp.file + ": valid\n  data: " + cfg.at("data").at("kind").text() + ", " +
+  pf.report = exp.file + ": valid\n  data: " + cfg.at("data").at("kind").text() + ", " +
          std::to_string(data->size(Split::Train)) + " training samples, " + std::to_string(info.steps) +
          " step(s) of " + std::to_string(info.input_size) + " features, " + std::to_string(info.output_size) +
          " outputs\n  memory estimate:\n" + mem.text();
+  return pf;
 }
+
+std::string check_experiment(const Experiment& exp, PluginHost& host) { return preflight_experiment(exp, host).report; }
 
 }  // namespace unroll

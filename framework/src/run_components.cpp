@@ -28,12 +28,13 @@ void check_param_selection(const Node& block, const std::vector<Param*>& params)
 }
 }  // namespace
 
-RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed) {
+RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
+                               std::shared_ptr<Dataset> data) {
   const Node& cfg = exp.config;
   RunComponents c;
   HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
   marker::set_phase("load data");  // for a failure report (run_marker.hpp)
-  c.data = host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
+  c.data = data ? std::move(data) : host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
   c.info = c.data->info();
   marker::set_phase("build");
   const DatasetInfo& info = c.info;

@@ -33,7 +33,8 @@ struct RunComponents {
 };
 
 /// Build every component of `exp` with the experiment seed.
-RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed);
+RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
+                               std::shared_ptr<Dataset> data = nullptr);
 
 /// The samples of a run (indices into the dataset's splits).
 struct SampleSplit {

@@ -139,7 +139,19 @@ std::string clean_interrupted_writes(const std::string& dir) {
   return note;
 }
 
-void write_running_summary(const std::string& dir, const std::string& name, const std::string& base_dir) {
+nlohmann::json recorded_continuations(const std::string& dir) {
+  try {
+    const auto j = nlohmann::json::parse(read_file(dir + "/summary.json"));
+    if (j.contains("continued") && j["continued"].is_array()) return j["continued"];
+  } catch (const std::exception&) {
+  }
+  return nlohmann::json::array();
+}
+
+void write_running_summary(const std::string& dir, const std::string& name, const std::string& base_dir,
+                           const nlohmann::json& continuation) {
+  nlohmann::json continued = recorded_continuations(dir);
+  if (!continuation.is_null()) continued.push_back(continuation);
   nlohmann::ordered_json j;
   j["name"] = name;
   j["status"] = "running";
@@ -149,6 +161,7 @@ void write_running_summary(const std::string& dir, const std::string& name, cons
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   j["started"] = stamp;
   j["base_dir"] = base_dir;
+  if (!continued.empty()) j["continued"] = continued;
   write_file_atomic(dir + "/summary.json", j.dump(2) + "\n");
 }
 

@@ -13,6 +13,7 @@
 #include "metrics_table.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/files.hpp"
+#include "unroll/host/run_folder.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -112,6 +113,8 @@ void RunOutputs::write_summary(const RunSummary& s, const MetricsTable& table) {
       if (std::isfinite(rows.back()[i])) fin[columns[i]] = rows.back()[i];
   for (const auto& [k, v] : s.test) fin[k] = v;
   j["final"] = fin;
+  // A continued run's history (continuation.hpp), from the summary this one replaces.
+  if (const nlohmann::json continued = recorded_continuations(dir_); !continued.empty()) j["continued"] = continued;
   write_file_atomic(dir_ + "/summary.json", j.dump(2) + "\n");
 }
 

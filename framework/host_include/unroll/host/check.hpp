@@ -1,19 +1,35 @@
 #pragma once
-// `unroll run FILE --check`: everything a run does before it trains, and nothing it writes.
+// The pre-flight check of `unroll run`: everything a run does before it trains, and nothing it
+// writes. `run FILE --check` is this check alone; `run FILE --dry-run` is this check plus the
+// model summary; a plain `run` makes the same check before it creates or touches the run folder,
+// so that a run refused by validation, its data or the memory estimate leaves no trace.
+#include <memory>
 #include <string>
 
 #include "unroll/host/experiment.hpp"
 
 namespace unroll {
 
+class Dataset;
 class PluginHost;
+
+/// What the check built and found.
+struct Preflight {
+  /// The dataset, built once: the run that follows trains on it rather than reading its files
+  /// again (a supervised run's child inherits it across the fork).
+  std::shared_ptr<Dataset> data;
+  /// The short report --check prints: data shape and the memory estimate per layer.
+  std::string report;
+};
 
 /// Check a loaded experiment (load_experiment has composed it and validated every block) as far
 /// as a run would before training: build the dataset (reading its files, so a missing or
 /// malformed data file is reported), estimate the memory the model needs (check_memory refuses
 /// what does not fit in MemAvailable), then build the model and check its output against the
-/// dataset's classes or targets. Writes nothing. Returns a short report (data shape, the memory estimate per
-/// layer); throws Error on the first problem.
+/// dataset's classes or targets. Writes nothing; throws Error on the first problem.
+Preflight preflight_experiment(const Experiment& exp, PluginHost& host);
+
+/// preflight_experiment's report (what `unroll run FILE --check` prints).
 std::string check_experiment(const Experiment& exp, PluginHost& host);
 
 }  // namespace unroll

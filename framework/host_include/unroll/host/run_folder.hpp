@@ -1,6 +1,7 @@
 #pragma once
 // The run folder's life cycle before training starts: refusing to overwrite a previous run,
 // clearing one on --force, and a lock so that two processes never write the same folder.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -51,8 +52,14 @@ std::string clean_interrupted_writes(const std::string& dir);
 
 /// Write DIR/summary.json with status "running" (and the pid, start time and the folder that
 /// relative paths resolve against): a run that dies without recording its end still says that
-/// it never finished.
-void write_running_summary(const std::string& dir, const std::string& name, const std::string& base_dir);
+/// it never finished. The `continued` list of the summary it replaces is kept, with
+/// `continuation` (continuation.hpp) appended unless it is null.
+void write_running_summary(const std::string& dir, const std::string& name, const std::string& base_dir,
+                           const nlohmann::json& continuation = nullptr);
+
+/// The `continued` list of DIR/summary.json: one record per continuation of the run (an empty
+/// array when there is none or the summary is unreadable). Every summary.json written keeps it.
+nlohmann::json recorded_continuations(const std::string& dir);
 
 /// The base_dir recorded by write_running_summary (kept by later summaries written on failure),
 /// "" when there is none: what a run stopped before its first checkpoint resolves paths against.

@@ -10,6 +10,7 @@
 // the loss of the k1 new steps is back-propagated through the k2-step window, followed by an
 // update. docs/bptt.md explains it with a picture.
 #include <map>
+#include <memory>
 #include <string>
 
 #include "unroll/host/experiment.hpp"
@@ -17,6 +18,7 @@
 namespace unroll {
 
 class PluginHost;
+class Dataset;
 
 struct RunOptions {
   std::string out_dir;   // run folder; created if missing
@@ -25,6 +27,12 @@ struct RunOptions {
   /// Continue the run in out_dir from out_dir/checkpoint: parameters, buffers, optimizer and
   /// schedule state and the trainer's progress are restored, metrics.csv and log.txt continue.
   bool resume = false;
+  /// The dataset the pre-flight check built (check.hpp), so its files are read once; null: the
+  /// trainer builds it.
+  std::shared_ptr<Dataset> data;
+  /// A continuation's line for log.txt (continuation.hpp); empty for a plain resume. The
+  /// checkpoint's config then differs from config.yaml on purpose, and is not warned about.
+  std::string continuation;
 };
 
 struct RunResult {

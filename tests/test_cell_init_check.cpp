@@ -1,0 +1,76 @@
+// A cell's init blocks (`params: {b: {init: ..., blocks: {f: ...}}}` of a `kind: cell` layer)
+// are checked before a run starts — by `unroll run FILE --check` and by the check every run makes
+// before its folder is made — with their file:line:column, not when the model is first
+// initialized. The cell layer's schema sees `params` only as a mapping, so the check builds the
+// model and validates every parameter's initializer blocks (check.cpp).
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "spawn.hpp"
+#include "support.hpp"
+#include "unroll/host/check.hpp"
+#include "unroll/host/experiment.hpp"
+#include "unroll/files.hpp"
+#include "unroll/host/run_failure.hpp"
+
+namespace fs = std::filesystem;
+using namespace unroll;
+using Catch::Contains;
+
+namespace {
+
+// An MGU on delayed recall; INIT_F is the forget-gate bias block's initializer (line 6).
+std::string experiment(const std::string& init_f, const std::string& w = "") {
+  return "name: mgu\n"
+         "data: {kind: delayed_recall, alphabet: 3, length: 4, lag: 1, samples: 32, test_samples: 8}\n"
+         "model:\n"
+         "  - kind: cell\n"
+         "    units: 4\n"
+         "    params: {W: " + w + ", U: , b: {blocks: {f: " + init_f + "}}}\n"
+         "    step:\n"
+         "      f: \"sigmoid(W_f x + U_f h + b_f)\"\n"
+         "      h: \"(1 - f) * h + f * tanh(W_h x + U_h (f * h) + b_h)\"\n"
+         "  - {kind: dense, units: 3}\n"
+         "train: {epochs: 1, batch: 8, threads: 1}\n";
+}
+
+std::string check_error(const testing::TempDir& t, const std::string& text) {
+  write_file_atomic(t.file("exp.yaml"), text);
+  const Experiment e = load_experiment(t.file("exp.yaml"), {}, testing::host());  // the schema passes it
+  try {
+    check_experiment(e, testing::host());
+  } catch (const Error& err) {
+    return err.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("a cell's init blocks are validated before the run starts, at their file:line:column", "[cells][input]") {
+  testing::TempDir t;
+  CHECK(check_error(t, experiment("{kind: constant, value: 1}")) == "no error");
+  // An unknown initializer kind in a per-block init: its place, and the nearest kind.
+  const std::string kind = check_error(t, experiment("{kind: constnt, value: 1}"));
+  CHECK_THAT(kind, Contains("exp.yaml:6:") && Contains("unknown initializer kind 'constnt'") &&
+                       Contains("did you mean 'constant'?"));
+  // An unknown option of a block's initializer, and a bad value.
+  CHECK_THAT(check_error(t, experiment("{kind: constant, valu: 1}")), Contains("exp.yaml:6:") && Contains("value"));
+  CHECK_THAT(check_error(t, experiment("{kind: uniform, low: 1, high: x}")), Contains("exp.yaml:6:"));
+  // A whole-parameter init of a cell parameter, the same.
+  CHECK_THAT(check_error(t, experiment("{kind: constant, value: 1}", "{init: {kind: xavier_unifrom}}")),
+             Contains("exp.yaml:6:") && Contains("did you mean 'xavier_uniform'?"));
+  // A block the equations do not use: its name, and the blocks there are.
+  std::string unused = experiment("{kind: constant, value: 1}");
+  unused.replace(unused.find("{f: "), 4, "{g: ");
+  CHECK_THAT(check_error(t, unused), Contains("exp.yaml:6:") && Contains("no block 'g'"));
+
+  // `unroll run` refuses it the same way, and leaves no run folder.
+  write_file_atomic(t.file("bad.yaml"), experiment("{kind: constnt, value: 1}"));
+  CHECK(testing::run_unroll({"run", t.file("bad.yaml"), "--out", t.file("run"), "--quiet"}, t.file("run.log")) ==
+        kExitFailed);
+  CHECK_THAT(read_file(t.file("run.log")), Contains("bad.yaml:6:") && Contains("constnt"));
+  CHECK_FALSE(fs::exists(t.file("run")));
+  CHECK(testing::run_unroll({"run", t.file("bad.yaml"), "--check"}, t.file("check.log")) == kExitFailed);
+  CHECK_THAT(read_file(t.file("check.log")), Contains("bad.yaml:6:"));
+}
