@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "layer_check.hpp"
 #include "unroll/gradcheck.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -125,6 +126,73 @@ void fill_normal(Matrix& m, Rng& rng, double std) {
   for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = static_cast<Scalar>(rng.normal(0, std));
 }
 
+// ---------------------------------------------------------------- options other than the defaults
+
+bool in_range(const OptionSpec& o, double v) {
+  if (!std::isfinite(v)) return false;
+  if (o.min_exclusive ? !(v > o.min) : !(v >= o.min)) return false;
+  return o.max_exclusive ? v < o.max : v <= o.max;
+}
+
+// Values other than the default for an option whose schema bounds them: the other choices, the
+// other boolean, a number inside a declared range. Options without a declared range or choices
+// are left at their defaults (nothing says which values are meant to work).
+std::vector<std::string> other_values(const OptionSpec& o) {
+  std::vector<std::string> out;
+  const bool bounded = std::isfinite(o.min) || std::isfinite(o.max);
+  switch (o.type) {
+    case OptType::Bool: out.push_back(o.default_yaml == "true" ? "false" : "true"); break;
+    case OptType::Choice:
+      for (const auto& c : o.choices)
+        if (c != o.default_yaml && out.size() < 3) out.push_back(c);
+      break;
+    case OptType::Int: {
+      if (!bounded || o.default_yaml.empty()) break;
+      const long long d = std::stoll(o.default_yaml);
+      for (long long v : {d + 1, d - 1, 2 * d})
+        if (v != d && in_range(o, static_cast<double>(v))) {
+          out.push_back(std::to_string(v));
+          break;
+        }
+      break;
+    }
+    case OptType::Float: {
+      if (!bounded || o.default_yaml.empty()) break;
+      const double d = std::stod(o.default_yaml);
+      const double mid = std::isfinite(o.min) && std::isfinite(o.max) ? (o.min + o.max) / 2 : NAN;
+      for (double v : {2 * d, d / 2, d + 1, d - 1, mid, o.min + 1, o.max - 1})
+        if (v != d && in_range(o, v)) {
+          out.push_back(num(v));
+          break;
+        }
+      break;
+    }
+    default: break;
+  }
+  return out;
+}
+
+// The validated block with one option changed, for each option other_values() gives values for
+// (at most 8 in all, in declared order).
+std::vector<std::pair<std::string, Node>> option_variants(const Registry::Entry& e, const Node& block,
+                                                          const PluginHost& host) {
+  std::vector<std::pair<std::string, Node>> out;
+  for (const auto& o : e.schema.options()) {
+    if (o.required) continue;  // minimal_block made its value up already
+    for (const std::string& v : other_values(o)) {
+      if (out.size() == 8) return out;
+      Node b = block;
+      b.set(o.name, parse_yaml(v, "<check-plugin: " + e.schema.name() + "." + o.name + ">"));
+      try {
+        out.emplace_back(o.name + "=" + v, validate_component(b, e.kind, host));
+      } catch (const Error&) {
+        // The value passes the option's own range but not a rule between options: not a variant.
+      }
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- per kind
 
 void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost& host, const Node& block) {
@@ -165,6 +233,7 @@ void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost
     if (!r.ok) {
       out.status = Status::Fail;
       detail += ", " + std::to_string(r.failures) + " wrong; worst " + r.worst;
+      if (const std::string per = r.tensor_summary(); !per.empty()) detail += "; per tensor: " + per;
     }
     if (r.checked == 0) {
       out.status = Status::Fail;
@@ -180,6 +249,16 @@ void check_layer(ComponentCheck& out, const Registry::Entry& e, const PluginHost
   if (!finite(y.data)) {
     out.status = Status::Fail;
     detail += "; eval-mode output is not finite";
+  }
+  // The recurrent state contract, and the same numbers for any thread count.
+  std::vector<std::string> problems = check_recurrent_state(*layer);
+  if (layer->is_recurrent() && problems.empty()) detail += "; state carry, set_state/state_at ok";
+  const std::vector<std::string> thread_problems = check_thread_counts(*layer);
+  if (thread_problems.empty()) detail += "; 1 and 2 threads agree";
+  problems.insert(problems.end(), thread_problems.begin(), thread_problems.end());
+  for (const std::string& p : problems) {
+    out.status = Status::Fail;
+    detail += "; " + p;
   }
   out.error = worst;
   out.detail = "gradients " + detail;
@@ -204,7 +283,7 @@ void check_loss(ComponentCheck& out, const Registry::Entry& e, const PluginHost&
       detail += std::to_string(r.checked) + " elements, relative error " + num(r.relative_error);
       if (!r.ok) {
         out.status = Status::Fail;
-        detail += ", " + std::to_string(r.failures) + " wrong; worst " + r.worst;
+        detail += ", " + std::to_string(r.failures) + " wrong; worst " + r.worst + "; " + r.tensor_summary();
       }
     } catch (const Error& err) {
       detail += std::string("not supported (") + err.what() + ")";
@@ -566,6 +645,52 @@ PluginCheckReport check_plugin(const std::string& library, const std::vector<std
 
 namespace {
 
+void run_checks(ComponentCheck& c, const Registry::Entry& e, const PluginHost& host, const Node& block) {
+  switch (e.kind) {
+    case Kind::Layer: check_layer(c, e, host, block); break;
+    case Kind::Loss: check_loss(c, e, host, block); break;
+    case Kind::Optimizer: check_optimizer(c, host, block); break;
+    case Kind::Initializer: check_initializer(c, host, block); break;
+    case Kind::Schedule: check_schedule(c, host, block); break;
+    case Kind::Regularizer: check_regularizer(c, host, block); break;
+    case Kind::Dataset: check_dataset(c, e, host, block); break;
+  }
+}
+
+// The same checks with one option at a time moved off its default: a backward that is right
+// only at the default (a forgotten factor of an option) fails here.
+void check_other_options(ComponentCheck& c, const Registry::Entry& e, const PluginHost& host, const Node& block) {
+  const auto variants = option_variants(e, block, host);
+  if (variants.empty()) return;
+  std::string passed, refused;
+  for (const auto& [label, b] : variants) {
+    ComponentCheck v;
+    v.kind = c.kind;
+    v.name = c.name;
+    try {
+      run_checks(v, e, host, b);
+    } catch (const Skip&) {
+      continue;
+    } catch (const Error&) {
+      // A clear refusal of a combination (nesterov without momentum) is the component's right.
+      refused += (refused.empty() ? "" : ", ") + label;
+      continue;
+    } catch (const std::exception& ex) {
+      v.status = Status::Fail;
+      v.detail = std::string("threw: ") + ex.what();
+    }
+    if (v.status == Status::Fail) {
+      c.status = Status::Fail;
+      c.detail += "; with " + label + ": " + v.detail;
+    } else {
+      passed += (passed.empty() ? "" : ", ") + label;
+      c.error = std::max(c.error, v.error);
+    }
+  }
+  if (!passed.empty()) c.detail += "; also passes with " + passed;
+  if (!refused.empty()) c.detail += "; refuses " + refused + " with an error";
+}
+
 PluginCheckReport check_loaded(const PluginHost& host, const std::string& where) {
   PluginCheckReport rep;
 
@@ -585,15 +710,8 @@ PluginCheckReport check_loaded(const PluginHost& host, const std::string& where)
         continue;
       }
       const Node block = minimal_block(*e, host);
-      switch (e->kind) {
-        case Kind::Layer: check_layer(c, *e, host, block); break;
-        case Kind::Loss: check_loss(c, *e, host, block); break;
-        case Kind::Optimizer: check_optimizer(c, host, block); break;
-        case Kind::Initializer: check_initializer(c, host, block); break;
-        case Kind::Schedule: check_schedule(c, host, block); break;
-        case Kind::Regularizer: check_regularizer(c, host, block); break;
-        case Kind::Dataset: check_dataset(c, *e, host, block); break;
-      }
+      run_checks(c, *e, host, block);
+      if (c.status == Status::Pass) check_other_options(c, *e, host, block);
     } catch (const Skip& s) {
       c.status = Status::Skip;
       c.detail = "skipped: " + s.why;
