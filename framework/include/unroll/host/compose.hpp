@@ -25,8 +25,10 @@ Node load_composed(const std::string& path);
 void merge_into(Node& base, const Node& over);
 
 /// Set the value at PATH ("optimizer.momentum", "model[2].rate", "model[2]") inside ROOT:
-/// a null VALUE removes the map key or list element; index == size appends. Missing maps on
-/// the way are created. VALUE keeps its own location; its key location becomes WHERE, which
+/// a null VALUE removes the map key or list element; index == size appends. A mapping VALUE
+/// written onto a mapping (a map key or a list element) merges into it as merge_into does (a
+/// different `kind` replaces the block; a list element written as a bare kind, `- relu`, is the
+/// block {kind: relu}); any other VALUE replaces. Missing maps on the way are created. VALUE keeps its own location; its key location becomes WHERE, which
 /// also prefixes errors (bad index, path through a scalar).
 void set_path(Node& root, const std::string& path, Node value, const SourceLoc& where);
 
