@@ -5,6 +5,7 @@
 #include "support.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/experiment.hpp"
+#include "unroll/host/plugin_host.hpp"
 
 using namespace unroll;
 using Catch::Matchers::Contains;
@@ -88,6 +89,29 @@ TEST_CASE("an unknown component kind lists the kinds that exist", "[config]") {
                       Contains("known layers:") && Contains("dense") && Contains("relu"));
   CHECK_THAT(error_of(replace(kGood, "kind: sgd", "kind: lbfgs")), Contains("known optimizers:") && Contains("adam"));
   CHECK_THAT(error_of(replace(kGood, "kind: cross_entropy", "kind: hinge")), Contains("known losses:"));
+}
+
+TEST_CASE("an unknown component kind says which plugin folders were searched and how to add one", "[config]") {
+  // The user wrote a cell from their own plugin and forgot `plugins:`.
+  const std::string msg = error_of(replace(kGood, "kind: tanh", "kind: my_mgu"));
+  INFO(msg);
+  CHECK_THAT(msg, Contains("exp.yaml:6:12") && Contains("unknown layer kind 'my_mgu'") && Contains("known layers:"));
+  CHECK_THAT(msg, Contains("plugin folders searched: " + unroll::PluginHost::builtin_dir().string()));
+  CHECK_THAT(msg, Contains("UNROLL_PLUGIN_PATH"));
+  CHECK_THAT(msg, Contains("plugins: [build/libmy_plugin.so]") && Contains("relative to the experiment file") &&
+                      Contains("--plugin-dir DIR"));
+  // A library loaded by path is listed too: it was looked in, and the component is not there.
+  testing::TempDir dir;
+  const std::string fixture = std::string(UNROLL_BINARY_DIR) + "/test_plugins/libunroll_fixture_good_plugin.so";
+  const std::string text = "plugins: [" + fixture + "]\n" + replace(kGood, "kind: tanh", "kind: my_mgu");
+  unroll::PluginHost host;
+  host.load_default();
+  try {
+    load_experiment(write(dir, text), {}, host);
+    FAIL("the unknown kind was accepted");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Contains("libraries loaded by path: " + fixture));
+  }
 }
 
 TEST_CASE("structural mistakes are named", "[config]") {

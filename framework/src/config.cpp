@@ -230,7 +230,8 @@ Node validate_component(const Node& block, Kind kind, const PluginHost& host, co
     auto names = host.registry().names(kind);
     std::string hint = nearest(k->text(), names);
     throw Error(k->loc().str() + ": unknown " + what + " kind '" + k->text() + "'" +
-                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; known " + kind_plural(kind) + ": " + (names.empty() ? "none (no plugin providing one is loaded)" : join(names)));
+                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; known " + kind_plural(kind) + ": " + (names.empty() ? "none (no plugin providing one is loaded)" : join(names)) +
+                host.search_note());
   }
   std::vector<const Schema*> schemas{&e->schema};
   if (extra) schemas.push_back(extra);
