@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "unroll/error.hpp"
-#include "unroll/host/config.hpp"
+#include "unroll/host/yaml_reader.hpp"
 
 namespace fs = std::filesystem;
 
@@ -219,6 +219,17 @@ void set_path(Node& root, const std::string& path, Node value, const SourceLoc& 
 }
 
 void absolutize_paths(Node& node) { absolutize(node, ""); }
+
+void apply_set(Node& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error("--set " + assignment + ": expected PATH=VALUE, e.g. --set optimizer.lr=0.1");
+  const SourceLoc origin{"--set " + assignment, 0, 0};
+  Node value = parse_yaml(assignment.substr(eq + 1), origin.file);
+  value.set_loc(origin);
+  set_path(root, assignment.substr(0, eq), std::move(value), origin);  // the same rules as path keys in files
+}
+
 
 Node load_composed(const std::string& path) {
   std::vector<fs::path> chain;

@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "unroll/host/config.hpp"
 #include "unroll/plugin.hpp"
 
 namespace fs = std::filesystem;
@@ -91,9 +90,9 @@ void PluginHost::load_library(const fs::path& path_in) {
   loaded_.push_back(where);
 }
 
+void PluginHost::load_directory(const fs::path& dir) {
   const std::string where = fs::absolute(dir).lexically_normal().string();
   if (std::find(searched_.begin(), searched_.end(), where) == searched_.end()) searched_.push_back(where);
-void PluginHost::load_directory(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw Error("plugin folder " + dir.string() + " does not exist");
   std::vector<fs::path> libs;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -122,12 +121,13 @@ std::vector<fs::path> PluginHost::search_path(const std::vector<std::string>& ex
 }
 
 void PluginHost::load_default(const std::vector<std::string>& extra_dirs) {
-  for (const auto& d : search_path({}))
+  for (const auto& d : search_path({})) {
+    if (fs::is_directory(d)) load_directory(d);
     else searched_.push_back(fs::absolute(d).lexically_normal().string() + " (absent)");
   }
-    if (fs::is_directory(d)) load_directory(d);
   for (const auto& d : extra_dirs) load_directory(d);
 }
+
 std::string PluginHost::search_note() const {
   std::string folders, own;
   for (const auto& d : searched_) folders += (folders.empty() ? "" : ", ") + d;
@@ -144,7 +144,6 @@ std::string PluginHost::search_note() const {
          "or add DIR to UNROLL_PLUGIN_PATH (':'-separated)";
 }
 
-
 const Registry::Entry& PluginHost::entry(Kind kind, const std::string& name) const {
   if (const auto* e = registry_.find(kind, name)) return *e;
   std::string known;
@@ -160,10 +159,6 @@ HostBuildContext::HostBuildContext(const PluginHost& host, std::string name_, in
   input_size = input_size_;
   seed = seed_;
   base_dir = std::move(base_dir_);
-}
-
-std::shared_ptr<Schedule> HostBuildContext::make_schedule(const Node& block) {
-  return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
 }
 
 }  // namespace unroll

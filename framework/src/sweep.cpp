@@ -20,6 +20,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/host/files.hpp"
 #include "unroll/host/child_process.hpp"
@@ -163,7 +164,6 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   if (const Node* t = sweep.find("threads_per_run"); t && !t->is_null())
     spec.threads_per_run = positive_int(*t, "threads_per_run");
 
-  absolutize_paths(root);
   // The base variant's name: its run folder and its row in the report ("base" unless named).
   std::string base_name = "base";
   if (const Node* b = sweep.find("base_name"); b && !b->is_null()) {
@@ -172,6 +172,7 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
     base_name = b->text();
   }
 
+  absolutize_paths(root);
   std::vector<Draft> drafts;
   drafts.push_back({base_name, "", root});
 
@@ -219,10 +220,10 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   if (const Node* named = sweep.find("variants"); named && !named->is_null()) {
     if (!named->is_map()) throw Error(named->loc().str() + ": 'variants' expects a mapping NAME: {overrides ...}");
     for (const auto& [name, over] : named->entries()) {
-      if (!over.is_map())
       if (name == base_name)
         throw Error(over.key_loc().str() + ": variant '" + name + "' has the name of the base variant; rename it" +
                     (base_name == "base" ? " or name the base otherwise (base_name: ...)" : " or change base_name"));
+      if (!over.is_map())
         throw Error(over.loc().str() + ": variant '" + name + "' expects a mapping of overrides, e.g. {optimizer.lr: 0.01}");
       Draft d{name, over.key_loc().str(), root};
       Node o = over;
@@ -244,10 +245,15 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
     Variant v;
     v.name = d.name;
     v.origin = d.origin;
+    const std::string which = "variant '" + d.name + "'" + (d.origin.empty() ? "" : " (" + d.origin + ")") + ": ";
     try {
       v.config = resolve_experiment(d.tree, host, base_dir);
+    } catch (const ConfigErrors& e) {  // every error of the variant, each naming it
+      std::vector<std::string> named;
+      for (const auto& m : e.messages()) named.push_back(which + m);
+      throw ConfigErrors(named, e.more());
     } catch (const Error& e) {
-      throw Error("variant '" + d.name + "'" + (d.origin.empty() ? "" : " (" + d.origin + ")") + ": " + e.what());
+      throw Error(which + e.what());
     }
     if (v.config.at("name").text().empty())
       v.config.set("name", Node::scalar(fs::path(file).stem().string(), SourceLoc{"file name", 0, 0}));

@@ -20,7 +20,7 @@
 #include <unordered_set>
 
 #include "unroll/error.hpp"
-#include "unroll/host/config.hpp"
+#include "unroll/host/yaml_reader.hpp"
 
 namespace unroll {
 

@@ -32,6 +32,10 @@ void merge_into(Node& base, const Node& over);
 /// also prefixes errors (bad index, path through a scalar).
 void set_path(Node& root, const std::string& path, Node value, const SourceLoc& where);
 
+/// Apply `path=value` (e.g. "optimizer.lr=0.1", "model[2].rate=0.3", "model[2]=null"): the value
+/// is parsed as YAML; the location of the new node is the --set text.
+void apply_set(Node& root, const std::string& assignment);
+
 /// True when KEY is a path (contains '.' or '[') rather than a plain mapping key.
 bool is_path_key(const std::string& key);
 

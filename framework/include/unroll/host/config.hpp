@@ -1,11 +1,12 @@
 #pragma once
-// Reading experiments: YAML text -> Node tree (with file:line:column on every node), schema
-// validation with "did you mean", defaults, --set overrides.
-#include <cstddef>
+// Reading experiments: YAML text -> Node tree (with file:line:column on every node), and schema
+// validation with "did you mean" and defaults. (--set overrides and `extends:` are composition:
+// compose.hpp.)
 #include <string>
 #include <vector>
 
 #include "unroll/config_node.hpp"
+#include "unroll/host/yaml_reader.hpp"  // parse_yaml, load_yaml_file: most users of validation read YAML too
 #include "unroll/names.hpp"  // nearest(), for did-you-mean hints
 #include "unroll/registry.hpp"
 #include "unroll/schema.hpp"
@@ -13,36 +14,26 @@
 namespace unroll {
 
 class PluginHost;
+class Diagnostics;
 
-/// Limits of the YAML reader, far above any real experiment and far below what exhausts the
-/// stack or memory: nesting depth, values in all, values copied by alias expansion, file size.
-inline constexpr std::size_t kMaxYamlDepth = 64;
-inline constexpr std::size_t kMaxYamlValues = 4'000'000;
-inline constexpr std::size_t kMaxYamlAliasValues = 100'000;
-inline constexpr std::size_t kMaxYamlBytes = 16u << 20;
-
-/// Parse the first YAML document of `text`; `file` is the name used in locations. Syntax
-/// errors, self-referencing aliases, alias expansion beyond kMaxYamlAliasValues, nesting beyond
-/// kMaxYamlDepth, merge keys (`<<:`, not supported) and duplicate keys throw Error with
-/// file:line:column.
-Node parse_yaml(const std::string& text, const std::string& file);
-/// Read and parse a file. Error names the file when it cannot be read, is a directory, is not a
-/// regular file (a FIFO or a device is refused without reading it) or exceeds kMaxYamlBytes.
-Node load_yaml_file(const std::string& path);
 /// YAML text of a node (block style), for config.yaml.
 std::string to_yaml(const Node& node);
 
 /// Validate a component block ({kind: NAME, ...}) of the given kind against its plugin's
-/// schema: unknown kind (lists known ones), unknown keys (did you mean), types, ranges, choices,
-/// nested component blocks recursively. `extra` declares host-level keys allowed in this block
+/// schema: unknown kind (lists known ones and the plugin folders searched), unknown keys (did you
+/// mean), types, ranges, choices, nested component blocks recursively. Throws every error of the
+/// block at once (ConfigErrors, diagnostics.hpp). `extra` declares host-level keys allowed in this block
 /// besides the schema's (e.g. a layer's `name`). Returns the block with every default filled in.
 Node validate_component(const Node& block, Kind kind, const PluginHost& host, const Schema* extra = nullptr);
 
 /// Validate a plain block against a schema (no `kind` key): the same checks, defaults filled.
 Node validate_block(const Node& block, const Schema& schema, const PluginHost* host = nullptr);
 
-/// Apply `path=value` (e.g. "optimizer.lr=0.1", "model[2].rate=0.3", "model[2]=null"): the value
-/// is parsed as YAML; the location of the new node is the --set text.
-void apply_set(Node& root, const std::string& assignment);
+/// The same two, adding every error to `diag` instead of throwing (validation goes on with the
+/// next key); the returned block is complete only when no error was added.
+Node validate_component(const Node& block, Kind kind, const PluginHost& host, Diagnostics& diag,
+                        const Schema* extra = nullptr);
+Node validate_block(const Node& block, const Schema& schema, const PluginHost* host, Diagnostics& diag);
+
 
 }  // namespace unroll
