@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "layer_check.hpp"
+#include "thread_pool.hpp"
+#include "unroll/host/trainer.hpp"
 #include "unroll/gradcheck.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -124,6 +126,36 @@ bool finite(const Matrix& m) { return m.allFinite(); }
 
 void fill_normal(Matrix& m, Rng& rng, double std) {
   for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = static_cast<Scalar>(rng.normal(0, std));
+}
+
+// f() run with 1 thread, with 2, and with 2 again (the thread count found is restored): what an
+// optimizer step or a loss computes may not depend on the split beyond float rounding, and may
+// not change between two runs with the same count. Returns the problems found (none: empty).
+template <class F>
+std::vector<std::string> compare_thread_counts(F&& f) {
+  const int before = pool::threads();
+  std::vector<Matrix> one, two, again;
+  try {
+    configure_threads(1);
+    one = f();
+    configure_threads(2);
+    two = f();
+    again = f();
+  } catch (...) {
+    configure_threads(before);
+    throw;
+  }
+  configure_threads(before);
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < one.size(); ++i) {
+    const double scale = 1 + one[i].cwiseAbs().maxCoeff();
+    const double d12 = (one[i] - two[i]).cwiseAbs().maxCoeff(), d22 = (two[i] - again[i]).cwiseAbs().maxCoeff();
+    if (!(d12 <= 1e-5 * scale))
+      problems.push_back("threads: result " + std::to_string(i) + " with 2 threads differs from 1 thread by " + num(d12));
+    if (d22 != 0)
+      problems.push_back("threads: two runs with 2 threads differ by " + num(d22) + " in result " + std::to_string(i));
+  }
+  return problems;
 }
 
 // ---------------------------------------------------------------- options other than the defaults
@@ -293,6 +325,38 @@ void check_loss(ComponentCheck& out, const Registry::Entry& e, const PluginHost&
     out.status = Status::Fail;
     detail += "; the loss accepts neither labels nor values";
   }
+  // A wide batch (10 x 4096 scores: element-wise work is split) with 1 and 2 threads: the loss
+  // and its gradient.
+  for (bool labels : {true, false}) {
+    Rng rng(19);
+    Matrix scores(10, 4096);
+    fill_normal(scores, rng, 2.0);
+    Targets t;
+    t.steps = 1;
+    t.batch = 4096;
+    if (labels) {
+      for (int j = 0; j < 4096; ++j) t.labels.push_back(static_cast<int32_t>(rng.below(10)));
+    } else {
+      t.values.resize(10, 4096);
+      for (Eigen::Index k = 0; k < t.values.size(); ++k) t.values.data()[k] = static_cast<Scalar>(rng.uniform());
+    }
+    std::vector<std::string> problems;
+    try {
+      problems = compare_thread_counts([&] {
+        Matrix grad;
+        Matrix value(1, 1);
+        value(0, 0) = static_cast<Scalar>(loss->evaluate(scores, t, &grad));
+        return std::vector<Matrix>{value, grad};
+      });
+    } catch (const Error&) {
+      continue;  // the kind of target it refuses (reported above)
+    }
+    for (const std::string& p : problems) {
+      out.status = Status::Fail;
+      detail += std::string("; ") + (labels ? "labels " : "values ") + p + " (0: the loss, 1: its gradient)";
+    }
+    if (problems.empty() && labels) detail += "; 1 and 2 threads agree";
+  }
   (void)e;
   out.error = worst;
   out.detail = "gradients " + detail;
@@ -346,6 +410,24 @@ void check_optimizer(ComponentCheck& out, const PluginHost& host, const Node& bl
       out.status = Status::Fail;
       out.detail += "; state '" + name + "' is not finite";
     }
+  // Five steps on a 256 x 256 parameter (large enough that element-wise updates are split over
+  // the threads), a fresh optimizer for each thread count.
+  const auto problems = compare_thread_counts([&] {
+    auto o = host.build<Optimizer>(Kind::Optimizer, block, ctx);
+    Rng r(23);
+    Param big("big.W", 256, 256, 256, 256, Node());
+    fill_normal(big.value, r, 1.0);
+    for (int s = 0; s < 5; ++s) {
+      fill_normal(big.grad, r, 1.0);
+      o->step({&big}, o->base_lr());
+    }
+    return std::vector<Matrix>{big.value};
+  });
+  for (const std::string& p : problems) {
+    out.status = Status::Fail;
+    out.detail += "; " + p + " (the parameter after 5 steps)";
+  }
+  if (problems.empty()) out.detail += "; 1 and 2 threads agree";
 }
 
 void check_initializer(ComponentCheck& out, const PluginHost& host, const Node& block) {

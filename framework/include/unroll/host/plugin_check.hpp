@@ -13,9 +13,11 @@
 //                Every layer: 1 and 2 threads give the same outputs and gradients, and two runs
 //                with 2 threads are identical.
 //   loss         gradient check with class labels and with real-valued targets (a loss may
-//                refuse one of the two with an Error; refusing both fails).
+//                refuse one of the two with an Error; refusing both fails); the loss and its
+//                gradient on 4096 samples with 1 and 2 threads agree.
 //   optimizer    200 steps at its own base lr on f(w) = 1/2 sum a_i (w_i - c_i)^2 lower f; a
-//                frozen parameter is left alone; everything stays finite.
+//                frozen parameter is left alone; everything stays finite; 5 steps on a 256x256
+//                parameter give the same values with 1 and 2 threads.
 //   initializer  a 32x32 fill is finite and identical for the same seed; mean/std reported.
 //   schedule     factor(epoch) finite and > 0 over 100 epochs (end_epoch called with metrics).
 //   regularizer  penalty gradient against finite differences of the returned penalty;
