@@ -81,7 +81,7 @@ TEST_CASE("check-plugin: broken state carry, thread dependence, one wrong tensor
   const Result r = sh(q(kBin) + " check-plugin " + q(fixture("broken_contracts")));
   INFO(r.out);
   CHECK(r.code == 1);
-  CHECK_THAT(r.out, Contains("0 passed, 4 failed"));
+  CHECK_THAT(r.out, Contains("0 passed, 5 failed"));
   auto line = [&](const std::string& component) {
     const size_t at = r.out.find("FAIL  layer " + component);
     REQUIRE(at != std::string::npos);
@@ -102,6 +102,11 @@ TEST_CASE("check-plugin: broken state carry, thread dependence, one wrong tensor
   // Right at the default scale 1 only: the option variant names the value.
   const std::string scaled = line("fixture_scaled");
   CHECK_THAT(scaled, Contains("with scale=2: gradients") && Contains("per tensor: fixture_scaled0.input: "));
+  // A regularizer's penalty gradient wrong for one parameter: named, the others cleared.
+  const size_t reg = r.out.find("FAIL  regularizer fixture_bad_l2");
+  REQUIRE(reg != std::string::npos);
+  CHECK_THAT(r.out.substr(reg, r.out.find('\n', reg) - reg),
+             Contains("per tensor: check0.U: 36 of 36 wrong") && Contains("correct: check0.W, check0.b"));
 }
 
 TEST_CASE("check-plugin: refused libraries are reported, not crashed on", "[sdk]") {

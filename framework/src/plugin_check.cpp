@@ -505,6 +505,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   struct Elem {
     std::string where;
     double an, numeric, left, right;
+    size_t tensor;  // index in ps
   };
   std::vector<Elem> elems;
   double scale = 0;
@@ -521,7 +522,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
       v = orig;
       const Elem el{ps[i]->name + "(" + std::to_string(k % ps[i]->value.rows()) + "," +
                         std::to_string(k / ps[i]->value.rows()) + ")",
-                    analytic[i].data()[k], (plus - minus) / (2 * h), (base - minus) / h, (plus - base) / h};
+                    analytic[i].data()[k], (plus - minus) / (2 * h), (base - minus) / h, (plus - base) / h, i};
       scale = std::max({scale, std::fabs(el.an), std::fabs(el.numeric)});
       elems.push_back(el);
     }
@@ -529,9 +530,16 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   long checked = 0, wrong = 0;
   double d2 = 0, a2 = 0, n2 = 0, worst_excess = -1;
   std::string worst_text;
+  // Per parameter, as the layer checks report it (gradcheck.hpp's TensorCheck).
+  GradCheckResult per;
+  for (Param* p : ps) per.tensors.push_back(TensorCheck{p->name});
   for (const Elem& el : elems) {
     const double err = std::fabs(el.an - el.numeric);
     const double tol = 1e-2 * std::max(std::fabs(el.an), std::fabs(el.numeric)) + 1e-3 * scale + 1e-12;
+    TensorCheck& tc = per.tensors[el.tensor];
+    ++tc.checked;
+    const std::string at = el.where.substr(el.where.find('('));
+    const double rel = err / std::max({std::fabs(el.an), std::fabs(el.numeric), 1e-3 * scale + 1e-12});
     ++checked;
     d2 += err * err;
     a2 += el.an * el.an;
@@ -542,6 +550,15 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
           el.an <= std::max(el.left, el.right) + tol)
         continue;
       ++wrong;
+      ++tc.failures;
+    }
+    if (err > tc.max_abs_error || tc.max_abs_at.empty()) {
+      tc.max_abs_error = err;
+      tc.max_abs_at = at;
+    }
+    if (rel > tc.max_rel_error || tc.max_rel_at.empty()) {
+      tc.max_rel_error = rel;
+      tc.max_rel_at = at;
     }
     if (err - tol > worst_excess) {
       worst_excess = err - tol;
@@ -552,7 +569,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   out.detail = "penalty gradient: " + std::to_string(checked) + " elements, relative error " + num(out.error);
   if (wrong) {
     out.status = Status::Fail;
-    out.detail += ", " + std::to_string(wrong) + " wrong; worst " + worst_text;
+    out.detail += ", " + std::to_string(wrong) + " wrong; worst " + worst_text + "; per tensor: " + per.tensor_summary();
   }
 
   // perturb() then restore() must give the exact values back.

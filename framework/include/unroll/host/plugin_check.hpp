@@ -20,7 +20,8 @@
 //                parameter give the same values with 1 and 2 threads.
 //   initializer  a 32x32 fill is finite and identical for the same seed; mean/std reported.
 //   schedule     factor(epoch) finite and > 0 over 100 epochs (end_epoch called with metrics).
-//   regularizer  penalty gradient against finite differences of the returned penalty;
+//   regularizer  penalty gradient against finite differences of the returned penalty (a failure
+//                lists each wrong parameter, as for layers);
 //                perturb() followed by restore() gives the parameters back exactly; gradients
 //                and parameters stay finite through transform_gradients() and after_step().
 //   dataset      batches have the declared shapes, labels lie in range, values are finite, and
