@@ -244,9 +244,8 @@ std::string recall_experiment(const std::string& layer, const std::string& train
 }  // namespace
 
 TEST_CASE("equation cells train like the hand-written ones on delayed recall", "[cells][end_to_end]") {
-  // Same names, seed and whole-matrix initializers: the same starting weights. The equation
-  // LSTM holds the forget bias of 1 in b_f where the hand-written one adds it in the forward;
-  // Adam sees the same gradients either way. The runs differ by float rounding only; the
+  // Same names, seed and initializers: the same starting weights (both LSTMs hold the forget
+  // bias of 1 in b's f block). The runs differ by float rounding only; the
   // stated tolerance after 4 epochs: losses within 0.1% and test accuracy within 0.01.
   const std::vector<std::pair<std::string, std::string>> pairs = {
       {"{kind: gru, name: rnn, units: 16}",

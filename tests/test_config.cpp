@@ -2,9 +2,13 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/error.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
+#include "unroll/host/files.hpp"
+#include "unroll/host/plugin_host.hpp"
 
 using namespace unroll;
 using Catch::Matchers::Contains;
@@ -88,6 +92,80 @@ TEST_CASE("an unknown component kind lists the kinds that exist", "[config]") {
                       Contains("known layers:") && Contains("dense") && Contains("relu"));
   CHECK_THAT(error_of(replace(kGood, "kind: sgd", "kind: lbfgs")), Contains("known optimizers:") && Contains("adam"));
   CHECK_THAT(error_of(replace(kGood, "kind: cross_entropy", "kind: hinge")), Contains("known losses:"));
+}
+
+TEST_CASE("an unknown component kind says which plugin folders were searched and how to add one", "[config]") {
+  // The user wrote a cell from their own plugin and forgot `plugins:`.
+  const std::string msg = error_of(replace(kGood, "kind: tanh", "kind: my_mgu"));
+  INFO(msg);
+  CHECK_THAT(msg, Contains("exp.yaml:6:12") && Contains("unknown layer kind 'my_mgu'") && Contains("known layers:"));
+  CHECK_THAT(msg, Contains("plugin folders searched: " + unroll::PluginHost::builtin_dir().string()));
+  CHECK_THAT(msg, Contains("UNROLL_PLUGIN_PATH"));
+  CHECK_THAT(msg, Contains("plugins: [build/libmy_plugin.so]") && Contains("relative to the experiment file") &&
+                      Contains("--plugin-dir DIR"));
+  // A library loaded by path is listed too: it was looked in, and the component is not there.
+  testing::TempDir dir;
+  const std::string fixture = std::string(UNROLL_BINARY_DIR) + "/test_plugins/libunroll_fixture_good_plugin.so";
+  const std::string text = "plugins: [" + fixture + "]\n" + replace(kGood, "kind: tanh", "kind: my_mgu");
+  unroll::PluginHost host;
+  host.load_default();
+  try {
+    load_experiment(write(dir, text), {}, host);
+    FAIL("the unknown kind was accepted");
+  } catch (const Error& e) {
+    CHECK_THAT(e.what(), Contains("libraries loaded by path: " + fixture));
+  }
+}
+
+TEST_CASE("every validation error of a file is reported at once, each with its location", "[config]") {
+  // Three independent mistakes in three sections: a typo'd key, a value out of range, an unknown kind.
+  std::string text = replace(kGood, "lr: 0.1", "lrr: 0.1");
+  text = replace(text, "epochs: 2", "epochs: -2");
+  text = replace(text, "kind: tanh", "kind: tahn");
+  const std::string msg = error_of(text);
+  INFO(msg);
+  CHECK_THAT(msg, Contains("exp.yaml:9:24: unknown key 'lrr'") && Contains("did you mean 'lr'?"));
+  CHECK_THAT(msg, Contains("exp.yaml:10:17: 'epochs' of 'train' must be in [1, inf), got -2"));
+  CHECK_THAT(msg, Contains("exp.yaml:6:12: unknown layer kind 'tahn'"));
+  // In the order of the file's sections: model before optimizer before train.
+  CHECK(msg.find("tahn") < msg.find("lrr"));
+  CHECK(msg.find("lrr") < msg.find("epochs"));
+  // Two errors in one block are both reported too, and an error inside a nested block.
+  const std::string two = error_of(replace(kGood, "{kind: sgd, lr: 0.1, momentum: 0.9}",
+                                           "{kind: sgd, lr: -1, momentum: 2, nesterv: true}"));
+  CHECK_THAT(two, Contains("'lr' of optimizer 'sgd'") && Contains("'momentum' of optimizer 'sgd'") &&
+                      Contains("unknown key 'nesterv'"));
+  const std::string nested = error_of(replace(kGood, "{kind: dense, units: 8}",
+                                              "{kind: dense, units: 0, init: {kind: gaussian, std: -1}}"));
+  CHECK_THAT(nested, Contains("'units' of layer 'dense'") && Contains("'std' of initializer 'gaussian'"));
+
+  // Past the limit the rest are counted, not listed.
+  std::string many = kGood;
+  for (int i = 0; i < 25; ++i) many += "typo" + std::to_string(i) + ": 1\n";
+  try {
+    testing::TempDir dir;
+    load_experiment(write(dir, many), {}, testing::host());
+    FAIL("25 unknown sections were accepted");
+  } catch (const ConfigErrors& e) {
+    CHECK(e.messages().size() == Diagnostics::kLimit);
+    CHECK(e.more() == 25 - Diagnostics::kLimit);
+    CHECK_THAT(e.what(), Contains("(5 more errors not shown)"));
+  }
+}
+
+TEST_CASE("the CLI prints each validation error on its own line and exits with 1", "[config][cli]") {
+  testing::TempDir dir;
+  std::string text = replace(kGood, "lr: 0.1", "lrr: 0.1");
+  text = replace(text, "epochs: 2", "epochs: -2");
+  text = replace(text, "kind: tanh", "kind: tahn");
+  const std::string path = write(dir, text);
+  const int code = testing::run_unroll({"run", path, "--check"}, dir.file("log"));
+  CHECK(code == 1);
+  const std::string log = read_file(dir.file("log"));
+  INFO(log);
+  CHECK_THAT(log, Contains("error: " + path + ":6:12: unknown layer kind 'tahn'"));
+  CHECK_THAT(log, Contains("error: " + path + ":9:24: unknown key 'lrr'"));
+  CHECK_THAT(log, Contains("error: " + path + ":10:17: 'epochs' of 'train'"));
 }
 
 TEST_CASE("structural mistakes are named", "[config]") {

@@ -147,8 +147,7 @@ using MatD = Eigen::MatrixXd;
 MatD sigm(const MatD& a) { return (1.0 + (-a.array()).exp()).inverse().matrix(); }
 
 // Runs the cell given by `yaml` over x from state s; returns the outputs (H x T*B).
-MatD reference(const std::string& kind, bool relu, double forget_bias, Layer& l, const Seq& x,
-               std::vector<MatD> s) {
+MatD reference(const std::string& kind, bool relu, Layer& l, const Seq& x, std::vector<MatD> s) {
   auto p = l.params();
   const MatD W = p[0]->value.cast<double>(), U = p[1]->value.cast<double>(), b = p[2]->value.cast<double>();
   const Eigen::Index H = U.cols();
@@ -163,7 +162,7 @@ MatD reference(const std::string& kind, bool relu, double forget_bias, Layer& l,
     } else if (kind == "lstm") {
       MatD a = W * xt + U * h;
       a.colwise() += b.col(0);
-      const MatD i = sigm(a.topRows(H)), f = sigm(a.middleRows(H, H).array() + forget_bias),
+      const MatD i = sigm(a.topRows(H)), f = sigm(a.middleRows(H, H)),
                  g = a.middleRows(2 * H, H).array().tanh(), o = sigm(a.bottomRows(H));
       s[1] = f.cwiseProduct(s[1]) + i.cwiseProduct(g);
       h = o.array() * s[1].array().tanh();
@@ -183,16 +182,16 @@ MatD reference(const std::string& kind, bool relu, double forget_bias, Layer& l,
 }  // namespace
 
 TEST_CASE("recurrent layers compute their documented equations", "[layers][recurrent]") {
+  // The LSTM's forget bias lives in b (its f block's initial value), so the equations add none.
   struct Case {
     std::string yaml, kind;
     bool relu;
-    double forget_bias;
   };
-  const std::vector<Case> cases = {{"{kind: elman, units: 4}", "elman", false, 0},
-                                   {"{kind: elman, units: 4, activation: relu}", "elman", true, 0},
-                                   {"{kind: lstm, units: 4}", "lstm", false, 1.0},
-                                   {"{kind: lstm, units: 4, forget_bias: 0.3}", "lstm", false, 0.3},
-                                   {"{kind: gru, units: 4}", "gru", false, 0}};
+  const std::vector<Case> cases = {{"{kind: elman, units: 4}", "elman", false},
+                                   {"{kind: elman, units: 4, activation: relu}", "elman", true},
+                                   {"{kind: lstm, units: 4}", "lstm", false},
+                                   {"{kind: lstm, units: 4, forget_bias: 0.3}", "lstm", false},
+                                   {"{kind: gru, units: 4}", "gru", false}};
   for (const Case& c : cases) {
     INFO(c.yaml);
     auto l = make_layer(c.yaml, 3);
@@ -205,7 +204,7 @@ TEST_CASE("recurrent layers compute their documented equations", "[layers][recur
     l->set_state(s0);
     Seq y;
     l->forward(x, y, Mode::Eval);
-    const MatD ref = reference(c.kind, c.relu, c.forget_bias, *l, x, s0d);
+    const MatD ref = reference(c.kind, c.relu, *l, x, s0d);
     CHECK((y.data.cast<double>() - ref).cwiseAbs().maxCoeff() < 1e-5);
   }
 }
@@ -480,17 +479,31 @@ TEST_CASE("recurrent layers: eval equals train, and misuse is reported", "[layer
   }
 }
 
-TEST_CASE("lstm forget_bias starts the forget gate at sigmoid(forget_bias)", "[layers][recurrent]") {
-  for (double fb : {1.0, 0.0, 2.5}) {
-    auto l = make_layer("{kind: lstm, units: 3, forget_bias: " + std::to_string(fb) + "}", 2);
-    for (Param* p : l->params()) p->value.setZero();
+TEST_CASE("lstm forget_bias is the initial value of b's forget block", "[layers][recurrent]") {
+  for (double fb : {1.0, 2.5, 0.0}) {
+    INFO("forget_bias " << fb);
+    // make_layer runs the host's initialization: bias_init over all of b, then the f block.
+    auto l = make_layer("{kind: lstm, units: 3, forget_bias: " + std::to_string(fb) +
+                            ", bias_init: {kind: constant, value: 0.25}}", 2);
+    const Matrix& b = l->params()[2]->value;
+    REQUIRE(b.rows() == 12);
+    for (int r = 0; r < 12; ++r) {
+      INFO("row " << r);
+      const bool f_block = r >= 3 && r < 6;
+      CHECK(b(r, 0) == static_cast<Scalar>(f_block && fb != 0 ? fb : 0.25));  // 0 leaves f to bias_init
+    }
+    // The forward adds nothing more: with W = U = 0 and b = (0, fb, 0, 0), i = o = 1/2, g = 0 and
+    // c_1 = sigmoid(fb) * c_0.
+    l->params()[0]->value.setZero();
+    l->params()[1]->value.setZero();
+    l->params()[2]->value.setZero();
+    l->params()[2]->value.middleRows(3, 3).setConstant(static_cast<Scalar>(fb));
     Rng rng(1);
     const Matrix c0 = normal(3, 2, rng);
     l->set_state({Matrix::Zero(3, 2), c0});
     const Seq x = random_seq(2, 1, 2, rng);
     Seq y;
     l->forward(x, y, Mode::Eval);
-    // With zero weights i = o = 1/2, g = 0: c_1 = sigmoid(forget_bias) * c_0.
     CHECK(max_diff(l->state()[1], static_cast<Scalar>(1 / (1 + std::exp(-fb))) * c0) < 1e-6);
   }
 }

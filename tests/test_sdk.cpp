@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <sys/wait.h>
 
 #include "support.hpp"
+#include "unroll/host/files.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -75,6 +77,38 @@ TEST_CASE("check-plugin: a wrong gradient is caught", "[sdk]") {
   CHECK_THAT(good.out, Contains("PASS  layer fixture_identity"));
 }
 
+TEST_CASE("check-plugin: broken state carry, thread dependence, one wrong tensor and an option are caught", "[sdk]") {
+  const Result r = sh(q(kBin) + " check-plugin " + q(fixture("broken_contracts")));
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK_THAT(r.out, Contains("0 passed, 5 failed"));
+  auto line = [&](const std::string& component) {
+    const size_t at = r.out.find("FAIL  layer " + component);
+    REQUIRE(at != std::string::npos);
+    return r.out.substr(at, r.out.find('\n', at) - at);
+  };
+  // A recurrent layer that starts every forward from the state set before, not the last one.
+  const std::string forgetful = line("fixture_forgetful");
+  CHECK_THAT(forgetful, Contains("state carry: a forward over 2 + 4 steps differs from one 6-step forward") &&
+                            Contains("max abs difference") && !Contains("set_state(state_at(1))"));
+  CHECK_THAT(forgetful, !Contains("wrong; worst"));  // its gradients are right
+  // Right with one thread, wrong when the batch is split.
+  const std::string race = line("fixture_thread_race");
+  CHECK_THAT(race, Contains("threads: the output with 2 threads differs from 1 thread") && !Contains("wrong; worst"));
+  // One wrong tensor among three: the per-tensor summary names it and clears the others.
+  const std::string bias = line("fixture_bad_bias");
+  CHECK_THAT(bias, Contains("per tensor: fixture_bad_bias0.b: ") && Contains(" wrong, max abs error ") &&
+                       Contains("max rel error") && Contains("correct: fixture_bad_bias0.input, fixture_bad_bias0.W"));
+  // Right at the default scale 1 only: the option variant names the value.
+  const std::string scaled = line("fixture_scaled");
+  CHECK_THAT(scaled, Contains("with scale=2: gradients") && Contains("per tensor: fixture_scaled0.input: "));
+  // A regularizer's penalty gradient wrong for one parameter: named, the others cleared.
+  const size_t reg = r.out.find("FAIL  regularizer fixture_bad_l2");
+  REQUIRE(reg != std::string::npos);
+  CHECK_THAT(r.out.substr(reg, r.out.find('\n', reg) - reg),
+             Contains("per tensor: check0.U: 36 of 36 wrong") && Contains("correct: check0.W, check0.b"));
+}
+
 TEST_CASE("check-plugin: refused libraries are reported, not crashed on", "[sdk]") {
   const std::vector<std::pair<std::string, std::string>> cases{
       {fixture("wrong_version"), "API version"},
@@ -114,6 +148,29 @@ TEST_CASE("new-plugin: a skeleton for every kind, bad input refused", "[sdk]") {
   CHECK(sh(q(kBin) + " new-plugin layer my_layer " + q(tmp.file("layer"))).code == 1);
   CHECK(sh(q(kBin) + " new-plugin cell my_cell " + q(tmp.file("x"))).code == 2);
   CHECK(sh(q(kBin) + " new-plugin layer My-Cell " + q(tmp.file("y"))).code == 2);
+}
+
+TEST_CASE("README: the new-plugin and check-plugin examples name the library the scaffold produces", "[sdk][docs]") {
+  // The README shows `unroll new-plugin KIND NAME DIR` and then `unroll check-plugin LIB`: LIB
+  // must be the library that scaffold builds, which the scaffold itself names twice (the next
+  // steps it prints, and the `plugins:` entry of its experiment.yaml).
+  const std::string readme = unroll::read_file(std::string(UNROLL_SOURCE_DIR) + "/README.md");
+  std::smatch np, cp;
+  REQUIRE(std::regex_search(readme, np, std::regex(R"(unroll new-plugin (\w+) (\w+) (\S+))")));
+  REQUIRE(std::regex_search(readme, cp, std::regex(R"(unroll check-plugin (\S+\.so))")));
+  const std::string kind = np[1], name = np[2], readme_dir = np[3], readme_lib = cp[1];
+  INFO("README: new-plugin " << kind << " " << name << " " << readme_dir << "; check-plugin " << readme_lib);
+
+  TempDir tmp;
+  const std::string dir = tmp.file(name);
+  const Result r = sh(q(kBin) + " new-plugin " + kind + " " + name + " " + q(dir));
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  std::smatch next;
+  REQUIRE(std::regex_search(r.out, next, std::regex(R"(unroll check-plugin (\S+\.so))")));
+  const std::string built = next[1];  // relative to the plugin folder: build/libNAME.so
+  CHECK(readme_lib == readme_dir + "/" + built);
+  CHECK_THAT(unroll::read_file(dir + "/experiment.yaml"), Contains("plugins: [" + built + "]"));
 }
 
 // Builds one plugin against the installed package: about 10-30 s on 2 cores.

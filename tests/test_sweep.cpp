@@ -2,6 +2,7 @@
 // expansion (vary, grid, named); the report's statistics against hand-computed values; and an
 // end-to-end sweep with a failing variant, resumed.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -89,6 +90,91 @@ TEST_CASE("extends deep-merges and keeps each value's own file location", "[swee
   Experiment e = load_experiment(t.file("grandchild.yaml"), {"train.epochs=4"}, unroll::testing::host());
   CHECK(e.config.at("train").at("epochs").text() == "4");
   CHECK(e.config.at("model").items().size() == 2);
+}
+
+TEST_CASE("a mapping given to a list element or a path merges into it", "[sweep][config]") {
+  TempDir t;
+  write(t.file("base.yaml"),
+        "name: cells\ndata: {kind: blobs, classes: 2, samples: 20, test_samples: 10}\n"
+        "model:\n  - {kind: dense, units: 4, init: {kind: gaussian, std: 0.2, mean: 0.5}}\n  - tanh\n"
+        "  - {kind: dense, units: 2}\noptimizer: {kind: sgd, lr: 0.1, momentum: 0.9}\n");
+  // In a file, as a path key: the element keeps every key the override does not name.
+  write(t.file("child.yaml"),
+        "extends: base.yaml\n"
+        "model[0]: {units: 8}\n"                  // merges: init stays
+        "model[0].init: {std: 0.05}\n"            // recursively: mean and kind stay
+        "model[1]: {kind: relu}\n"                // a bare kind is a block; a different kind replaces
+        "model[2]: {init: {kind: zeros}}\n");     // a nested block of another kind replaces that block
+  Node c = load_composed(t.file("child.yaml"));
+  const Node& l0 = c.at("model").items()[0];
+  CHECK(l0.at("kind").text() == "dense");
+  CHECK(l0.at("units").text() == "8");
+  CHECK(l0.at("init").at("kind").text() == "gaussian");
+  CHECK(l0.at("init").at("std").text() == "0.05");
+  CHECK(l0.at("init").at("mean").text() == "0.5");
+  CHECK(c.at("model").items()[1].at("kind").text() == "relu");
+  CHECK(c.at("model").items()[2].at("units").text() == "2");
+  CHECK(c.at("model").items()[2].at("init").at("kind").text() == "zeros");
+  // The merged values keep the place each was written: units in the child, mean in the base.
+  CHECK(l0.at("units").loc().file.find("child.yaml") != std::string::npos);
+  CHECK(l0.at("init").at("mean").loc().file.find("base.yaml") != std::string::npos);
+
+  // The same through --set, onto a list element written as a bare kind and onto a block.
+  Node root = load_composed(t.file("base.yaml"));
+  apply_set(root, "model[1]={name: act}");
+  apply_set(root, "optimizer={lr: 0.5}");
+  apply_set(root, "model[0]={units: 16}");
+  CHECK(root.at("model").items()[1].at("kind").text() == "tanh");
+  CHECK(root.at("model").items()[1].at("name").text() == "act");
+  CHECK(root.at("optimizer").at("momentum").text() == "0.9");
+  CHECK(root.at("optimizer").at("lr").text() == "0.5");
+  CHECK(root.at("model").items()[0].at("init").at("std").text() == "0.2");
+  // Scalars and lists replace; null removes; a block of another kind replaces the element.
+  apply_set(root, "model[0]={kind: dense, units: 3}");
+  CHECK(root.at("model").items()[0].has("init"));  // same kind: merged
+  apply_set(root, "model[0]={kind: identity}");
+  CHECK_FALSE(root.at("model").items()[0].has("units"));
+
+  // And in a sweep: a variant's list element and a vary value merge into the base's element.
+  write(t.file("sweep.yaml"),
+        "extends: base.yaml\n"
+        "vary:\n  model[0]: [{units: 6}]\n"
+        "variants:\n  wide:\n    model[0]: {units: 12}\n");
+  SweepSpec sw = load_sweep(t.file("sweep.yaml"), {}, unroll::testing::host());
+  REQUIRE(sw.variants.size() == 3);
+  for (size_t i = 1; i < 3; ++i) {
+    INFO(sw.variants[i].name);
+    const Node& m0 = sw.variants[i].config.at("model").items()[0];
+    CHECK(m0.at("units").text() == (i == 1 ? "6" : "12"));
+    CHECK(m0.at("init").at("kind").text() == "gaussian");
+    CHECK(m0.at("init").at("mean").text() == "0.5");
+  }
+}
+
+TEST_CASE("the sweep's base variant can be named", "[sweep]") {
+  TempDir t;
+  write(t.file("base.yaml"), kBase);
+  auto& host = unroll::testing::host();
+  write(t.file("named_base.yaml"),
+        "extends: base.yaml\nbase_name: baseline\nvary: {optimizer.momentum: [0]}\n");
+  SweepSpec s = load_sweep(t.file("named_base.yaml"), {}, host);
+  REQUIRE(s.variants.size() == 2);
+  CHECK(s.variants[0].name == "baseline");
+  CHECK(s.variants[0].dir == "baseline");
+  // The run folders and the report rows use it.
+  const std::vector<SweepRun> runs = prepare_sweep_folder(s, t.file("out"));
+  CHECK(fs::exists(t.file("out/variants/baseline.yaml")));
+  CHECK(std::any_of(runs.begin(), runs.end(), [](const SweepRun& r) { return r.variant == "baseline"; }));
+  CHECK(read_file(t.file("out/sweep.json")).find("\"baseline\"") != std::string::npos);
+
+  // Without it the base is "base"; a name that is not usable, or that a variant also has, is an error.
+  write(t.file("empty.yaml"), "extends: base.yaml\nbase_name: ''\n");
+  CHECK(error_of([&] { load_sweep(t.file("empty.yaml"), {}, host); }).find("empty.yaml:2:") != std::string::npos);
+  write(t.file("clash.yaml"), "extends: base.yaml\nbase_name: fast\nvariants: {fast: {optimizer.lr: 0.5}}\n");
+  const std::string clash = error_of([&] { load_sweep(t.file("clash.yaml"), {}, host); });
+  CHECK(clash.find("'fast'") != std::string::npos);
+  CHECK(clash.find("base_name") != std::string::npos);
+  CHECK(load_sweep(t.file("named_base.yaml"), {"base_name=reference"}, host).variants[0].name == "reference");
 }
 
 TEST_CASE("composition errors name the files and positions", "[sweep]") {

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "unroll/communicator.hpp"
 #include "unroll/error.hpp"
+#include "unroll/host/diagnostics.hpp"
 
 namespace {
 
@@ -91,6 +92,10 @@ int main(int argc, char** argv) {
   } catch (const unroll::cli::UsageError& e) {
     std::fprintf(stderr, "unroll %s: %s\n", cmd.c_str(), e.what());
     return fail(2);
+  } catch (const unroll::ConfigErrors& e) {  // every validation error of a file: one line each
+    for (const auto& m : e.messages()) std::fprintf(stderr, "error%s: %s\n", rank_prefix().c_str(), m.c_str());
+    if (e.more()) std::fprintf(stderr, "error%s: ... and %zu more\n", rank_prefix().c_str(), e.more());
+    return fail(1);
   } catch (const unroll::Error& e) {
     std::fprintf(stderr, "error%s: %s\n", rank_prefix().c_str(), e.what());
     return fail(1);

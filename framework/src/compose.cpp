@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "unroll/error.hpp"
-#include "unroll/host/config.hpp"
+#include "unroll/config_node.hpp"
 
 namespace fs = std::filesystem;
 
@@ -108,6 +108,30 @@ void absolutize(Node& n, const std::string& key) {
   }
 }
 
+// Writes `value` where `target` is, by the one rule of composition: a mapping onto a mapping
+// merges key by key (recursively; a different `kind` is a different component and replaces the
+// block), anything else replaces. A list element written as a bare kind (`- relu`) is the block
+// {kind: relu}, so a mapping of options merges into it too.
+void assign(Node& target, Node value, bool list_element) {
+  if (list_element && value.is_map() && !value.find("kind") && target.is_scalar() && !target.text().empty()) {
+    Node block = Node::map(target.loc());
+    block.set_key_loc(target.key_loc());
+    block.set("kind", target);
+    target = block;
+  }
+  if (target.is_map() && value.is_map()) {
+    const Node* tk = target.find("kind");
+    const Node* vk = value.find("kind");
+    if (!(tk && vk && tk->is_scalar() && vk->is_scalar() && tk->text() != vk->text())) {
+      merge_into(target, value);
+      target.set_loc(value.loc());
+      target.set_key_loc(value.key_loc());
+      return;
+    }
+  }
+  target = std::move(value);
+}
+
 }  // namespace
 
 bool is_path_key(const std::string& key) { return key.find_first_of(".[") != std::string::npos; }
@@ -168,7 +192,7 @@ void set_path(Node& root, const std::string& path, Node value, const SourceLoc& 
       if (last) {
         if (value.is_null()) items.erase(items.begin() + tok.index);
         else if (tok.index == size) items.push_back(value);
-        else items[tok.index] = value;
+        else assign(items[tok.index], std::move(value), true);
         return;
       }
       cur = &items[tok.index];
@@ -179,6 +203,7 @@ void set_path(Node& root, const std::string& path, Node value, const SourceLoc& 
       so_far += (so_far.empty() ? "" : ".") + tok.key;
       if (last) {
         if (value.is_null()) cur->erase(tok.key);
+        else if (Node* old = cur->find(tok.key)) assign(*old, std::move(value), false);
         else cur->set(tok.key, value);
         return;
       }
@@ -194,6 +219,17 @@ void set_path(Node& root, const std::string& path, Node value, const SourceLoc& 
 }
 
 void absolutize_paths(Node& node) { absolutize(node, ""); }
+
+void apply_set(Node& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error("--set " + assignment + ": expected PATH=VALUE, e.g. --set optimizer.lr=0.1");
+  const SourceLoc origin{"--set " + assignment, 0, 0};
+  Node value = parse_yaml(assignment.substr(eq + 1), origin.file);
+  value.set_loc(origin);
+  set_path(root, assignment.substr(0, eq), std::move(value), origin);  // the same rules as path keys in files
+}
+
 
 Node load_composed(const std::string& path) {
   std::vector<fs::path> chain;

@@ -8,10 +8,13 @@
 #include <sstream>
 
 #include "unroll/error.hpp"
-#include "unroll/host/compose.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/schedule.hpp"
 
 namespace unroll {
+
+ConfigErrors::~ConfigErrors() = default;
 
 namespace {
 
@@ -79,9 +82,14 @@ void check_int_width(const OptionSpec& spec, long long v, const Node& n, const s
 }
 
 Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas, const PluginHost* host,
-                   const std::string& owner, bool allow_kind);
+                   const std::string& owner, bool allow_kind, Diagnostics& diag);
+Node validate_component_impl(const Node& block, Kind kind, const PluginHost& host, const Schema* extra,
+                             Diagnostics& diag);
 
-void check_value(const OptionSpec& spec, Node& n, const std::string& owner, const PluginHost* host) {
+// Checks one option's value, normalizing it in place (a scalar for a one-element list, `init:
+// zeros` for {kind: zeros}, nested blocks with their defaults). Errors of nested blocks go to
+// `diag`; an error of this value itself is thrown.
+void check_value(const OptionSpec& spec, Node& n, const std::string& owner, const PluginHost* host, Diagnostics& diag) {
   const std::string where = n.loc().str() + ": '" + spec.name + "' of " + owner;
   auto expect = [&](const std::string& what) -> Error {
     std::string got = n.is_scalar() ? "'" + n.text() + "'" : n.type_name();
@@ -142,7 +150,7 @@ void check_value(const OptionSpec& spec, Node& n, const std::string& owner, cons
         n = m;
       }
       if (!n.is_map()) throw expect("a " + spec.component_kind + " block such as {kind: ...}");
-      n = validate_component(n, kind_from_name(spec.component_kind), *host);
+      n = validate_component_impl(n, kind_from_name(spec.component_kind), *host, nullptr, diag);
       break;
     }
     case OptType::Map:  // the component checks the entries itself
@@ -150,14 +158,19 @@ void check_value(const OptionSpec& spec, Node& n, const std::string& owner, cons
       break;
     case OptType::Block:
       if (!n.is_map()) throw expect("a mapping");
-      n = validate_impl(n, {spec.block_schema.get()}, host, "'" + spec.name + "'", false);
+      n = validate_impl(n, {spec.block_schema.get()}, host, "'" + spec.name + "'", false, diag);
       break;
   }
 }
 
+// Every key of the block checked, every error recorded in `diag` (validation goes on with the
+// next key); returns the block with defaults filled in, meaningful only when `diag` stays empty.
 Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas, const PluginHost* host,
-                   const std::string& owner, bool allow_kind) {
-  if (!block.is_map()) throw Error(block.loc().str() + ": " + owner + " expects a mapping, got " + block.type_name());
+                   const std::string& owner, bool allow_kind, Diagnostics& diag) {
+  if (!block.is_map()) {
+    diag.add(block.loc().str() + ": " + owner + " expects a mapping, got " + block.type_name());
+    return block;
+  }
   Node out = Node::map(block.loc());
   out.set_key_loc(block.key_loc());
   auto find_spec = [&](const std::string& key) -> const OptionSpec* {
@@ -176,9 +189,9 @@ Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas,
     const OptionSpec* spec = find_spec(key);
     if (!spec) {
       std::string hint = nearest(key, valid);
-      throw Error(value.key_loc().str() + ": unknown key '" + key + "' in " + owner +
-                  (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
-                  (valid.empty() ? "; it takes no options" : "; valid keys: " + join(valid)));
+      diag.add(value.key_loc().str() + ": unknown key '" + key + "' in " + owner +
+               (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+               (valid.empty() ? "; it takes no options" : "; valid keys: " + join(valid)));
     }
   }
   // Declared order, defaults filled in: config.yaml then lists every option.
@@ -189,8 +202,9 @@ Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas,
       if (given && !given->is_null()) {
         v = *given;
       } else if (spec.required) {
-        throw Error((given ? given->key_loc() : block.loc()).str() + ": " + owner + " requires option '" + spec.name +
-                    "' (" + to_string(spec.type) + ": " + spec.doc + ")");
+        diag.add((given ? given->key_loc() : block.loc()).str() + ": " + owner + " requires option '" + spec.name +
+                 "' (" + to_string(spec.type) + ": " + spec.doc + ")");
+        continue;
       } else if (spec.default_yaml.empty() && spec.type != OptType::String) {
         v = Node();  // optional, unset: null
         out.set(spec.name, v);
@@ -200,10 +214,37 @@ Node validate_impl(const Node& block, const std::vector<const Schema*>& schemas,
                                          : parse_yaml(spec.default_yaml, "default of " + owner + "." + spec.name);
         v.set_loc(SourceLoc{"default of " + owner + "." + spec.name, 0, 0});
       }
-      check_value(spec, v, owner, host);
+      diag.attempt([&] { check_value(spec, v, owner, host, diag); });
       out.set(spec.name, std::move(v));
     }
   return out;
+}
+
+Node validate_component_impl(const Node& block, Kind kind, const PluginHost& host, const Schema* extra,
+                             Diagnostics& diag) {
+  const std::string what = kind_name(kind);
+  if (!block.is_map()) {
+    diag.add(block.loc().str() + ": a " + what + " must be a mapping with a 'kind' key, got " + block.type_name());
+    return block;
+  }
+  const Node* k = block.find("kind");
+  if (!k || !k->is_scalar()) {
+    diag.add(block.loc().str() + ": this " + what + " block has no 'kind' (known " + kind_plural(kind) + ": " +
+             join(host.registry().names(kind)) + ")");
+    return block;
+  }
+  const ComponentTable::Entry* e = host.registry().find(kind, k->text());
+  if (!e) {
+    auto names = host.registry().names(kind);
+    std::string hint = nearest(k->text(), names);
+    diag.add(k->loc().str() + ": unknown " + what + " kind '" + k->text() + "'" +
+             (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; known " + kind_plural(kind) + ": " +
+             (names.empty() ? "none (no plugin providing one is loaded)" : join(names)) + host.search_note());
+    return block;
+  }
+  std::vector<const Schema*> schemas{&e->schema};
+  if (extra) schemas.push_back(extra);
+  return validate_impl(block, schemas, &host, what + " '" + k->text() + "'", true, diag);
 }
 
 }  // namespace
@@ -215,36 +256,31 @@ std::string to_yaml(const Node& node) {
 }
 
 Node validate_block(const Node& block, const Schema& schema, const PluginHost* host) {
-  return validate_impl(block, {&schema}, host, "'" + schema.name() + "'", false);
+  Diagnostics diag;
+  Node out = validate_block(block, schema, host, diag);
+  diag.throw_if_any();
+  return out;
+}
+
+Node validate_block(const Node& block, const Schema& schema, const PluginHost* host, Diagnostics& diag) {
+  return validate_impl(block, {&schema}, host, "'" + schema.name() + "'", false, diag);
 }
 
 Node validate_component(const Node& block, Kind kind, const PluginHost& host, const Schema* extra) {
-  const std::string what = kind_name(kind);
-  if (!block.is_map())
-    throw Error(block.loc().str() + ": a " + what + " must be a mapping with a 'kind' key, got " + block.type_name());
-  const Node* k = block.find("kind");
-  if (!k || !k->is_scalar())
-    throw Error(block.loc().str() + ": this " + what + " block has no 'kind' (known " + kind_plural(kind) + ": " + join(host.registry().names(kind)) + ")");
-  const ComponentTable::Entry* e = host.registry().find(kind, k->text());
-  if (!e) {
-    auto names = host.registry().names(kind);
-    std::string hint = nearest(k->text(), names);
-    throw Error(k->loc().str() + ": unknown " + what + " kind '" + k->text() + "'" +
-                (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; known " + kind_plural(kind) + ": " + (names.empty() ? "none (no plugin providing one is loaded)" : join(names)));
-  }
-  std::vector<const Schema*> schemas{&e->schema};
-  if (extra) schemas.push_back(extra);
-  return validate_impl(block, schemas, &host, what + " '" + k->text() + "'", true);
+  Diagnostics diag;
+  Node out = validate_component_impl(block, kind, host, extra, diag);
+  diag.throw_if_any();
+  return out;
 }
 
-void apply_set(Node& root, const std::string& assignment) {
-  const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw Error("--set " + assignment + ": expected PATH=VALUE, e.g. --set optimizer.lr=0.1");
-  const SourceLoc origin{"--set " + assignment, 0, 0};
-  Node value = parse_yaml(assignment.substr(eq + 1), origin.file);
-  value.set_loc(origin);
-  set_path(root, assignment.substr(0, eq), std::move(value), origin);  // the same rules as path keys in files
+Node validate_component(const Node& block, Kind kind, const PluginHost& host, Diagnostics& diag, const Schema* extra) {
+  return validate_component_impl(block, kind, host, extra, diag);
+}
+
+// Declared with the loader (plugin_host.hpp) but defined here, where blocks are validated: the
+// loader does not depend on validation, validation depends on the loader's registry.
+std::shared_ptr<Schedule> HostBuildContext::make_schedule(const Node& block) {
+  return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
 }
 
 }  // namespace unroll

@@ -6,6 +6,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment_schema.hpp"
 #include "unroll/host/plugin_host.hpp"
 
@@ -87,21 +88,25 @@ void check_run_name(const Node& name) {
 
 Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string& base_dir) {
   if (!root_in.is_map()) throw Error(root_in.loc().str() + ": an experiment must be a mapping");
-  Node root = root_in;
+  const Node& root = root_in;
+  // Every section is validated even when an earlier one has errors: the user sees all of the
+  // file's mistakes at once (up to Diagnostics::kLimit), each with its file:line:column.
+  Diagnostics diag;
 
   // plugins: extra libraries or folders, loaded before anything is validated.
   if (const Node* plugins = root.find("plugins"); plugins && !plugins->is_null()) {
-    if (!plugins->is_sequence()) throw Error(plugins->loc().str() + ": 'plugins' expects a list of paths");
-    for (const Node& p : plugins->items()) {
-      fs::path path = p.text();
-      if (path.is_relative()) path = fs::path(base_dir) / path;
-      try {
-        if (fs::is_directory(path)) host.load_directory(path);
-        else host.load_library(path);
-      } catch (const Error& e) {
-        throw Error(p.loc().str() + ": " + e.what());
+    if (!plugins->is_sequence()) diag.add(plugins->loc().str() + ": 'plugins' expects a list of paths");
+    else
+      for (const Node& p : plugins->items()) {
+        fs::path path = p.text();
+        if (path.is_relative()) path = fs::path(base_dir) / path;
+        try {
+          if (fs::is_directory(path)) host.load_directory(path);
+          else host.load_library(path);
+        } catch (const Error& e) {
+          diag.add(p.loc().str() + ": " + e.what());
+        }
       }
-    }
   }
 
   std::vector<std::string> sections;
@@ -109,9 +114,9 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
   for (const auto& [key, value] : root.entries())
     if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
       std::string hint = nearest(key, sections);
-      throw Error(value.key_loc().str() + ": unknown key '" + key + "' in the experiment" +
-                  (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; valid keys: name, description, seed, "
-                  "plugins, data, model, loss, optimizer, schedule, regularizers, train");
+      diag.add(value.key_loc().str() + ": unknown key '" + key + "' in the experiment" +
+               (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; valid keys: name, description, seed, "
+               "plugins, data, model, loss, optimizer, schedule, regularizers, train");
     }
 
   Node out = Node::map(root.loc());
@@ -119,9 +124,12 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     Node top = Node::map(root.loc());
     for (const char* k : {"name", "description", "seed"})
       if (const Node* v = root.find(k)) top.set(k, *v);
-    top = validate_block(top, experiment_top_schema(), &host);
-    if (!top.at("name").text().empty()) check_run_name(top.at("name"));
-    for (auto& [k, v] : top.entries()) out.set(k, v);
+    const size_t before = diag.count();
+    top = validate_block(top, experiment_top_schema(), &host, diag);
+    if (diag.count() == before) {
+      if (!top.at("name").text().empty()) diag.attempt([&] { check_run_name(top.at("name")); });
+      for (auto& [k, v] : top.entries()) out.set(k, v);
+    }
   }
   if (const Node* p = root.find("plugins")) out.set("plugins", *p);
 
@@ -133,28 +141,29 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
       m.set("kind", block);
       block = m;
     }
-    out.set(key, validate_component(block, kind, host, extra));
+    out.set(key, validate_component(block, kind, host, diag, extra));
   };
 
-  const Node* data = root.find("data");
-  if (!data) throw Error(root.loc().str() + ": the experiment has no 'data' block (e.g. data: {kind: fashion_mnist})");
-  component("data", Kind::Dataset, "", &data_host_schema());
+  if (root.find("data")) component("data", Kind::Dataset, "", &data_host_schema());
+  else diag.add(root.loc().str() + ": the experiment has no 'data' block (e.g. data: {kind: fashion_mnist})");
 
   const Node* model = root.find("model");
-  if (!model || !model->is_sequence() || model->items().empty())
-    throw Error((model ? model->loc() : root.loc()).str() +
-                ": 'model' must be a non-empty list of layers, e.g. [{kind: dense, units: 10}]");
-  Node layers = Node::sequence(model->loc());
-  for (const Node& l : model->items()) {
-    Node block = l;
-    if (block.is_scalar()) {
-      Node m = Node::map(block.loc());
-      m.set("kind", block);
-      block = m;
+  if (!model || !model->is_sequence() || model->items().empty()) {
+    diag.add((model ? model->loc() : root.loc()).str() +
+             ": 'model' must be a non-empty list of layers, e.g. [{kind: dense, units: 10}]");
+  } else {
+    Node layers = Node::sequence(model->loc());
+    for (const Node& l : model->items()) {
+      Node block = l;
+      if (block.is_scalar()) {
+        Node m = Node::map(block.loc());
+        m.set("kind", block);
+        block = m;
+      }
+      layers.push_back(validate_component(block, Kind::Layer, host, diag, &layer_host_schema()));
     }
-    layers.push_back(validate_component(block, Kind::Layer, host, &layer_host_schema()));
+    out.set("model", layers);
   }
-  out.set("model", layers);
 
   component("loss", Kind::Loss, section_default("loss").c_str());
   component("optimizer", Kind::Optimizer, section_default("optimizer").c_str());
@@ -162,14 +171,18 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
 
   Node regs = Node::sequence();
   if (const Node* r = root.find("regularizers"); r && !r->is_null()) {
-    if (!r->is_sequence()) throw Error(r->loc().str() + ": 'regularizers' expects a list of {kind: ...} blocks");
-    regs.set_loc(r->loc());
-    for (const Node& item : r->items()) regs.push_back(validate_component(item, Kind::Regularizer, host));
+    if (!r->is_sequence()) {
+      diag.add(r->loc().str() + ": 'regularizers' expects a list of {kind: ...} blocks");
+    } else {
+      regs.set_loc(r->loc());
+      for (const Node& item : r->items()) regs.push_back(validate_component(item, Kind::Regularizer, host, diag));
+    }
   }
   out.set("regularizers", regs);
 
   const Node* train = root.find("train");
-  out.set("train", validate_block(train && !train->is_null() ? *train : Node::map(root.loc()), train_schema(), &host));
+  out.set("train", validate_block(train && !train->is_null() ? *train : Node::map(root.loc()), train_schema(), &host, diag));
+  diag.throw_if_any();
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/bptt.hpp"
 #include "unroll/host/checkpoint.hpp"
+#include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/plugin_host.hpp"

@@ -18,6 +18,23 @@ std::string GradCheckResult::summary() const {
   return s.str();
 }
 
+std::string GradCheckResult::tensor_summary() const {
+  std::ostringstream bad;
+  std::string good;
+  bad.precision(3);
+  for (const TensorCheck& t : tensors) {
+    if (t.failures == 0) {
+      good += (good.empty() ? "" : ", ") + t.name;
+      continue;
+    }
+    if (bad.tellp() > 0) bad << "; ";
+    bad << t.name << ": " << t.failures << " of " << t.checked << " wrong, max abs error " << t.max_abs_error << " at "
+        << t.max_abs_at << ", max rel error " << t.max_rel_error << " at " << t.max_rel_at;
+  }
+  if (bad.tellp() == 0) return "";
+  return bad.str() + (good.empty() ? "" : "; correct: " + good);
+}
+
 namespace {
 
 void fill_normal(Matrix& m, Rng& rng, double scale) {
@@ -30,11 +47,18 @@ struct Checker {
   GradCheckResult res{};
   double diff2 = 0, a2 = 0, n2 = 0, worst_excess = -1;
 
-  void compare(const std::string& what, double analytic, double plus, double minus, double base) {
+  /// Later compare() calls belong to tensor `name`.
+  void begin_tensor(const std::string& name) { res.tensors.push_back(TensorCheck{name}); }
+
+  // where: the element "(r,c)" of the current tensor.
+  void compare(const std::string& where, double analytic, double plus, double minus, double base) {
+    TensorCheck& t = res.tensors.back();
+    const std::string what = t.name + where;
     const double numeric = (plus - minus) / (2 * opt.step);
     const double tol = [&](double a, double n) { return opt.rel_tol * std::max(std::fabs(a), std::fabs(n)) + opt.abs_tol; }(analytic, numeric);
     double err = std::fabs(analytic - numeric);
     ++res.checked;
+    ++t.checked;
     diff2 += err * err;
     a2 += analytic * analytic;
     n2 += numeric * numeric;
@@ -47,7 +71,17 @@ struct Checker {
         return;
       }
       ++res.failures;
+      ++t.failures;
       res.ok = false;
+    }
+    const double rel = err / std::max({std::fabs(analytic), std::fabs(numeric), opt.abs_tol});
+    if (err > t.max_abs_error || t.max_abs_at.empty()) {
+      t.max_abs_error = err;
+      t.max_abs_at = where;
+    }
+    if (rel > t.max_rel_error || t.max_rel_at.empty()) {
+      t.max_rel_error = rel;
+      t.max_rel_at = where;
     }
     if (err - tol > worst_excess) {
       worst_excess = err - tol;
@@ -73,8 +107,9 @@ std::vector<Eigen::Index> pick(Eigen::Index size, int max, Rng& rng) {
   return idx;
 }
 
-std::string element(const std::string& tensor, const Matrix& m, Eigen::Index k) {
-  return tensor + "(" + std::to_string(k % m.rows()) + "," + std::to_string(k / m.rows()) + ")";
+// Element k of m as "(row,col)".
+std::string element(const Matrix& m, Eigen::Index k) {
+  return "(" + std::to_string(k % m.rows()) + "," + std::to_string(k / m.rows()) + ")";
 }
 
 }  // namespace
@@ -125,6 +160,7 @@ GradCheckResult check_layer_gradients(Layer& layer, const GradCheckOptions& opt)
 
   Checker c{opt};
   auto perturb = [&](Matrix& m, const std::string& name, const Matrix& analytic, double base_value) {
+    c.begin_tensor(name);
     for (Eigen::Index k : pick(m.size(), opt.max_per_tensor, rng)) {
       const Scalar orig = m.data()[k];
       m.data()[k] = static_cast<Scalar>(orig + opt.step);
@@ -132,7 +168,7 @@ GradCheckResult check_layer_gradients(Layer& layer, const GradCheckOptions& opt)
       m.data()[k] = static_cast<Scalar>(orig - opt.step);
       const double minus = objective();
       m.data()[k] = orig;
-      c.compare(element(name, m, k), analytic.data()[k], plus, minus, base_value);
+      c.compare(element(m, k), analytic.data()[k], plus, minus, base_value);
     }
   };
   perturb(x.data, layer.name() + ".input", dx_analytic, base);
@@ -165,6 +201,7 @@ GradCheckResult check_loss_gradients(Loss& loss, int outputs, bool labels, const
   Matrix grad;
   const double base = loss.evaluate(out, t, &grad);
   Checker c{opt};
+  c.begin_tensor("output");
   for (Eigen::Index k : pick(out.size(), opt.max_per_tensor, rng)) {
     const Scalar orig = out.data()[k];
     out.data()[k] = static_cast<Scalar>(orig + opt.step);
@@ -172,7 +209,7 @@ GradCheckResult check_loss_gradients(Loss& loss, int outputs, bool labels, const
     out.data()[k] = static_cast<Scalar>(orig - opt.step);
     const double minus = loss.evaluate(out, t, nullptr);
     out.data()[k] = orig;
-    c.compare(element("output", out, k), grad.data()[k], plus, minus, base);
+    c.compare(element(out, k), grad.data()[k], plus, minus, base);
   }
   return c.finish();
 }

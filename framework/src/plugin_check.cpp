@@ -8,6 +8,9 @@
 #include <map>
 #include <sstream>
 
+#include "layer_check.hpp"
+#include "thread_pool.hpp"
+#include "unroll/host/trainer.hpp"
 #include "unroll/gradcheck.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -125,6 +128,103 @@ void fill_normal(Matrix& m, Rng& rng, double std) {
   for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = static_cast<Scalar>(rng.normal(0, std));
 }
 
+// f() run with 1 thread, with 2, and with 2 again (the thread count found is restored): what an
+// optimizer step or a loss computes may not depend on the split beyond float rounding, and may
+// not change between two runs with the same count. Returns the problems found (none: empty).
+template <class F>
+std::vector<std::string> compare_thread_counts(F&& f) {
+  const int before = pool::threads();
+  std::vector<Matrix> one, two, again;
+  try {
+    configure_threads(1);
+    one = f();
+    configure_threads(2);
+    two = f();
+    again = f();
+  } catch (...) {
+    configure_threads(before);
+    throw;
+  }
+  configure_threads(before);
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < one.size(); ++i) {
+    const double scale = 1 + one[i].cwiseAbs().maxCoeff();
+    const double d12 = (one[i] - two[i]).cwiseAbs().maxCoeff(), d22 = (two[i] - again[i]).cwiseAbs().maxCoeff();
+    if (!(d12 <= 1e-5 * scale))
+      problems.push_back("threads: result " + std::to_string(i) + " with 2 threads differs from 1 thread by " + num(d12));
+    if (d22 != 0)
+      problems.push_back("threads: two runs with 2 threads differ by " + num(d22) + " in result " + std::to_string(i));
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------- options other than the defaults
+
+bool in_range(const OptionSpec& o, double v) {
+  if (!std::isfinite(v)) return false;
+  if (o.min_exclusive ? !(v > o.min) : !(v >= o.min)) return false;
+  return o.max_exclusive ? v < o.max : v <= o.max;
+}
+
+// Values other than the default for an option whose schema bounds them: the other choices, the
+// other boolean, a number inside a declared range. Options without a declared range or choices
+// are left at their defaults (nothing says which values are meant to work).
+std::vector<std::string> other_values(const OptionSpec& o) {
+  std::vector<std::string> out;
+  const bool bounded = std::isfinite(o.min) || std::isfinite(o.max);
+  switch (o.type) {
+    case OptType::Bool: out.push_back(o.default_yaml == "true" ? "false" : "true"); break;
+    case OptType::Choice:
+      for (const auto& c : o.choices)
+        if (c != o.default_yaml && out.size() < 3) out.push_back(c);
+      break;
+    case OptType::Int: {
+      if (!bounded || o.default_yaml.empty()) break;
+      const long long d = std::stoll(o.default_yaml);
+      for (long long v : {d + 1, d - 1, 2 * d})
+        if (v != d && in_range(o, static_cast<double>(v))) {
+          out.push_back(std::to_string(v));
+          break;
+        }
+      break;
+    }
+    case OptType::Float: {
+      if (!bounded || o.default_yaml.empty()) break;
+      const double d = std::stod(o.default_yaml);
+      const double mid = std::isfinite(o.min) && std::isfinite(o.max) ? (o.min + o.max) / 2 : NAN;
+      for (double v : {2 * d, d / 2, d + 1, d - 1, mid, o.min + 1, o.max - 1})
+        if (v != d && in_range(o, v)) {
+          out.push_back(num(v));
+          break;
+        }
+      break;
+    }
+    default: break;
+  }
+  return out;
+}
+
+// The validated block with one option changed, for each option other_values() gives values for
+// (at most 8 in all, in declared order).
+std::vector<std::pair<std::string, Node>> option_variants(const ComponentTable::Entry& e, const Node& block,
+                                                          const PluginHost& host) {
+  std::vector<std::pair<std::string, Node>> out;
+  for (const auto& o : e.schema.options()) {
+    if (o.required) continue;  // minimal_block made its value up already
+    for (const std::string& v : other_values(o)) {
+      if (out.size() == 8) return out;
+      Node b = block;
+      b.set(o.name, parse_yaml(v, "<check-plugin: " + e.schema.name() + "." + o.name + ">"));
+      try {
+        out.emplace_back(o.name + "=" + v, validate_component(b, e.kind, host));
+      } catch (const Error&) {
+        // The value passes the option's own range but not a rule between options: not a variant.
+      }
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- per kind
 
 void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
@@ -165,6 +265,7 @@ void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const Plug
     if (!r.ok) {
       out.status = Status::Fail;
       detail += ", " + std::to_string(r.failures) + " wrong; worst " + r.worst;
+      if (const std::string per = r.tensor_summary(); !per.empty()) detail += "; per tensor: " + per;
     }
     if (r.checked == 0) {
       out.status = Status::Fail;
@@ -180,6 +281,16 @@ void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const Plug
   if (!finite(y.data)) {
     out.status = Status::Fail;
     detail += "; eval-mode output is not finite";
+  }
+  // The recurrent state contract, and the same numbers for any thread count.
+  std::vector<std::string> problems = check_recurrent_state(*layer);
+  if (layer->is_recurrent() && problems.empty()) detail += "; state carry, set_state/state_at ok";
+  const std::vector<std::string> thread_problems = check_thread_counts(*layer);
+  if (thread_problems.empty()) detail += "; 1 and 2 threads agree";
+  problems.insert(problems.end(), thread_problems.begin(), thread_problems.end());
+  for (const std::string& p : problems) {
+    out.status = Status::Fail;
+    detail += "; " + p;
   }
   out.error = worst;
   out.detail = "gradients " + detail;
@@ -204,7 +315,7 @@ void check_loss(ComponentCheck& out, const ComponentTable::Entry& e, const Plugi
       detail += std::to_string(r.checked) + " elements, relative error " + num(r.relative_error);
       if (!r.ok) {
         out.status = Status::Fail;
-        detail += ", " + std::to_string(r.failures) + " wrong; worst " + r.worst;
+        detail += ", " + std::to_string(r.failures) + " wrong; worst " + r.worst + "; " + r.tensor_summary();
       }
     } catch (const Error& err) {
       detail += std::string("not supported (") + err.what() + ")";
@@ -213,6 +324,38 @@ void check_loss(ComponentCheck& out, const ComponentTable::Entry& e, const Plugi
   if (done == 0) {
     out.status = Status::Fail;
     detail += "; the loss accepts neither labels nor values";
+  }
+  // A wide batch (10 x 4096 scores: element-wise work is split) with 1 and 2 threads: the loss
+  // and its gradient.
+  for (bool labels : {true, false}) {
+    Rng rng(19);
+    Matrix scores(10, 4096);
+    fill_normal(scores, rng, 2.0);
+    Targets t;
+    t.steps = 1;
+    t.batch = 4096;
+    if (labels) {
+      for (int j = 0; j < 4096; ++j) t.labels.push_back(static_cast<int32_t>(rng.below(10)));
+    } else {
+      t.values.resize(10, 4096);
+      for (Eigen::Index k = 0; k < t.values.size(); ++k) t.values.data()[k] = static_cast<Scalar>(rng.uniform());
+    }
+    std::vector<std::string> problems;
+    try {
+      problems = compare_thread_counts([&] {
+        Matrix grad;
+        Matrix value(1, 1);
+        value(0, 0) = static_cast<Scalar>(loss->evaluate(scores, t, &grad));
+        return std::vector<Matrix>{value, grad};
+      });
+    } catch (const Error&) {
+      continue;  // the kind of target it refuses (reported above)
+    }
+    for (const std::string& p : problems) {
+      out.status = Status::Fail;
+      detail += std::string("; ") + (labels ? "labels " : "values ") + p + " (0: the loss, 1: its gradient)";
+    }
+    if (problems.empty() && labels) detail += "; 1 and 2 threads agree";
   }
   (void)e;
   out.error = worst;
@@ -267,6 +410,24 @@ void check_optimizer(ComponentCheck& out, const PluginHost& host, const Node& bl
       out.status = Status::Fail;
       out.detail += "; state '" + name + "' is not finite";
     }
+  // Five steps on a 256 x 256 parameter (large enough that element-wise updates are split over
+  // the threads), a fresh optimizer for each thread count.
+  const auto problems = compare_thread_counts([&] {
+    auto o = host.build<Optimizer>(Kind::Optimizer, block, ctx);
+    Rng r(23);
+    Param big("big.W", 256, 256, 256, 256, Node());
+    fill_normal(big.value, r, 1.0);
+    for (int s = 0; s < 5; ++s) {
+      fill_normal(big.grad, r, 1.0);
+      o->step({&big}, o->base_lr());
+    }
+    return std::vector<Matrix>{big.value};
+  });
+  for (const std::string& p : problems) {
+    out.status = Status::Fail;
+    out.detail += "; " + p + " (the parameter after 5 steps)";
+  }
+  if (problems.empty()) out.detail += "; 1 and 2 threads agree";
 }
 
 void check_initializer(ComponentCheck& out, const PluginHost& host, const Node& block) {
@@ -344,6 +505,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   struct Elem {
     std::string where;
     double an, numeric, left, right;
+    size_t tensor;  // index in ps
   };
   std::vector<Elem> elems;
   double scale = 0;
@@ -360,7 +522,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
       v = orig;
       const Elem el{ps[i]->name + "(" + std::to_string(k % ps[i]->value.rows()) + "," +
                         std::to_string(k / ps[i]->value.rows()) + ")",
-                    analytic[i].data()[k], (plus - minus) / (2 * h), (base - minus) / h, (plus - base) / h};
+                    analytic[i].data()[k], (plus - minus) / (2 * h), (base - minus) / h, (plus - base) / h, i};
       scale = std::max({scale, std::fabs(el.an), std::fabs(el.numeric)});
       elems.push_back(el);
     }
@@ -368,9 +530,16 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   long checked = 0, wrong = 0;
   double d2 = 0, a2 = 0, n2 = 0, worst_excess = -1;
   std::string worst_text;
+  // Per parameter, as the layer checks report it (gradcheck.hpp's TensorCheck).
+  GradCheckResult per;
+  for (Param* p : ps) per.tensors.push_back(TensorCheck{p->name});
   for (const Elem& el : elems) {
     const double err = std::fabs(el.an - el.numeric);
     const double tol = 1e-2 * std::max(std::fabs(el.an), std::fabs(el.numeric)) + 1e-3 * scale + 1e-12;
+    TensorCheck& tc = per.tensors[el.tensor];
+    ++tc.checked;
+    const std::string at = el.where.substr(el.where.find('('));
+    const double rel = err / std::max({std::fabs(el.an), std::fabs(el.numeric), 1e-3 * scale + 1e-12});
     ++checked;
     d2 += err * err;
     a2 += el.an * el.an;
@@ -381,6 +550,15 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
           el.an <= std::max(el.left, el.right) + tol)
         continue;
       ++wrong;
+      ++tc.failures;
+    }
+    if (err > tc.max_abs_error || tc.max_abs_at.empty()) {
+      tc.max_abs_error = err;
+      tc.max_abs_at = at;
+    }
+    if (rel > tc.max_rel_error || tc.max_rel_at.empty()) {
+      tc.max_rel_error = rel;
+      tc.max_rel_at = at;
     }
     if (err - tol > worst_excess) {
       worst_excess = err - tol;
@@ -391,7 +569,7 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   out.detail = "penalty gradient: " + std::to_string(checked) + " elements, relative error " + num(out.error);
   if (wrong) {
     out.status = Status::Fail;
-    out.detail += ", " + std::to_string(wrong) + " wrong; worst " + worst_text;
+    out.detail += ", " + std::to_string(wrong) + " wrong; worst " + worst_text + "; per tensor: " + per.tensor_summary();
   }
 
   // perturb() then restore() must give the exact values back.
@@ -566,6 +744,52 @@ PluginCheckReport check_plugin(const std::string& library, const std::vector<std
 
 namespace {
 
+void run_checks(ComponentCheck& c, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
+  switch (e.kind) {
+    case Kind::Layer: check_layer(c, e, host, block); break;
+    case Kind::Loss: check_loss(c, e, host, block); break;
+    case Kind::Optimizer: check_optimizer(c, host, block); break;
+    case Kind::Initializer: check_initializer(c, host, block); break;
+    case Kind::Schedule: check_schedule(c, host, block); break;
+    case Kind::Regularizer: check_regularizer(c, host, block); break;
+    case Kind::Dataset: check_dataset(c, e, host, block); break;
+  }
+}
+
+// The same checks with one option at a time moved off its default: a backward that is right
+// only at the default (a forgotten factor of an option) fails here.
+void check_other_options(ComponentCheck& c, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
+  const auto variants = option_variants(e, block, host);
+  if (variants.empty()) return;
+  std::string passed, refused;
+  for (const auto& [label, b] : variants) {
+    ComponentCheck v;
+    v.kind = c.kind;
+    v.name = c.name;
+    try {
+      run_checks(v, e, host, b);
+    } catch (const Skip&) {
+      continue;
+    } catch (const Error&) {
+      // A clear refusal of a combination (nesterov without momentum) is the component's right.
+      refused += (refused.empty() ? "" : ", ") + label;
+      continue;
+    } catch (const std::exception& ex) {
+      v.status = Status::Fail;
+      v.detail = std::string("threw: ") + ex.what();
+    }
+    if (v.status == Status::Fail) {
+      c.status = Status::Fail;
+      c.detail += "; with " + label + ": " + v.detail;
+    } else {
+      passed += (passed.empty() ? "" : ", ") + label;
+      c.error = std::max(c.error, v.error);
+    }
+  }
+  if (!passed.empty()) c.detail += "; also passes with " + passed;
+  if (!refused.empty()) c.detail += "; refuses " + refused + " with an error";
+}
+
 PluginCheckReport check_loaded(const PluginHost& host, const std::string& where) {
   PluginCheckReport rep;
 
@@ -585,15 +809,8 @@ PluginCheckReport check_loaded(const PluginHost& host, const std::string& where)
         continue;
       }
       const Node block = minimal_block(*e, host);
-      switch (e->kind) {
-        case Kind::Layer: check_layer(c, *e, host, block); break;
-        case Kind::Loss: check_loss(c, *e, host, block); break;
-        case Kind::Optimizer: check_optimizer(c, host, block); break;
-        case Kind::Initializer: check_initializer(c, host, block); break;
-        case Kind::Schedule: check_schedule(c, host, block); break;
-        case Kind::Regularizer: check_regularizer(c, host, block); break;
-        case Kind::Dataset: check_dataset(c, *e, host, block); break;
-      }
+      run_checks(c, *e, host, block);
+      if (c.status == Status::Pass) check_other_options(c, *e, host, block);
     } catch (const Skip& s) {
       c.status = Status::Skip;
       c.detail = "skipped: " + s.why;

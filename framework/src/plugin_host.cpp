@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "unroll/host/config.hpp"
 #include "unroll/plugin.hpp"
 
 namespace fs = std::filesystem;
@@ -92,6 +91,8 @@ void PluginHost::load_library(const fs::path& path_in) {
 }
 
 void PluginHost::load_directory(const fs::path& dir) {
+  const std::string where = fs::absolute(dir).lexically_normal().string();
+  if (std::find(searched_.begin(), searched_.end(), where) == searched_.end()) searched_.push_back(where);
   if (!fs::is_directory(dir)) throw Error("plugin folder " + dir.string() + " does not exist");
   std::vector<fs::path> libs;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -120,9 +121,27 @@ std::vector<fs::path> PluginHost::search_path(const std::vector<std::string>& ex
 }
 
 void PluginHost::load_default(const std::vector<std::string>& extra_dirs) {
-  for (const auto& d : search_path({}))
+  for (const auto& d : search_path({})) {
     if (fs::is_directory(d)) load_directory(d);
+    else searched_.push_back(fs::absolute(d).lexically_normal().string() + " (absent)");
+  }
   for (const auto& d : extra_dirs) load_directory(d);
+}
+
+std::string PluginHost::search_note() const {
+  std::string folders, own;
+  for (const auto& d : searched_) folders += (folders.empty() ? "" : ", ") + d;
+  for (const auto& lib : loaded_) {
+    const std::string dir = fs::path(lib).parent_path().lexically_normal().string();
+    if (std::find(searched_.begin(), searched_.end(), dir) == searched_.end()) own += (own.empty() ? "" : ", ") + lib;
+  }
+  const char* env = std::getenv("UNROLL_PLUGIN_PATH");
+  return "\n  plugin folders searched: " + (folders.empty() ? std::string("none") : folders) +
+         (env && *env ? std::string(" (UNROLL_PLUGIN_PATH=") + env + ")" : std::string(" (UNROLL_PLUGIN_PATH is not set)")) +
+         (own.empty() ? "" : "; libraries loaded by path: " + own) +
+         "\n  to use a component of another plugin library, load it: list the library or its folder in the "
+         "experiment (plugins: [build/libmy_plugin.so], relative to the experiment file), or pass --plugin-dir DIR, "
+         "or add DIR to UNROLL_PLUGIN_PATH (':'-separated)";
 }
 
 const ComponentTable::Entry& PluginHost::entry(Kind kind, const std::string& name) const {
@@ -130,7 +149,7 @@ const ComponentTable::Entry& PluginHost::entry(Kind kind, const std::string& nam
   std::string known;
   for (const auto& n : registry_.names(kind)) known += (known.empty() ? "" : ", ") + n;
   throw Error("unknown " + kind_name(kind) + " '" + name + "' (known " + kind_plural(kind) + ": " +
-              (known.empty() ? "none; no plugin providing one is loaded" : known) + ")");
+              (known.empty() ? "none; no plugin providing one is loaded" : known) + ")" + search_note());
 }
 
 HostBuildContext::HostBuildContext(const PluginHost& host, std::string name_, int input_size_, uint64_t seed_,
@@ -140,10 +159,6 @@ HostBuildContext::HostBuildContext(const PluginHost& host, std::string name_, in
   input_size = input_size_;
   seed = seed_;
   base_dir = std::move(base_dir_);
-}
-
-std::shared_ptr<Schedule> HostBuildContext::make_schedule(const Node& block) {
-  return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
 }
 
 }  // namespace unroll

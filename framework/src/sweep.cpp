@@ -20,6 +20,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/child_process.hpp"
@@ -34,7 +35,7 @@ namespace unroll {
 namespace {
 
 const std::vector<std::string> kSweepKeys{"seeds", "vary", "grid", "variants", "metric", "metrics", "jobs",
-                                          "threads_per_run"};
+                                          "threads_per_run", "base_name"};
 
 // Folder names: readable, but nothing a shell or a file system minds.
 std::string dir_name(const std::string& name) {
@@ -163,9 +164,17 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   if (const Node* t = sweep.find("threads_per_run"); t && !t->is_null())
     spec.threads_per_run = positive_int(*t, "threads_per_run");
 
+  // The base variant's name: its run folder and its row in the report ("base" unless named).
+  std::string base_name = "base";
+  if (const Node* b = sweep.find("base_name"); b && !b->is_null()) {
+    if (!b->is_scalar() || b->text().empty())
+      throw Error(b->loc().str() + ": 'base_name' expects a non-empty name for the base variant, e.g. base_name: baseline");
+    base_name = b->text();
+  }
+
   absolutize_paths(root);
   std::vector<Draft> drafts;
-  drafts.push_back({"base", "", root});
+  drafts.push_back({base_name, "", root});
 
   if (const Node* vary = sweep.find("vary"); vary && !vary->is_null()) {
     if (!vary->is_map()) throw Error(vary->loc().str() + ": 'vary' expects a mapping PATH: [values ...]");
@@ -211,6 +220,9 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   if (const Node* named = sweep.find("variants"); named && !named->is_null()) {
     if (!named->is_map()) throw Error(named->loc().str() + ": 'variants' expects a mapping NAME: {overrides ...}");
     for (const auto& [name, over] : named->entries()) {
+      if (name == base_name)
+        throw Error(over.key_loc().str() + ": variant '" + name + "' has the name of the base variant; rename it" +
+                    (base_name == "base" ? " or name the base otherwise (base_name: ...)" : " or change base_name"));
       if (!over.is_map())
         throw Error(over.loc().str() + ": variant '" + name + "' expects a mapping of overrides, e.g. {optimizer.lr: 0.01}");
       Draft d{name, over.key_loc().str(), root};
@@ -228,20 +240,26 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   // Resolve every variant before anything runs.
   std::set<std::string> names, dirs;
   std::string base_yaml;
-  for (auto& d : drafts) {
+  for (size_t i = 0; i < drafts.size(); ++i) {
+    Draft& d = drafts[i];
     Variant v;
     v.name = d.name;
     v.origin = d.origin;
+    const std::string which = "variant '" + d.name + "'" + (d.origin.empty() ? "" : " (" + d.origin + ")") + ": ";
     try {
       v.config = resolve_experiment(d.tree, host, base_dir);
+    } catch (const ConfigErrors& e) {  // every error of the variant, each naming it
+      std::vector<std::string> named;
+      for (const auto& m : e.messages()) named.push_back(which + m);
+      throw ConfigErrors(named, e.more());
     } catch (const Error& e) {
-      throw Error("variant '" + d.name + "'" + (d.origin.empty() ? "" : " (" + d.origin + ")") + ": " + e.what());
+      throw Error(which + e.what());
     }
     if (v.config.at("name").text().empty())
       v.config.set("name", Node::scalar(fs::path(file).stem().string(), SourceLoc{"file name", 0, 0}));
     if (spec.name.empty()) spec.name = v.config.at("name").text();
     const std::string y = strip_locs_yaml(v.config);
-    if (d.name == "base") {
+    if (i == 0) {
       base_yaml = y;
     } else if (y == base_yaml) {
       spec.notes.push_back("variant '" + d.name + "' equals the base experiment; the base runs once");

@@ -2,9 +2,11 @@
 // 2000; no peepholes). Gates are stacked in PyTorch's order i, f, g, o in one W (4H x input), one U
 // (4H x H) and one b (4H):
 //   [a_i; a_f; a_g; a_o] = W x_t + U h_{t-1} + b
-//   i = sigmoid(a_i)  f = sigmoid(a_f + forget_bias)  g = tanh(a_g)  o = sigmoid(a_o)
+//   i = sigmoid(a_i)  f = sigmoid(a_f)  g = tanh(a_g)  o = sigmoid(a_o)
 //   c_t = f * c_{t-1} + i * g        h_t = o * tanh(c_t)
-// The output is h_t at every step (H x T*B).
+// The output is h_t at every step (H x T*B). The forget bias is part of b: `forget_bias` is the
+// initializer of b's f block (rows H..2H), so it is learned and checkpointed like any bias and
+// the forward adds nothing.
 //
 // The state handling and the per-thread time loop come from RecurrentLayer (recurrent.hpp);
 // this file holds the equations:
@@ -31,10 +33,19 @@ void sigmoid(Block&& a) {
 class Lstm final : public RecurrentLayer {
  public:
   Lstm(const Options& o, const BuildContext& c)
-      : RecurrentLayer(o.i("units"), {"h", "c"}), H_(o.i("units")), forget_bias_(o.f("forget_bias")),
+      : RecurrentLayer(o.i("units"), {"h", "c"}), H_(o.i("units")),
         W_(c.name + ".W", 4 * H_, c.input_size, /*fan_in=*/c.input_size, /*fan_out=*/H_, o.block("init")),
         U_(c.name + ".U", 4 * H_, H_, H_, H_, o.block("recurrent_init")),
-        b_(c.name + ".b", 4 * H_, 1, c.input_size, H_, o.block("bias_init")) {}
+        b_(c.name + ".b", 4 * H_, 1, c.input_size, H_, o.block("bias_init")) {
+    // The f block of b starts at forget_bias (after bias_init fills all of b); 0 leaves it to bias_init.
+    if (o.real("forget_bias") != 0) {
+      const Node& fb = o.node().at("forget_bias");
+      Node init = Node::map(fb.loc());
+      init.set("kind", Node::scalar("constant", fb.loc()));
+      init.set("value", fb);
+      b_.blocks.push_back(InitBlock{"f", H_, H_, c.input_size, H_, init});
+    }
+  }
 
   std::vector<Param*> params() override { return {&W_, &U_, &b_}; }
 
@@ -51,7 +62,6 @@ class Lstm final : public RecurrentLayer {
       for (int t = 0; t < T; ++t) {
         auto a = cols.at(gates_, t);
         gemm(a, U_.value, Trans::No, cols.at(hs, t), Trans::No, 1.0f, 1.0f);
-        a.middleRows(H, H).array() += forget_bias_;
         sigmoid(a.topRows(2 * H));  // i, f
         a.middleRows(2 * H, H).array() = a.middleRows(2 * H, H).array().tanh();
         sigmoid(a.bottomRows(H));  // o
@@ -101,7 +111,6 @@ class Lstm final : public RecurrentLayer {
 
  private:
   int H_;
-  float forget_bias_;
   Param W_, U_, b_;
   Matrix tc_;       // H x TB: tanh(c_t)
   Matrix gates_;    // 4H x TB: i, f, g, o after their nonlinearities
@@ -116,8 +125,8 @@ UNROLL_PLUGIN(registry) {
            "i,f,g,o stacked as in PyTorch: c_t = f*c_{t-1} + i*g, h_t = o*tanh(c_t), output h_t at every step.");
   s.integer("units", "Hidden units H (size of h_t, c_t and of the output).").at_least(1);
   s.real("forget_bias", 1.0,
-         "Constant added to the forget-gate pre-activation, so f starts near sigmoid(1) "
-         "(Gers et al. 2000; Jozefowicz et al. 2015).");
+         "Initial value of b's forget-gate block (rows H..2H, after bias_init), so f starts near sigmoid(1) "
+         "(Gers et al. 2000; Jozefowicz et al. 2015); 0 leaves the block to bias_init.");
   s.component("init", "initializer", "{kind: xavier_uniform}",
               "Initializer of W (4H x input, filled as a whole; fan_in = input, fan_out = H).");
   s.component("recurrent_init", "initializer", "{kind: orthogonal}",

@@ -1,6 +1,7 @@
 #pragma once
-// Reading experiments: YAML text -> Node tree (with file:line:column on every node), schema
-// validation with "did you mean", defaults, --set overrides.
+// Validating experiments: schema validation with "did you mean" and defaults, every error of a
+// file at once. (YAML text -> Node is <unroll/config_node.hpp>; --set overrides and `extends:`
+// are composition: compose.hpp.)
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 namespace unroll {
 
 class PluginHost;
+class Diagnostics;
 
 // parse_yaml and load_yaml_file (YAML text -> Node) are in <unroll/config_node.hpp>.
 
@@ -19,16 +21,20 @@ class PluginHost;
 std::string to_yaml(const Node& node);
 
 /// Validate a component block ({kind: NAME, ...}) of the given kind against its plugin's
-/// schema: unknown kind (lists known ones), unknown keys (did you mean), types, ranges, choices,
-/// nested component blocks recursively. `extra` declares host-level keys allowed in this block
+/// schema: unknown kind (lists known ones and the plugin folders searched), unknown keys (did you
+/// mean), types, ranges, choices, nested component blocks recursively. Throws every error of the
+/// block at once (ConfigErrors, diagnostics.hpp). `extra` declares host-level keys allowed in this block
 /// besides the schema's (e.g. a layer's `name`). Returns the block with every default filled in.
 Node validate_component(const Node& block, Kind kind, const PluginHost& host, const Schema* extra = nullptr);
 
 /// Validate a plain block against a schema (no `kind` key): the same checks, defaults filled.
 Node validate_block(const Node& block, const Schema& schema, const PluginHost* host = nullptr);
 
-/// Apply `path=value` (e.g. "optimizer.lr=0.1", "model[2].rate=0.3", "model[2]=null"): the value
-/// is parsed as YAML; the location of the new node is the --set text.
-void apply_set(Node& root, const std::string& assignment);
+/// The same two, adding every error to `diag` instead of throwing (validation goes on with the
+/// next key); the returned block is complete only when no error was added.
+Node validate_component(const Node& block, Kind kind, const PluginHost& host, Diagnostics& diag,
+                        const Schema* extra = nullptr);
+Node validate_block(const Node& block, const Schema& schema, const PluginHost* host, Diagnostics& diag);
+
 
 }  // namespace unroll

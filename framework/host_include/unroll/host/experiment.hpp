@@ -31,7 +31,8 @@ class Schema;
 const Schema& train_schema();
 
 /// Validate an already parsed experiment tree (defaults filled in). `base_dir` resolves the
-/// `plugins:` entries.
+/// `plugins:` entries. Every section is checked: all errors found (up to 20) are thrown together
+/// as one ConfigErrors (diagnostics.hpp), each with its file:line:column.
 Node resolve_experiment(const Node& root, PluginHost& host, const std::string& base_dir);
 
 }  // namespace unroll

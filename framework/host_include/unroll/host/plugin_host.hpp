@@ -35,6 +35,9 @@ class PluginHost {
   ComponentTable& registry() { return registry_; }
   const ComponentTable& registry() const { return registry_; }
   const std::vector<std::string>& loaded() const { return loaded_; }
+  /// For an unknown component name: the plugin folders searched so far (absent ones marked),
+  /// the libraries loaded on their own, and the three ways to load another plugin.
+  std::string search_note() const;
 
   /// Build a component from validated options. The returned object holds its library.
   template <class T>
@@ -57,6 +60,7 @@ class PluginHost {
  private:
   ComponentTable registry_;
   std::vector<std::string> loaded_;
+  std::vector<std::string> searched_;  // folders looked in, in order, with where they came from
 };
 
 /// The BuildContext the host hands to factories: nested schedule blocks are validated and built
