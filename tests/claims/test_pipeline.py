@@ -5,8 +5,9 @@ Runs the test-sized setting (2 lags, 1 seed, 3 epochs, 8 units) into a fresh fol
 what it produced, not its numbers: every cell x BPTT setting has a row in each task's horizon
 table with a score for every lag; every cell got an lr from the CI grid; the figures are PNG
 files under 200 KB; the gradient reaching h_{t-k} at initialization falls with k for both tanh
-Elman cells (adding task, loss at the last step only); and a second invocation resumes: it runs
-nothing again and writes the same tables.
+Elman cells (adding task, loss at the last step only); a second invocation resumes: it runs
+nothing again and writes the same tables; and --prepare (the cluster route) runs nothing and
+lists what is left to submit.
 
   tests/claims/test_pipeline.py BUILD/bin/unroll WORK_DIR
 """
@@ -96,6 +97,22 @@ def main():
     check(summaries(out) == before, "the second invocation reruns nothing")
     strip = lambda t: re.sub(r"\(report written.*\)", "", re.sub(r"\d+ runs, [\d.]+ CPU-hours", "", t))
     check(strip(open(os.path.join(out, "results.md")).read()) == strip(results), "the same tables after resuming")
+
+    # --prepare (the cluster route) runs nothing: on the finished folder there is nothing left to
+    # submit and the stage files come out the same; on a fresh one, stage 1 of each task is to submit.
+    stage_files = {f: open(os.path.join(out, f)).read() for f in os.listdir(out) if f.endswith(".yaml")}
+    prep = [os.path.join(ROOT, "tools", "claims"), "--ci", "--prepare", "--unroll", unroll]
+    r = subprocess.run(prep + ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(r.returncode == 0 and "every stage has run" in r.stdout, f"--prepare on the finished study: {r.stdout}")
+    check({f: open(os.path.join(out, f)).read() for f in stage_files} == stage_files, "--prepare rewrites the same files")
+    check(summaries(out) == before, "--prepare runs nothing")
+    fresh = os.path.join(work, "claims-ci-prepare")
+    shutil.rmtree(fresh, ignore_errors=True)
+    r = subprocess.run(prep + ["--out", fresh], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = r.stdout.strip().split("\n")
+    check(r.returncode == 0 and len(lines) == 3 and all(l.endswith("--slurm") and "_lr.yaml" in l for l in lines),
+          f"--prepare on a fresh folder lists the three stage-1 sweeps: {r.stdout}")
+    shutil.rmtree(fresh, ignore_errors=True)
 
     # A generated stage file reproduces its stage on its own.
     r = subprocess.run([unroll, "sweep", os.path.join(out, "copy_horizon.yaml"), "--check"],
