@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -358,7 +359,7 @@ TEST_CASE("a truncated-BPTT run writes grad_lags.csv and grad_norm/clip_rate col
     seen_lags.insert(std::stoi(lags[i][2]));
     CHECK(std::stod(lags[i][3]) >= 0);
   }
-  CHECK(epochs == std::set<int>{1, 2});
+  CHECK(epochs == std::set<int>{0, 1, 2});  // epoch 0: at initialization, before any update
   CHECK(seen_lags == std::set<int>{0, 1, 2, 3, 4, 5});  // 0 .. k2-1
 
   // Without clipping nothing is clipped; full BPTT reaches lags up to T-1.
@@ -369,6 +370,32 @@ TEST_CASE("a truncated-BPTT run writes grad_lags.csv and grad_norm/clip_rate col
   for (const auto& row : testing::read_csv(dir.file("full/grad_lags.csv")))
     if (row[0] != "epoch") max_lag = std::max(max_lag, std::stoi(row[2]));
   CHECK(max_lag == 11);
+}
+
+TEST_CASE("grad_lags' epoch-0 rows measure the untrained net and change no training number", "[bptt][e2e]") {
+  // The adding problem's loss is at the last step only, so lag k's norm is the error carried k
+  // steps back: a tanh Elman net with small recurrent weights makes it vanish geometrically.
+  testing::TempDir dir;
+  const std::vector<std::string> sets{
+      "data={kind: adding, length: 30, samples: 96, test_samples: 32, validation: 32}",
+      "model=[{kind: elman, units: 12, activation: tanh, recurrent_init: {kind: gaussian, std: 0.05}}, "
+      "{kind: last_step}, {kind: dense, units: 1}]",
+      "loss={kind: squared_error}", "train.bptt.k1=0", "train.bptt.k2=0", "train.clip.norm=1"};
+  testing::run_text(dir, kRecall, "on", sets);
+  auto off = sets;
+  off.push_back("train.diagnostics.grad_lags=false");
+  testing::run_text(dir, kRecall, "off", off);
+  CHECK(testing::metrics_without_seconds(dir.file("on/metrics.csv")) ==
+        testing::metrics_without_seconds(dir.file("off/metrics.csv")));
+  CHECK(read_file(dir.file("on/checkpoint/elman0.U.npy")) == read_file(dir.file("off/checkpoint/elman0.U.npy")));
+
+  std::map<int, double> init;
+  for (const auto& row : testing::read_csv(dir.file("on/grad_lags.csv")))
+    if (row[0] == "0") init[std::stoi(row[2])] = std::stod(row[3]);
+  REQUIRE(init.size() == 30);  // lags 0 .. T-1
+  CHECK(init[0] > 0);
+  for (int k = 1; k < 30; ++k) CHECK(init[k] < init[k - 1]);
+  CHECK(init[10] < 1e-3 * init[0]);
 }
 
 TEST_CASE("memory-task runs are deterministic per seed", "[bptt][e2e]") {

@@ -258,6 +258,49 @@ TEST_CASE("vary, grid and named variants expand to the right counts and names", 
   CHECK(value_label(parse_yaml("{kind: adam, lr: 0.001}", "x")) == "adam(lr=0.001)");
 }
 
+TEST_CASE("a grid factor with named levels changes several values per level", "[sweep]") {
+  TempDir t;
+  write(t.file("base.yaml"), kBase);
+  auto& host = unroll::testing::host();
+  // Levels that move two values together (what a list of values at one path cannot say), crossed
+  // with an ordinary factor; the level equal to the base is dropped, the base runs once.
+  write(t.file("named_grid.yaml"),
+        "extends: base.yaml\n"
+        "grid:\n"
+        "  size:\n"
+        "    small:\n"
+        "      model[0].units: 4\n"
+        "      train.batch: 8\n"
+        "    wide:\n"
+        "      model[0].units: 16\n"
+        "      train.batch: 4\n"
+        "  optimizer.lr: [0.1, 0.3]\n");
+  SweepSpec g = load_sweep(t.file("named_grid.yaml"), {}, host);
+  REQUIRE(g.variants.size() == 4);  // base (= size=small,optimizer.lr=0.1) + 3
+  CHECK(g.notes.size() == 1);
+  CHECK(g.variants[1].name == "size=small,optimizer.lr=0.3");
+  CHECK(g.variants[2].name == "size=wide,optimizer.lr=0.1");
+  const Node& wide = g.variants[3].config;
+  CHECK(wide.at("model").items()[0].at("units").text() == "16");
+  CHECK(wide.at("model").items()[0].at("kind").text() == "dense");
+  CHECK(wide.at("train").at("batch").text() == "4");
+  CHECK(wide.at("optimizer").at("lr").text() == "0.3");
+
+  // --set reaches into a level (how a tool writes a chosen value into a later stage) and removes one.
+  SweepSpec s = load_sweep(t.file("named_grid.yaml"), {"grid.size.wide.optimizer.momentum=0.5", "grid.size.small=null"}, host);
+  REQUIRE(s.variants.size() == 3);
+  CHECK(s.variants[1].config.at("optimizer").at("momentum").text() == "0.5");
+
+  write(t.file("bad_level.yaml"), "extends: base.yaml\ngrid:\n  size:\n    small: 4\n");
+  std::string e1 = error_of([&] { load_sweep(t.file("bad_level.yaml"), {}, host); });
+  CHECK(e1.find("bad_level.yaml:4:") != std::string::npos);
+  CHECK(e1.find("level 'small' of grid factor 'size'") != std::string::npos);
+  write(t.file("typo_level.yaml"), "extends: base.yaml\ngrid:\n  size:\n    wide:\n      model[0].unitz: 16\n");
+  std::string e2 = error_of([&] { load_sweep(t.file("typo_level.yaml"), {}, host); });
+  CHECK(e2.find("size=wide") != std::string::npos);
+  CHECK(e2.find("did you mean 'units'") != std::string::npos);
+}
+
 TEST_CASE("an invalid variant is reported with its name and location before anything runs", "[sweep]") {
   TempDir t;
   write(t.file("base.yaml"), kBase);

@@ -191,19 +191,44 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   }
   if (const Node* grid = sweep.find("grid"); grid && !grid->is_null()) {
     if (!grid->is_map() || grid->entries().empty())
-      throw Error(grid->loc().str() + ": 'grid' expects a mapping PATH: [values ...]");
+      throw Error(grid->loc().str() + ": 'grid' expects a mapping PATH: [values ...] or FACTOR: {LEVEL: {overrides}}");
+    // A factor is either PATH: [values] (each value set at PATH) or FACTOR: {LEVEL: {overrides}},
+    // named levels that each change several values at once (a cell and its learning rate, a lag
+    // and the sequence length it needs); the variant's name then shows FACTOR=LEVEL.
     const auto& factors = grid->entries();
+    std::vector<std::vector<std::pair<std::string, const Node*>>> levels;
+    for (const auto& [key, factor] : factors) {
+      auto& l = levels.emplace_back();
+      if (factor.is_map()) {
+        if (factor.entries().empty())
+          throw Error(factor.loc().str() + ": factor '" + key + "' in 'grid' has no levels");
+        for (const auto& [name, over] : factor.entries()) {
+          if (!over.is_map())
+            throw Error(over.loc().str() + ": level '" + name + "' of grid factor '" + key +
+                        "' expects a mapping of overrides, e.g. {optimizer.lr: 0.01}");
+          l.emplace_back(name, &over);
+        }
+      } else {
+        for (const Node& v : values_of(factor, key, "grid").items()) l.emplace_back(value_label(v), &v);
+      }
+    }
     std::vector<size_t> idx(factors.size(), 0);
-    for (const auto& [key, factor] : factors) values_of(factor, key, "grid");
     while (true) {
       Draft d{"", grid->loc().str(), root};
       for (size_t f = 0; f < factors.size(); ++f) {
-        const Node& v = factors[f].second.items()[idx[f]];
-        d.name += (f ? "," : "") + factors[f].first + "=" + value_label(v);
+        const auto& [label, v] = levels[f][idx[f]];
+        const std::string part = factors[f].first + "=" + label;
+        d.name += (f ? "," : "") + part;
         try {
-          set_path(d.tree, factors[f].first, v, factors[f].second.key_loc());
+          if (factors[f].second.is_map()) {
+            Node o = *v;
+            absolutize_paths(o);
+            merge_into(d.tree, o);
+          } else {
+            set_path(d.tree, factors[f].first, *v, factors[f].second.key_loc());
+          }
         } catch (const Error& e) {
-          throw Error("grid variant with " + factors[f].first + "=" + value_label(v) + ": " + e.what());
+          throw Error("grid variant with " + part + ": " + e.what());
         }
       }
       drafts.push_back(std::move(d));
@@ -211,7 +236,7 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
       bool carry = true;
       for (size_t f = factors.size(); f > 0 && carry;) {
         --f;
-        carry = ++idx[f] == factors[f].second.items().size();
+        carry = ++idx[f] == levels[f].size();
         if (carry) idx[f] = 0;
       }
       if (carry) break;

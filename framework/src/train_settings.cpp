@@ -59,7 +59,8 @@ std::shared_ptr<const Schema> clip_schema() {
 
 std::shared_ptr<const Schema> diagnostics_schema() {
   auto t = std::make_shared<Schema>("diagnostics", "Extra measurements written to the run folder");
-  t->boolean("grad_lags", false, "write ||dL/dh|| at each time lag per epoch to grad_lags.csv (recurrent models)");
+  t->boolean("grad_lags", false, "write ||dL/dh|| at each time lag per epoch to grad_lags.csv, and at initialization as epoch 0 "
+                 "(recurrent models)");
   return t;
 }
 

@@ -79,7 +79,9 @@ class Trainer {
   void resume();
   std::vector<size_t> epoch_order(int epoch) const;
   void train_epoch(int epoch);
-  void train_batch(std::span<const size_t> idx, int epoch, long batch_no);
+  /// `update` false: forward and backward only (the grad_lags measurement at initialization).
+  void train_batch(std::span<const size_t> idx, int epoch, long batch_no, bool update = true);
+  void grad_lags_at_init();
   float sum_over_ranks(Tally& t, long count);
   EpochMeasures measure(int epoch, Clock::time_point t0);
   Tally evaluate(Split split, const std::vector<size_t>& idx);
@@ -268,7 +270,35 @@ void Trainer::train_epoch(int epoch) {
   }
 }
 
-void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no) {
+// grad_lags' epoch-0 rows: ||dL/dh|| at initialization, before any update, so that a plot can
+// set the untrained network's gradient decay against the trained one's (epoch 1's rows already
+// average over a whole epoch of updates). The first few batches of epoch 1's order run forward and
+// backward with no update; the gradients are then zeroed and the batch-statistics buffers put
+// back, and epoch 1 re-derives every random stream, so training gives the same numbers as
+// without the measurement.
+void Trainer::grad_lags_at_init() {
+  constexpr size_t kBatches = 8;  // enough sequences for a smooth curve, a fraction of an epoch's cost
+  std::vector<std::pair<std::string, Matrix>> saved;
+  for (auto& [name, m] : c_.model->buffers()) saved.emplace_back(name, *m);
+  c_.model->set_epoch(seed_, 0, comm_.rank());
+  lags_.start_epoch();
+  const std::vector<size_t> order = epoch_order(0);
+  if (s_.stateful) c_.model->reset_state(static_cast<int>(rank_slice(s_.batch, comm_.rank(), comm_.size()).size()));
+  const size_t n = order.size(), batch = static_cast<size_t>(s_.batch);
+  const size_t nb = std::min(kBatches, static_cast<size_t>(batches_per_epoch_));
+  for (size_t b = 0; b < nb; ++b) {
+    const size_t from = b * batch, to = std::min(n, from + batch);
+    const Slice mine = rank_slice(to - from, comm_.rank(), comm_.size());
+    train_batch(std::span<const size_t>(order.data() + from + mine.begin, mine.size()), 0, static_cast<long>(b), false);
+  }
+  for (Param* p : c_.model->params()) p->grad.setZero();
+  size_t i = 0;
+  for (auto& [name, m] : c_.model->buffers()) *m = saved[i++].second;
+  lags_.end_epoch(0);
+  epoch_train_ = {};
+}
+
+void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no, bool update) {
   {
     marker::ComponentScope mark("dataset", cfg().at("data").at("kind").text(), "batch");
     c_.data->batch(Split::Train, idx, x_, y_);
@@ -276,7 +306,7 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no)
   bptt_.start(*c_.model, *c_.loss, x_, y_, BpttSettings{s_.k1, s_.k2, c_.every_step, s_.stateful});
   const bool ranks = comm_.size() > 1;
   while (const BpttWindow* w = bptt_.next()) {
-    update_->perturb();
+    if (update) update_->perturb();
     bptt_.forward();
     Tally t;
     if (w->has_loss) t.add(w->outputs->data.middleCols(w->col0, w->ncols), *w->targets, w->loss_sum);
@@ -298,6 +328,7 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no)
       epoch_train_.correct += t.correct;
     }
     if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end, scale);
+    if (!update) continue;
     update_->restore();
     if (w->has_loss) {
       marker::ComponentScope mark("optimizer", cfg().at("optimizer").at("kind").text(), "update");
@@ -414,6 +445,7 @@ RunResult Trainer::run() {
                          "unroll run --resume " + opt_.out_dir + "\n");
   }
   if (opt_.resume) resume();
+  if (s_.grad_lags && first_epoch_ == 0) grad_lags_at_init();
   out_.start_progress(s_.epochs);
   take_snapshot();  // epoch 0 (or the resumed epoch): what an interrupt in the first epoch saves
 
