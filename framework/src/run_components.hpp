@@ -32,8 +32,10 @@ struct RunComponents {
   bool accuracy = false;    // labels and a classifying loss: accuracy columns
 };
 
-/// Build every component of `exp` with the experiment seed.
-RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed);
+/// Build every component of `exp` with the experiment seed. `resume_dir`: the run folder being
+/// resumed, whose vocab.txt the data reuses (run_data.hpp), or "".
+RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
+                               const std::string& resume_dir = "");
 
 /// The samples of a run (indices into the dataset's splits).
 struct SampleSplit {

@@ -12,7 +12,8 @@
 ///   2: ScheduleState carries the run's length (total_epochs, total_steps).
 ///   3: Param::blocks, per-block initializers applied on a parameter's rows.
 ///   4: Dataset::class_names() and feature_names() (what predict needs to write labels and read CSV columns).
-#define UNROLL_API_VERSION 4
+///   5: DatasetInfo::input_vocab, Dataset::vocabulary(), GradCheckOptions::index_inputs (token inputs, embeddings).
+#define UNROLL_API_VERSION 5
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)
