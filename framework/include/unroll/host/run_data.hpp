@@ -33,9 +33,10 @@ std::shared_ptr<Dataset> apply_run_data(std::shared_ptr<Dataset> data, const std
 /// with the indices the run was trained with (resume, eval, predict).
 Node with_run_vocab(const Node& data_block, const Schema& schema, const std::string& run_dir);
 
-/// When RUN_DIR/vocab.txt exists, the dataset's vocabulary must be the same tokens in the same
-/// order (a `vocab` file given explicitly may differ from the run's): an Error names both files,
-/// the first index that differs and the two tokens.
+/// When RUN_DIR/vocab.txt exists and the dataset has a vocabulary, it must be the same tokens in
+/// the same order (a `vocab` file given explicitly may differ from the run's): an Error names the
+/// run's file, the first index that differs and the two tokens. Data without a vocabulary (token
+/// indices in an .npy file) passes: the embedding layer checks every index's range.
 void check_run_vocab(const Dataset& data, const std::string& run_dir);
 
 /// RUN_DIR/classes.json, or empty when the run has none.
