@@ -152,7 +152,7 @@ TEST_CASE("char_text: word tokens, lowercasing, min_count and max_vocab with <un
   CHECK(yo.labels == yi.labels);
 }
 
-TEST_CASE("char_text: a vocabulary file keeps indices; bad corpora and vocabularies are clear errors", "[text][char_text][bad_input]") {
+TEST_CASE("char_text: a vocabulary file keeps indices, and bad corpora and vocabularies are clear errors", "[text][char_text][bad_input]") {
   TempDir dir;
   write(dir.file("c.txt"), corpus());
   auto d = build_data("{kind: char_text, path: c.txt, tokens: word, min_count: 15, length: 5}", dir.path);
@@ -261,7 +261,7 @@ TEST_CASE("embedding: out-of-range and non-integer indices, wrong input size and
   CHECK(with_data_vocab(small, schema, 0).at("vocab").text() == "20");
 }
 
-TEST_CASE("embedding: every initializer fills its weight; freeze", "[text][embedding][initializers]") {
+TEST_CASE("embedding: every initializer fills its weight, and freeze", "[text][embedding][initializers]") {
   for (const std::string& init : host().registry().names(Kind::Initializer)) {
     if (init == "pretrained") continue;  // needs a file: its own test below
     INFO(init);
@@ -277,7 +277,7 @@ TEST_CASE("embedding: every initializer fills its weight; freeze", "[text][embed
   CHECK_FALSE(make_layer("{kind: embedding, vocab: 3, dim: 2}", 1)->params().at(0)->frozen);
 }
 
-TEST_CASE("embedding: pretrained vectors from a .npy file; a wrong shape is a clear error", "[text][embedding][initializers][bad_input]") {
+TEST_CASE("embedding: pretrained vectors from a .npy file, and a wrong shape is a clear error", "[text][embedding][initializers][bad_input]") {
   TempDir dir;
   std::vector<float> m(4 * 3);
   for (std::size_t i = 0; i < m.size(); ++i) m[i] = static_cast<float>(i) * 0.5f;  // row-major [4, 3]
