@@ -56,7 +56,7 @@ int cmd_eval(const std::vector<std::string>& args) {
     if (!data->info().has_test)
       throw Error(dir + ": the run's data has no test split; give other data with --data");
   }
-  load_model(run, data->info().input_size, host);
+  load_model(run, data->info().input_size, host, data->info().input_vocab);
   const int batch = static_cast<int>(*run.exp.config.at("train").at("eval_batch").as_int());
   const auto metrics = evaluate_run(run, *data, split, batch);
 

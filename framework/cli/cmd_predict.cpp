@@ -39,7 +39,7 @@ int cmd_predict(const std::vector<std::string>& args) {
                             : fs::exists(dir + "/best/manifest.json") ? "best" : "last";
   FinishedRun run = open_finished_run(dir, which, {}, host);
   auto data = run_dataset(run, predict_data_block(run, vm["input"].as<std::string>(), host), host);
-  load_model(run, data->info().input_size, host);
+  load_model(run, data->info().input_size, host, data->info().input_vocab);
   const Predictions p = predict_run(run, *data, static_cast<int>(*run.exp.config.at("train").at("eval_batch").as_int()));
   write_predictions(out, p, run.class_names);
   std::printf("%zu samples -> %s (%s%s)\n", p.samples, out.c_str(),

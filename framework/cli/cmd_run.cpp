@@ -141,7 +141,8 @@ int cmd_run(const std::vector<std::string>& args) {
                   "--resume %s --set train.epochs=%d\n", ro.out_dir.c_str(), done, ro.out_dir.c_str(), done + 10);
       return kExitCompleted;
     }
-    Preflight pf = preflight_experiment(exp, host);  // before anything in the folder changes
+    // Before anything in the folder changes; the data keeps the run's token vocabulary.
+    Preflight pf = preflight_experiment(exp, host, ro.out_dir);
     ro.data = pf.data;
     if (!changes.empty()) {
       ro.continuation = continuation_line(done, status, changes);

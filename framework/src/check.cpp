@@ -5,6 +5,7 @@
 #include "unroll/host/memory_estimate.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/run_data.hpp"
 
 namespace unroll {
 
@@ -26,12 +27,12 @@ void check_initializers(Model& model, const PluginHost& host, uint64_t seed, con
 }
 }  // namespace
 
-Preflight preflight_experiment(const Experiment& exp, PluginHost& host) {
+Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const std::string& resume_dir) {
   const Node& cfg = exp.config;
   const uint64_t seed = static_cast<uint64_t>(cfg.at("seed").as_int().value_or(1));
   HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
   Preflight pf;
-  pf.data = host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
+  pf.data = build_run_dataset(cfg.at("data"), host, dctx, resume_dir);
   const auto& data = pf.data;
   const DatasetInfo info = data->info();
   const MemoryEstimate mem = estimate_memory(cfg, info, host);

@@ -14,6 +14,7 @@
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/run_data.hpp"
 #include "unroll/npy_array.hpp"
+#include "unroll/vocabulary.hpp"
 
 namespace fs = std::filesystem;
 
@@ -40,13 +41,18 @@ FinishedRun open_finished_run(const std::string& run_dir, const std::string& whi
   HostBuildContext lctx(host, "loss", 0, 1, run.exp.base_dir);
   run.loss = host.build<Loss>(Kind::Loss, run.exp.config.at("loss"), lctx);
   run.class_names = run_class_names(run_dir);
+  if (run.class_names.empty() && fs::exists(run_dir + "/vocab.txt"))  // tokens are the classes of a language model
+    for (const auto& t : read_vocabulary(run_dir + "/vocab.txt").tokens) run.class_names.push_back(escape_token(t));
   return run;
 }
 
-void load_model(FinishedRun& run, int input_size, PluginHost& host) {
+void load_model(FinishedRun& run, int input_size, PluginHost& host, int input_vocab) {
   const Node& cfg = run.exp.config;
   const uint64_t seed = static_cast<uint64_t>(cfg.at("seed").as_int().value_or(1));
-  run.model = std::make_unique<Model>(cfg.at("model"), input_size, host, seed, run.exp.base_dir);
+  // Token indices from other data (an .npy file of indices): the run's own vocabulary size.
+  if (input_vocab == 0 && fs::exists(run.dir + "/vocab.txt"))
+    input_vocab = static_cast<int>(read_vocabulary(run.dir + "/vocab.txt").tokens.size());
+  run.model = std::make_unique<Model>(cfg.at("model"), input_size, host, seed, run.exp.base_dir, input_vocab);
   const Snapshot s = read_checkpoint(run.checkpoint_dir);
   auto put = [&](const char* what, const NamedTensors& from, const std::string& name, Matrix& into) {
     for (const auto& [n, m] : from)
@@ -75,7 +81,10 @@ void load_model(FinishedRun& run, int input_size, PluginHost& host) {
 std::shared_ptr<Dataset> run_dataset(const FinishedRun& run, const Node& data_block, PluginHost& host) {
   const uint64_t seed = static_cast<uint64_t>(run.exp.config.at("seed").as_int().value_or(1));
   HostBuildContext dctx(host, "data", 0, seed, run.exp.base_dir);
-  return apply_run_data(host.build<Dataset>(Kind::Dataset, data_block, dctx), run.dir);
+  const Node block = with_run_vocab(data_block, host.entry(Kind::Dataset, data_block.at("kind").text()).schema, run.dir);
+  auto data = host.build<Dataset>(Kind::Dataset, block, dctx);
+  check_run_vocab(*data, run.dir);
+  return apply_run_data(std::move(data), run.dir);
 }
 
 namespace {
@@ -114,6 +123,10 @@ Node eval_data_block(const FinishedRun& run, const std::string& arg, PluginHost&
                   "are features and target; give a block: --data '{kind: csv, path: " + arg + ", target: ...}'");
     block = derived_block(run, "csv", {{"path", fs::absolute(arg).string()}, {"test_path", ""}, {"test_fraction", "0"}},
                           origin);
+  } else if (ext == ".txt") {
+    if (own != "char_text")
+      throw Error(origin + ": the run trained on '" + own + "' data, not on text; give a block: --data '{kind: ...}'");
+    block = derived_block(run, "char_text", {{"path", fs::absolute(arg).string()}, {"test_fraction", "0"}}, origin);
   } else if (ext == ".npz") {
     if (own != "npy")
       throw Error(origin + ": the run trained on '" + own + "' data; give a block: --data '{kind: npy, npz: " + arg +
@@ -122,7 +135,8 @@ Node eval_data_block(const FinishedRun& run, const std::string& arg, PluginHost&
                                        {"test_fraction", "0"}}, origin);
   } else {
     throw Error(origin + ": expected a YAML block ('{kind: npy, x: X.npy, y: y.npy}'), a .yaml file with one, or a "
-                ".csv/.npz file (an .npy file holds inputs only: give the targets in a block)");
+                ".csv/.npz file, or a .txt file for a run on char_text (an .npy file holds inputs only: give the "
+                "targets in a block)");
   }
   return validate_component(block, Kind::Dataset, host);
 }
@@ -152,8 +166,11 @@ Node predict_data_block(const FinishedRun& run, const std::string& file, PluginH
     std::string features;
     for (const auto& f : run_feature_names(run.dir)) features += (features.empty() ? "" : ",") + f;
     if (!features.empty()) block.set("features", Node::scalar(features, SourceLoc{origin, 0, 0}));
+  } else if (ext == ".txt" && run.exp.config.at("data").at("kind").text() == "char_text") {
+    // The text cut into windows as the run's was, read with the run's vocabulary (run_dataset).
+    block = derived_block(run, "char_text", {{"path", path}, {"test_fraction", "0"}}, origin);
   } else {
-    throw Error(origin + ": predict reads .npy, .npz or .csv inputs");
+    throw Error(origin + ": predict reads .npy, .npz or .csv inputs (and .txt for a run on char_text)");
   }
   return validate_component(block, Kind::Dataset, host);
 }

@@ -119,7 +119,12 @@ GradCheckResult check_layer_gradients(Layer& layer, const GradCheckOptions& opt)
   const int T = opt.steps, B = opt.batch;
   Seq x, y, dy, dx;
   x.resize(layer.input_size(), T, B);
-  fill_normal(x.data, rng, opt.input_scale);
+  if (opt.index_inputs > 0) {
+    for (Eigen::Index k = 0; k < x.data.size(); ++k)
+      x.data.data()[k] = static_cast<Scalar>(rng.below(static_cast<uint64_t>(opt.index_inputs)));
+  } else {
+    fill_normal(x.data, rng, opt.input_scale);
+  }
 
   std::vector<Matrix> state0;
   if (layer.is_recurrent()) {
@@ -171,7 +176,18 @@ GradCheckResult check_layer_gradients(Layer& layer, const GradCheckOptions& opt)
       c.compare(element(m, k), analytic.data()[k], plus, minus, base_value);
     }
   };
-  perturb(x.data, layer.name() + ".input", dx_analytic, base);
+  if (opt.index_inputs > 0) {  // no gradient w.r.t. an index: dx must be zeros of the input's shape
+    ++c.res.checked;
+    if (dx_analytic.rows() != x.data.rows() || dx_analytic.cols() != x.data.cols() || !dx_analytic.isZero(0)) {
+      c.res.ok = false;
+      ++c.res.failures;
+      c.worst_excess = 1e300;  // this is the message to keep
+      c.res.worst = layer.name() + ".input: dL/dx of an index input must be all zeros (max |dx| " +
+                    std::to_string(dx_analytic.size() ? dx_analytic.cwiseAbs().maxCoeff() : 0.0f) + ")";
+    }
+  } else {
+    perturb(x.data, layer.name() + ".input", dx_analytic, base);
+  }
   for (size_t i = 0; i < params.size(); ++i) perturb(params[i]->value, params[i]->name, dp[i], base);
   if (layer.is_recurrent() && ds.size() == state0.size())
     for (size_t i = 0; i < state0.size(); ++i)

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "unroll/error.hpp"
+#include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
 
 namespace unroll {
@@ -49,8 +50,9 @@ MemoryEstimate estimate_memory(const Node& config, const DatasetInfo& data, cons
   MemoryEstimate e;
   double in = data.input_size;
   int index = 0;
-  for (const Node& block : config.at("model").items()) {
-    const std::string kind = block.at("kind").text();
+  for (const Node& given : config.at("model").items()) {
+    const std::string kind = given.at("kind").text();
+    const Node block = with_data_vocab(given, host.entry(Kind::Layer, kind).schema, data.input_vocab);
     LayerMemory m;
     m.kind = kind;
     m.name = block.find("name") && !block.find("name")->text().empty() ? block.find("name")->text()

@@ -10,12 +10,29 @@
 
 namespace unroll {
 
-Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t seed, const std::string& base_dir)
+Node with_data_vocab(const Node& block, const Schema& schema, int input_vocab) {
+  const OptionSpec* spec = schema.find("vocab");
+  if (!spec || spec->type != OptType::Int || input_vocab <= 0) return block;
+  const Node* given = block.find("vocab");
+  const long long vocab = given ? given->as_int().value_or(0) : 0;
+  if (vocab > 0 && vocab < input_vocab)
+    throw Error(given->loc().str() + ": " + block.at("kind").text() + " has vocab " + std::to_string(vocab) +
+                " but the data's tokens have " + std::to_string(input_vocab) +
+                " indices; raise vocab or leave it at 0 to take the data's");
+  if (vocab > 0) return block;
+  Node filled = block;
+  filled.set("vocab", Node::scalar(std::to_string(input_vocab), given ? given->loc() : block.loc()));
+  return filled;
+}
+
+Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t seed, const std::string& base_dir,
+             int input_vocab)
     : input_size_(input_size) {
   int in = input_size;
   int index = 0;
-  for (const Node& block : model.items()) {
-    const std::string kind = block.at("kind").text();
+  for (const Node& given : model.items()) {
+    const std::string kind = given.at("kind").text();
+    const Node block = with_data_vocab(given, host.entry(Kind::Layer, kind).schema, input_vocab);
     std::string name = block.find("name") ? block.find("name")->text() : "";
     if (name.empty()) name = kind + std::to_string(index);
     HostBuildContext ctx(host, name, in, seed, base_dir);

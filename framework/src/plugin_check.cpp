@@ -1,5 +1,4 @@
 #include "unroll/host/plugin_check.hpp"
-#include "unroll/host/model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +12,7 @@
 #include "unroll/host/trainer.hpp"
 #include "unroll/gradcheck.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
 
 namespace fs = std::filesystem;
@@ -227,8 +227,13 @@ std::vector<std::pair<std::string, Node>> option_variants(const ComponentTable::
 
 // ---------------------------------------------------------------- per kind
 
-void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
-  const int input = 4;
+void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& given) {
+  // A layer with an integer `vocab` option takes token indices (an embedding): one feature
+  // holding integers in [0, vocab), with vocab 0 ("the data's") given 7 here.
+  const OptionSpec* vocab_spec = e.schema.find("vocab");
+  const int vocab = vocab_spec && vocab_spec->type == OptType::Int ? 7 : 0;
+  const Node block = vocab ? with_data_vocab(given, e.schema, vocab) : given;
+  const int input = vocab ? 1 : 4;
   const std::string lname = e.schema.name() + "0";
   HostBuildContext ctx(host, lname, input, 1, fs::current_path().string());
   auto layer = host.build<Layer>(Kind::Layer, block, ctx);
@@ -257,6 +262,7 @@ void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const Plug
     GradCheckOptions opt;
     opt.steps = steps;
     opt.batch = 3;
+    opt.index_inputs = vocab;
     const GradCheckResult r = check_layer_gradients(*layer, opt);
     worst = std::max(worst, r.relative_error);
     if (!detail.empty()) detail += "; ";
@@ -276,6 +282,8 @@ void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const Plug
   Seq x, y;
   x.resize(input, 2, 3);
   fill_normal(x.data, noise, 1.0);
+  if (vocab)
+    for (Eigen::Index k = 0; k < x.data.size(); ++k) x.data.data()[k] = static_cast<Scalar>(k % vocab);
   if (layer->is_recurrent()) layer->reset_state(3);
   layer->forward(x, y, Mode::Eval);
   if (!finite(y.data)) {
@@ -430,9 +438,16 @@ void check_optimizer(ComponentCheck& out, const PluginHost& host, const Node& bl
   if (problems.empty()) out.detail += "; 1 and 2 threads agree";
 }
 
-void check_initializer(ComponentCheck& out, const PluginHost& host, const Node& block) {
+void check_initializer(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {
   HostBuildContext ctx(host, "check.W", 0, 1, fs::current_path().string());
-  auto init = host.build<Initializer>(Kind::Initializer, block, ctx);
+  std::shared_ptr<Initializer> init;
+  try {
+    init = host.build<Initializer>(Kind::Initializer, block, ctx);
+  } catch (const Error& err) {
+    // One reading a file or a run (pretrained) needs one to be named; as for datasets, not its fault.
+    if (has_string_option(e.schema)) throw Skip{std::string("cannot be built with its defaults: ") + err.what()};
+    throw;
+  }
   auto fill = [&](uint64_t seed) {
     Param p("check.W", 32, 32, 32, 32, Node());
     Rng rng = Rng::derive(seed, p.name);
@@ -749,7 +764,7 @@ void run_checks(ComponentCheck& c, const ComponentTable::Entry& e, const PluginH
     case Kind::Layer: check_layer(c, e, host, block); break;
     case Kind::Loss: check_loss(c, e, host, block); break;
     case Kind::Optimizer: check_optimizer(c, host, block); break;
-    case Kind::Initializer: check_initializer(c, host, block); break;
+    case Kind::Initializer: check_initializer(c, e, host, block); break;
     case Kind::Schedule: check_schedule(c, host, block); break;
     case Kind::Regularizer: check_regularizer(c, host, block); break;
     case Kind::Dataset: check_dataset(c, e, host, block); break;

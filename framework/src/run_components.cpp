@@ -7,6 +7,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/memory_estimate.hpp"
 #include "unroll/host/plugin_host.hpp"
+#include "unroll/host/run_data.hpp"
 #include "unroll/host/run_marker.hpp"
 #include "unroll/param_selection.hpp"
 #include "unroll/rng.hpp"
@@ -29,12 +30,12 @@ void check_param_selection(const Node& block, const std::vector<Param*>& params)
 }  // namespace
 
 RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
-                               std::shared_ptr<Dataset> data) {
+                               std::shared_ptr<Dataset> data, const std::string& resume_dir) {
   const Node& cfg = exp.config;
   RunComponents c;
   HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
   marker::set_phase("load data");  // for a failure report (run_marker.hpp)
-  c.data = data ? std::move(data) : host.build<Dataset>(Kind::Dataset, cfg.at("data"), dctx);
+  c.data = data ? std::move(data) : build_run_dataset(cfg.at("data"), host, dctx, resume_dir);
   c.info = c.data->info();
   marker::set_phase("build");
   const DatasetInfo& info = c.info;
@@ -47,7 +48,7 @@ RunComponents build_components(const Experiment& exp, PluginHost& host, const Tr
 
   // Refuse a model that cannot fit, naming its largest layer, before any layer is allocated.
   check_memory(estimate_memory(cfg, info, host), available_memory(), cfg);
-  c.model = std::make_unique<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir);
+  c.model = std::make_unique<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
   if (c.model->output_size() != info.output_size)
     throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(c.model->output_size()) +
                 " features, but dataset '" + cfg.at("data").at("kind").text() + "' has " +

@@ -32,9 +32,11 @@ struct RunComponents {
   bool accuracy = false;    // labels and a classifying loss: accuracy columns
 };
 
-/// Build every component of `exp` with the experiment seed.
+/// Build every component of `exp` with the experiment seed. `data`: the dataset the pre-flight
+/// check built (check.hpp), or null to build it here; `resume_dir`: the run folder being resumed,
+/// whose vocab.txt the data reuses (run_data.hpp), or "".
 RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
-                               std::shared_ptr<Dataset> data = nullptr);
+                               std::shared_ptr<Dataset> data = nullptr, const std::string& resume_dir = "");
 
 /// The samples of a run (indices into the dataset's splits).
 struct SampleSplit {

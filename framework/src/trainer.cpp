@@ -138,7 +138,7 @@ void Trainer::build() {
   if (threads <= 0 && comm_.local_size() > 1)  // ranks on one machine share its cores
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm_.local_size());
   threads_ = configure_threads(threads);
-  c_ = build_components(exp_, host_, s_, seed_, opt_.data);
+  c_ = build_components(exp_, host_, s_, seed_, opt_.data, opt_.resume ? opt_.out_dir : std::string());
   samples_ = split_samples(*c_.data, c_.info, cfg().at("data"), seed_);
   c_.data = prepare_run_data(cfg().at("data"), c_.data, samples_.train, comm_.rank() == 0 ? opt_.out_dir : "");
   const long long n = static_cast<long long>(samples_.train.size());

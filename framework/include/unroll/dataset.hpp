@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "unroll/types.hpp"
+#include "unroll/vocabulary.hpp"
 
 namespace unroll {
 
@@ -23,6 +24,9 @@ struct DatasetInfo {
   bool has_test = false;
   /// Also report the loss in bits per symbol (cross-entropy / ln 2), e.g. bits per character.
   bool bits_per_symbol = false;
+  /// Inputs are token indices: one feature per step holding an integer in [0, input_vocab)
+  /// (input_size is then 1), for an embedding layer. 0: inputs are ordinary features.
+  int input_vocab = 0;
 };
 
 class Dataset {
@@ -39,6 +43,11 @@ class Dataset {
   /// Names of the input features, when the data has them (a CSV file's columns): saved as
   /// features.json in the run folder, so predict picks the same columns in the same order.
   virtual std::vector<std::string> feature_names() const { return {}; }
+  /// The token vocabulary, when inputs or targets are tokens (char_text): saved as
+  /// RUN_DIR/vocab.txt, and given back to the dataset through its `vocab` option (a file path)
+  /// when the run's data is built again (resume, eval, predict), so indices keep their meaning.
+  /// A dataset that reports one must have a string option `vocab`. Empty by default.
+  virtual Vocabulary vocabulary() const { return {}; }
 };
 
 }  // namespace unroll

@@ -32,6 +32,10 @@ struct GradCheckOptions {
   bool nonzero_state = true;  // recurrent layers start from a random state, not zero
   uint64_t seed = 1;
   int max_per_tensor = 400;  // elements checked per tensor (a random subset when larger)
+  /// > 0: the layer takes token indices (an embedding; layer.hpp): inputs are integers in
+  /// [0, index_inputs), drawn with repeats so that gradients of repeated rows add up. An index
+  /// has no gradient, so instead of finite differences on the input, dL/dx must be all zeros.
+  int index_inputs = 0;
 };
 
 /// The comparison of one tensor's gradient (dL/dx, a parameter, an initial state): a wrong
@@ -63,7 +67,8 @@ struct GradCheckResult {
 };
 
 /// Check dL/dx, every parameter gradient and (recurrent layers) dL/d(initial state) of a layer
-/// whose input size is layer.input_size(). Parameters keep the values they have.
+/// whose input size is layer.input_size(). Parameters keep the values they have. With
+/// opt.index_inputs, dL/dx is checked to be zero instead (see GradCheckOptions).
 GradCheckResult check_layer_gradients(Layer& layer, const GradCheckOptions& opt = {});
 
 /// Check d(sum of losses)/d(outputs) for `outputs` x batch scores and random targets:

@@ -13,7 +13,8 @@
 ///   3: Param::blocks, per-block initializers applied on a parameter's rows.
 ///   4: Dataset::class_names() and feature_names() (what predict needs to write labels and read CSV columns).
 ///   5: Registry is the adding side only (an abstract class the host implements); plugins link
-///      libunroll_api.so, not the whole host library.
+///      libunroll_api.so, not the whole host library. DatasetInfo::input_vocab,
+///      Dataset::vocabulary(), GradCheckOptions::index_inputs (token inputs, embeddings).
 #define UNROLL_API_VERSION 5
 
 #define UNROLL_STR2(x) #x

@@ -27,7 +27,9 @@ struct Preflight {
 /// malformed data file is reported), estimate the memory the model needs (check_memory refuses
 /// what does not fit in MemAvailable), then build the model and check its output against the
 /// dataset's classes or targets. Writes nothing; throws Error on the first problem.
-Preflight preflight_experiment(const Experiment& exp, PluginHost& host);
+/// `resume_dir`: the run folder being resumed or continued, whose token vocabulary the data
+/// keeps (run_data.hpp), or "".
+Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const std::string& resume_dir = "");
 
 /// preflight_experiment's report (what `unroll run FILE --check` prints).
 std::string check_experiment(const Experiment& exp, PluginHost& host);

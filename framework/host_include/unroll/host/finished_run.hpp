@@ -31,10 +31,11 @@ struct FinishedRun {
 FinishedRun open_finished_run(const std::string& run_dir, const std::string& which, const std::vector<std::string>& sets,
                               PluginHost& host);
 
-/// Build the run's model for inputs of `input_size` features and load the checkpoint into it.
+/// Build the run's model for inputs of `input_size` features (token indices of a vocabulary of
+/// `input_vocab`, when > 0) and load the checkpoint into it.
 /// Refuses, naming the tensor, a checkpoint whose parameters do not match the config's model
 /// (missing, or of another shape, e.g. data with another number of features).
-void load_model(FinishedRun& run, int input_size, PluginHost& host);
+void load_model(FinishedRun& run, int input_size, PluginHost& host, int input_vocab = 0);
 
 /// The data block for `unroll eval --data ARG`: a YAML block ("{kind: npy, x: ..., y: ...}"), a
 /// .yaml file holding one, or a .csv / .npz file read the way the run read its own (the run's

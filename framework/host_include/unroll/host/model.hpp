@@ -11,6 +11,7 @@
 namespace unroll {
 
 class PluginHost;
+class Schema;
 struct Param;
 
 /// Run a parameter's initializer (`init`, then each of its `blocks` on its rows) with streams
@@ -18,11 +19,20 @@ struct Param;
 /// blocks.
 void initialize_param(Param& p, const PluginHost& host, uint64_t seed, const std::string& base_dir);
 
+/// A layer block with the data's vocabulary filled in. A layer that takes token indices (an
+/// embedding) declares an integer option `vocab`; left at 0 it gets `input_vocab`, the data's
+/// (DatasetInfo::input_vocab), when that is > 0. An explicit vocab smaller than the data's is an
+/// Error at the block's location: the data's indices would fall outside it. Other blocks are
+/// returned as they are.
+Node with_data_vocab(const Node& block, const Schema& schema, int input_vocab);
+
 class Model {
  public:
   /// Build the layers of `model` (validated layer blocks) for inputs of `input_size` features.
-  /// Layer names: the block's `name`, else KIND + index ("dense0", "relu1").
-  Model(const Node& model, int input_size, const PluginHost& host, uint64_t seed, const std::string& base_dir);
+  /// Layer names: the block's `name`, else KIND + index ("dense0", "relu1"). `input_vocab`:
+  /// the data's token vocabulary when its inputs are token indices (see with_data_vocab).
+  Model(const Node& model, int input_size, const PluginHost& host, uint64_t seed, const std::string& base_dir,
+        int input_vocab = 0);
 
   /// Run every parameter's initializer with a stream derived from (seed, parameter name).
   void initialize(const PluginHost& host, uint64_t seed, const std::string& base_dir);
