@@ -424,7 +424,7 @@ TEST_CASE("recurrent layers: hidden_grad_norms shows gradients vanishing in an E
   for (int t = 0; t + 1 < T; ++t) CHECK(norms[t] < 0.5 * norms[t + 1]);
   CHECK(norms[0] > 0);
 
-  for (const std::string& yaml : {"{kind: lstm, units: 4}", "{kind: gru, units: 4}"}) {
+  for (const std::string yaml : {"{kind: lstm, units: 4}", "{kind: gru, units: 4}"}) {
     auto g = make_layer(yaml, 3);
     g->reset_state(B);
     g->forward(x, y, Mode::Train);

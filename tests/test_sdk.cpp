@@ -131,7 +131,7 @@ TEST_CASE("new-plugin: a skeleton for every kind, bad input refused", "[sdk]") {
     const Result r = sh(q(kBin) + " new-plugin " + kind + " my_" + kind + " " + q(dir));
     INFO(r.out);
     REQUIRE(r.code == 0);
-    for (const std::string f : {"my_" + kind + ".cpp", std::string("CMakeLists.txt"), std::string("experiment.yaml")})
+    for (const std::string& f : {"my_" + kind + ".cpp", std::string("CMakeLists.txt"), std::string("experiment.yaml")})
       CHECK(fs::exists(dir + "/" + f));
     std::ifstream src(dir + "/my_" + kind + ".cpp");
     std::stringstream text;
