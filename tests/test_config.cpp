@@ -7,7 +7,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/plugin_host.hpp"
 
 using namespace unroll;

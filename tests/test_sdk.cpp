@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 
 #include "support.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;

@@ -13,7 +13,7 @@
 #include "support.hpp"
 #include "unroll/gradcheck.hpp"
 #include "unroll/host/experiment.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/npy_array.hpp"
 #include "unroll/vocabulary.hpp"

@@ -12,6 +12,7 @@
 #include "unroll/error.hpp"
 #include "unroll/host/check.hpp"
 #include "unroll/host/checkpoint.hpp"
+#include "unroll/host/compose.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/continuation.hpp"
 #include "unroll/host/distributed.hpp"

@@ -48,7 +48,11 @@ struct Checker {
   double diff2 = 0, a2 = 0, n2 = 0, worst_excess = -1;
 
   /// Later compare() calls belong to tensor `name`.
-  void begin_tensor(const std::string& name) { res.tensors.push_back(TensorCheck{name}); }
+  void begin_tensor(const std::string& name) {
+    TensorCheck t;
+    t.name = name;
+    res.tensors.push_back(std::move(t));
+  }
 
   // where: the element "(r,c)" of the current tensor.
   void compare(const std::string& where, double analytic, double plus, double minus, double base) {

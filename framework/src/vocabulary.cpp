@@ -5,7 +5,7 @@
 #include <unordered_map>
 
 #include "unroll/error.hpp"
-#include "unroll/host/files.hpp"
+#include "unroll/files.hpp"
 
 namespace unroll {
 

@@ -47,9 +47,9 @@ struct TensorCheck {
   long checked = 0;
   long failures = 0;
   double max_abs_error = 0;
-  std::string max_abs_at;     // "(3,1)": row, column of the tensor
+  std::string max_abs_at{};   // "(3,1)": row, column of the tensor
   double max_rel_error = 0;
-  std::string max_rel_at;
+  std::string max_rel_at{};
 };
 
 struct GradCheckResult {
