@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/bench_torch.py MODEL [--epochs N] [--threads N]
 
-MODEL is mlp_b128, mlp_b32, elman, lstm (torch.nn.RNN / nn.LSTM) or elman_loop (a hand-written
+MODEL is mlp_b128, mlp_b32, elman, lstm, gru (torch.nn.RNN / nn.LSTM / nn.GRU) or elman_loop (a hand-written
 Elman cell stepped in a Python loop). Prints one JSON line: {"model", "epoch_seconds": [...],
 "peak_rss_mb", "train_loss"}. What is timed matches unroll's metrics.csv seconds column with
 validation: 0: one pass over the 60,000 training images (shuffle, uint8 -> float per batch,
@@ -62,12 +62,12 @@ def mlp(sizes, hidden_init):
 
 
 class RecurrentClassifier(nn.Module):
-    """nn.RNN / nn.LSTM over 28 rows of 28 pixels, then dense(10) on the last hidden state."""
+    """nn.RNN / nn.LSTM / nn.GRU over 28 rows of 28 pixels, then dense(10) on the last hidden state."""
 
     def __init__(self, cell, H=128):
         super().__init__()
-        self.rnn = (nn.RNN if cell == "elman" else nn.LSTM)(28, H)
-        g = 1 if cell == "elman" else 4
+        self.rnn = {"elman": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell](28, H)
+        g = {"elman": 1, "lstm": 4, "gru": 3}[cell]
         xavier_(self.rnn.weight_ih_l0, 28, H)  # unroll: fan_out = H for every gate block
         nn.init.orthogonal_(self.rnn.weight_hh_l0)
         nn.init.zeros_(self.rnn.bias_ih_l0)
@@ -107,7 +107,7 @@ class LoopElman(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model", choices=["mlp_b128", "mlp_b32", "elman", "lstm", "elman_loop"])
+    ap.add_argument("model", choices=["mlp_b128", "mlp_b32", "elman", "lstm", "gru", "elman_loop"])
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -117,7 +117,7 @@ def main():
     images = read_idx(f"{DATA}/train-images-idx3-ubyte.gz").reshape(60000, 784)  # uint8
     labels = torch.from_numpy(read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64))
     images = torch.from_numpy(images.copy())
-    seq = args.model in ("elman", "lstm", "elman_loop")
+    seq = args.model in ("elman", "lstm", "gru", "elman_loop")
     if args.model == "mlp_b128":
         net, batch = mlp([784, 256, 256, 10], he_), 128
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
