@@ -145,7 +145,7 @@ class RecurrentLayer : public Layer {
     if (carry_[0].cols() != B) reset_state(B);
     T_ = T;
     B_ = B;
-    seg_ = segment_steps(T, B);
+    seg_ = segment_steps(T, B, mode);
     if (seg_ < T) return forward_segments(x, y, mode);
     live_ = 0;
     for (size_t k = 0; k < history_.size(); ++k) {
@@ -172,19 +172,22 @@ class RecurrentLayer : public Layer {
 
  private:
   /// Steps per segment for a forward of T steps x B samples: T with full storage.
-  int segment_steps(int T, int B) const {
+  int segment_steps(int T, int B, Mode mode) const {
     if (storage_.every > 0) return std::min(storage_.every, T);
     if (storage_.budget_bytes <= 0) return T;
     // Bytes held for backward with segments of k steps: a checkpoint per segment plus one
     // segment's steps. Recomputation costs one forward whatever k is, so take the longest
     // segments that fit (the last segment, still there after the forward, is not recomputed).
-    const double ckpt = 4.0 * static_cast<double>(names_.size()) * H_ * B;
+    // An evaluation pass keeps no checkpoints; its batch may be larger than training's, and a
+    // run is not stopped at its end for that: it runs one step at a time if nothing else fits.
+    const double ckpt = mode == Mode::Train ? 4.0 * static_cast<double>(names_.size()) * H_ * B : 0.0;
     const double step = 4.0 * stored_floats_per_step() * B;
     auto bytes = [&](int k) { return ((T + k - 1) / k) * ckpt + k * step; };
     if (T * step <= storage_.budget_bytes) return T;
     int best = 0;
     for (int k = T; k >= 1; --k)
       if (bytes(k) <= storage_.budget_bytes) { best = k; break; }
+    if (best == 0 && mode == Mode::Eval) return 1;
     if (best == 0) {
       int kmin = 1;
       for (int k = 1; k <= T; ++k)
