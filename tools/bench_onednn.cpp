@@ -159,10 +159,10 @@ double time_epoch(const Shape& sh, long batches, const engine& eng, stream& s, d
   one_batch();  // warm-up: first-touch of the buffers, JIT kernels
   s.wait();
   const auto t0 = std::chrono::steady_clock::now();
-  const double c0 = cpu_seconds();
+  const double cpu0 = cpu_seconds();
   for (long i = 0; i < batches; ++i) one_batch();
   s.wait();
-  cpu = cpu_seconds() - c0;
+  cpu = cpu_seconds() - cpu0;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
