@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/bench_torch.py MODEL [--epochs N] [--threads N]
 
-MODEL is mlp_b128, mlp_b32, elman, lstm (torch.nn.RNN / nn.LSTM) or elman_loop (a hand-written
+MODEL is mlp_b128, mlp_b32, elman, lstm, gru (torch.nn.RNN / nn.LSTM / nn.GRU) or elman_loop (a hand-written
 Elman cell stepped in a Python loop). Prints one JSON line: {"model", "epoch_seconds": [...],
 "peak_rss_mb", "train_loss"}. What is timed matches unroll's metrics.csv seconds column with
 validation: 0: one pass over the 60,000 training images (shuffle, uint8 -> float per batch,

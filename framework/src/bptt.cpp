@@ -51,6 +51,15 @@ LossColumns loss_columns(const Seq& out, const Targets& y, int start, int end, i
   return c;
 }
 
+void bound_step_storage(Layer& layer, const StepStorage& storage, const std::string& where) {
+  if (storage.full() || !layer.is_recurrent()) return;
+  if (!layer.set_step_storage(storage))
+    throw Error(where + ": train.bptt.memory: layer '" + layer.name() +
+                "' cannot recompute its steps, so it cannot keep only some of them (a recurrent layer gets "
+                "recomputation by deriving from RecurrentLayer, unroll/recurrent.hpp); remove bptt.memory to "
+                "keep every step");
+}
+
 long long bptt_updates(int steps, int k1, bool every_step) {
   if (!every_step || k1 <= 0 || k1 >= steps) return 1;
   return (steps + k1 - 1) / k1;
@@ -80,16 +89,6 @@ const BpttWindow* Bptt::next() {
   auto& layers = model_->layers();
   if (started_) {
     if (w_.end >= T) return nullptr;
-    // The state the next window starts from (the state after step next_start - 1), taken from
-    // this window's forward and so cut from its graph.
-    const int next_end = std::min(w_.end + k1_, T);
-    const int next_start = std::max(0, next_end - k2_);
-    size_t ri = 0;
-    for (auto& l : layers)
-      if (l->is_recurrent()) {
-        if (next_start > w_.start) saved_state_[ri] = l->state_at(next_start - 1 - w_.start);
-        ++ri;
-      }
     const int t = w_.end;
     const int index = w_.index + 1;
     w_ = BpttWindow{};
@@ -119,6 +118,20 @@ void Bptt::forward() {
     in = &win_x_;
   }
   const Seq& out = model_->forward(*in, Mode::Train);
+  // The state the next window starts from (the state after step next_start - 1), taken from
+  // this window's forward and so cut from its graph. It is read now, before backward and the
+  // update: a layer that keeps only some steps (train.bptt.memory) may recompute it, and must
+  // do so with the parameters of this forward.
+  if (w_.end < T) {
+    const int next_end = std::min(w_.end + k1_, T);
+    const int next_start = std::max(0, next_end - k2_);
+    size_t ri = 0;
+    for (auto& l : model_->layers())
+      if (l->is_recurrent()) {
+        if (next_start > w_.start) saved_state_[ri] = l->state_at(next_start - 1 - w_.start);
+        ++ri;
+      }
+  }
   if (!w_.has_loss) {
     output_is_last_step(out, w_.end - w_.start, every_step_);  // the shape is checked all the same
     return;

@@ -23,6 +23,9 @@ GemmProfile::~GemmProfile() {
       std::fprintf(f, "{\"m\":%ld,\"k\":%ld,\"n\":%ld,\"ta\":%d,\"tb\":%d,\"calls\":%ld,\"seconds\":%.6f}\n", m, k, n,
                    ta, tb, v.calls, v.seconds);
     }
+    for (const auto& [key, v] : layers_)
+      std::fprintf(f, "{\"layer\":\"%s\",\"phase\":\"%s\",\"calls\":%ld,\"seconds\":%.6f}\n", key.first.c_str(),
+                   key.second.c_str(), v.calls, v.seconds);
     std::fclose(f);
   }
 }
@@ -36,6 +39,17 @@ void GemmProfile::add(long m, long k, long n, bool ta, bool tb, double seconds) 
   auto& v = shapes_[{m, k, n, ta, tb}];
   ++v.calls;
   v.seconds += share;
+}
+
+}  // namespace unroll
+
+namespace unroll {
+
+void GemmProfile::add_layer(const std::string& layer, const char* phase, double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& v = layers_[{layer, phase}];
+  ++v.calls;
+  v.seconds += seconds;
 }
 
 }  // namespace unroll

@@ -2,7 +2,10 @@
 // UNROLL_GEMM_PROFILE=FILE: every unroll::gemm call is timed by shape, and FILE gets one JSON
 // line per shape ({"m","k","n","ta","tb","calls","seconds"}) when the process exits. tools/bench
 // uses it to split an epoch into its matrix products and the rest; it works on any experiment.
-// Off, it costs one null check per product.
+// Off, it costs one null check per product. The same file also gets one line per layer and
+// phase ({"layer","phase","calls","seconds"}; phase forward_train, forward_eval or backward): the
+// wall time of each Model::forward / backward step of that layer, what tools/bench sets beside
+// oneDNN's RNN primitives (the data, the loss and the optimizer are not in it).
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,6 +22,8 @@ class GemmProfile {
   ~GemmProfile();  // writes the file
   /// One product of C (m x n) = op(A) (m x k) op(B) that took `seconds`.
   void add(long m, long k, long n, bool ta, bool tb, double seconds);
+  /// One forward or backward of a layer (phase: forward_train, forward_eval, backward).
+  void add_layer(const std::string& layer, const char* phase, double seconds);
 
  private:
   struct Total {
@@ -28,6 +33,7 @@ class GemmProfile {
   std::string path_;
   std::mutex mutex_;
   std::map<std::tuple<long, long, long, int, int>, Total> shapes_;
+  std::map<std::pair<std::string, std::string>, Total> layers_;
 };
 
 }  // namespace unroll

@@ -1,5 +1,6 @@
 #include "unroll/host/model.hpp"
 
+#include <chrono>
 #include <new>
 #include <sstream>
 
@@ -7,6 +8,7 @@
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/run_marker.hpp"
+#include "gemm_profile.hpp"
 
 namespace unroll {
 
@@ -83,7 +85,11 @@ const Seq& Model::forward(const Seq& x, Mode mode) {
   const Seq* in = &x;
   for (size_t i = 0; i < layers_.size(); ++i) {
     marker::ComponentScope mark("layer", layers_[i]->name(), "forward");
+    const auto t0 = std::chrono::steady_clock::now();
     layers_[i]->forward(*in, acts_[i], mode);
+    if (GemmProfile* p = GemmProfile::get())  // UNROLL_GEMM_PROFILE: layer times too
+      p->add_layer(layers_[i]->name(), mode == Mode::Train ? "forward_train" : "forward_eval",
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     in = &acts_[i];
   }
   return *in;
@@ -93,7 +99,10 @@ void Model::backward(const Seq& dy) {
   const Seq* d = &dy;
   for (size_t i = layers_.size(); i-- > 0;) {
     marker::ComponentScope mark("layer", layers_[i]->name(), "backward");
+    const auto t0 = std::chrono::steady_clock::now();
     layers_[i]->backward(*d, grads_[i], i > 0);
+    if (GemmProfile* p = GemmProfile::get())
+      p->add_layer(layers_[i]->name(), "backward", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     d = &grads_[i];
   }
 }

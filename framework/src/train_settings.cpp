@@ -1,6 +1,9 @@
 #include "train_settings.hpp"
 
+#include <cmath>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "unroll/error.hpp"
 #include "unroll/host/experiment.hpp"
@@ -42,11 +45,23 @@ std::shared_ptr<const Schema> checkpoint_schema() {
   return t;
 }
 
+std::shared_ptr<const Schema> memory_schema() {
+  auto t = std::make_shared<Schema>(
+      "memory", "What recurrent layers keep for backward (absent: every step): checkpoints and recomputation");
+  t->integer("every", 0, "keep the state every this many steps and recompute the steps between them (0: off)")
+      .at_least(0);
+  t->string("budget", "",
+            "bytes per recurrent layer for checkpoints and recomputed steps, e.g. 64MiB, 1.5GB, 5e8 (\"\": off); "
+            "the longest segments that fit");
+  return t;
+}
+
 std::shared_ptr<const Schema> bptt_schema() {
   auto t = std::make_shared<Schema>("bptt", "Truncated back-propagation through time (Williams & Peng 1990)");
   t->integer("k1", 0, "every k1 steps, run a backward pass (0: full BPTT over the whole sequence)").at_least(0);
   t->integer("k2", 0, "... through the last k2 steps (0: k2 = k1); k2 >= k1").at_least(0);
   t->boolean("stateful", false, "carry the hidden state across consecutive batches of one stream");
+  t->block("memory", memory_schema(), "bounded-memory BPTT: keep some steps, recompute the rest in backward");
   return t;
 }
 
@@ -91,6 +106,28 @@ namespace {
 Options sub(const Options& o, const Schema& schema, const std::string& name) {
   return Options(o.block(name), schema.find(name)->block_schema.get());
 }
+// "64MiB", "1.5GB", "5e8", "1000000": a byte count, binary (KiB, MiB, GiB) or decimal (kB, MB, GB).
+double parse_bytes(const Node& n) {
+  const std::string text = n.text();
+  if (text.empty()) return 0;
+  size_t used = 0;
+  double v = -1;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  static const std::pair<const char*, double> units[] = {{"", 1},          {"B", 1},           {"kB", 1e3},
+                                                         {"KB", 1e3},      {"MB", 1e6},        {"GB", 1e9},
+                                                         {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+  for (const auto& [name, scale] : units)
+    if (used > 0 && unit == name && v > 0 && std::isfinite(v)) return v * scale;
+  throw Error(n.loc().str() + ": bptt.memory.budget '" + text +
+              "' is not a positive byte count (a number with an optional unit: B, kB, MB, GB, KiB, MiB, GiB)");
+}
+
 MonitorSetting monitor_setting(const Options& o, const std::string& metric) {
   return MonitorSetting{o.block(metric), o.block("mode")};
 }
@@ -114,6 +151,14 @@ TrainSettings read_train_settings(const Node& train) {
   if (t.k2 && t.k1 && t.k2 < t.k1)
     throw Error(bptt.block("k2").loc().str() + ": bptt.k2 (" + std::to_string(t.k2) + ") must be >= k1 (" +
                 std::to_string(t.k1) + ")");
+
+  const Schema& bptt_schema = *schema.find("bptt")->block_schema;
+  const Options memory = sub(bptt, bptt_schema, "memory");
+  t.memory.every = memory.i("every");
+  t.memory.budget_bytes = parse_bytes(memory.block("budget"));
+  if (t.memory.every > 0 && t.memory.budget_bytes > 0)
+    throw Error(memory.block("budget").loc().str() + ": bptt.memory takes every or budget, not both");
+  t.memory_node = bptt.block("memory");
 
   const Options clip = sub(o, schema, "clip");
   t.clip_norm = clip.real("norm");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "unroll/config_node.hpp"
+#include "unroll/layer.hpp"
 
 namespace unroll {
 
@@ -27,6 +28,8 @@ struct TrainSettings {
   // Truncated BPTT (k1 = 0: full BPTT).
   int k1 = 0, k2 = 0;
   bool stateful = false;
+  StepStorage memory;  // bptt.memory: full storage, or checkpoints every k steps / within a byte budget
+  Node memory_node;    // where bptt.memory is written (for the error of a layer that cannot recompute)
 
   // Gradient clipping (0: off).
   double clip_norm = 0, clip_value = 0;

@@ -139,6 +139,8 @@ void Trainer::build() {
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm_.local_size());
   threads_ = configure_threads(threads);
   c_ = build_components(exp_, host_, s_, seed_, opt_.data, opt_.resume ? opt_.out_dir : std::string());
+  if (!s_.memory.full())  // bounded-memory BPTT: every recurrent layer must be able to recompute
+    for (auto& l : c_.model->layers()) bound_step_storage(*l, s_.memory, s_.memory_node.loc().str());
   samples_ = split_samples(*c_.data, c_.info, cfg().at("data"), seed_);
   c_.data = prepare_run_data(cfg().at("data"), c_.data, samples_.train, comm_.rank() == 0 ? opt_.out_dir : "");
   const long long n = static_cast<long long>(samples_.train.size());

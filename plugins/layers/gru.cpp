@@ -42,6 +42,9 @@ class Gru final : public RecurrentLayer {
   std::vector<Param*> params() override { return {&W_, &U_, &b_}; }
 
  protected:
+  // Per step: h, U_n h + b_hn, the three gates, and the gradients w.r.t. W x + b and U h + b_hn.
+  double stored_floats_per_step() const override { return 11.0 * H_; }
+
   void forward_steps(const Seq& x, int T, int B) override {
     const int H = H_;
     const Eigen::Index TB = static_cast<Eigen::Index>(T) * B;

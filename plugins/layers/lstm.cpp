@@ -50,6 +50,9 @@ class Lstm final : public RecurrentLayer {
   std::vector<Param*> params() override { return {&W_, &U_, &b_}; }
 
  protected:
+  // Per step: h, c, tanh(c), the four gates and their four pre-activation gradients.
+  double stored_floats_per_step() const override { return 11.0 * H_; }
+
   void forward_steps(const Seq& x, int T, int B) override {
     const int H = H_;
     const Eigen::Index TB = static_cast<Eigen::Index>(T) * B;

@@ -33,6 +33,16 @@ struct LayerContext {
   int input_size = 0;
 };
 
+/// How much of its forward a recurrent layer keeps for the backward pass (train.bptt.memory).
+/// Full storage keeps every step; otherwise the layer keeps its state at the start of every
+/// segment of `every` steps (a checkpoint), keeps the steps of only one segment at a time, and
+/// recomputes each segment's steps from its checkpoint during backward (one extra forward).
+struct StepStorage {
+  int every = 0;            // segment length in steps; 0: derive it from budget_bytes
+  double budget_bytes = 0;  // per recurrent layer: checkpoints + one segment's steps; 0 with every = 0: full storage
+  bool full() const { return every <= 0 && budget_bytes <= 0; }
+};
+
 /// The per-step norms a recurrent layer reports through hidden_grad_norms(), kept per sample
 /// during backward so that threads running the time loop on different samples write different
 /// cells and the sums do not depend on the split.
@@ -120,6 +130,10 @@ class Layer {
   virtual std::vector<Matrix> state_at(int t) const { (void)t; return {}; }
   /// dL/d(initial state) from the last backward, same layout as state().
   virtual std::vector<Matrix> initial_state_grad() const { return {}; }
+  /// Keep only some steps for backward and recompute the others (train.bptt.memory). Returns
+  /// false when the layer cannot recompute its steps (the default; RecurrentLayer can), and the
+  /// host then refuses the setting. Gradients are the same as with full storage.
+  virtual bool set_step_storage(const StepStorage& s) { (void)s; return false; }
   /// ||dL/dh_t|| summed over the batch, for each step t of the last backward (diagnostics of
   /// vanishing/exploding gradients). Empty for feed-forward layers.
   virtual std::vector<double> hidden_grad_norms() const { return {}; }

@@ -18,6 +18,17 @@
 //   backward_steps(dy, T, B): accumulate parameter gradients, leave dL/d(initial state) in
 //     state_grad(k) (zeroed before the call) and, if need_dx, write dL/dx.
 // The output is the first state variable at every step: y = history(0) blocks 1..T.
+//
+// Bounded memory (train.bptt.memory, set_step_storage()): the base runs forward_steps on
+// segments of k steps, one after the other, and keeps only each segment's initial state (a
+// checkpoint: state variables x B per segment) besides the output. Backward walks the segments
+// from the last one: it re-runs forward_steps from the segment's checkpoint (the last segment's
+// steps are still there from the forward), then backward_steps on the segment with the state
+// gradient carried in from the later segment. A cell needs nothing for this beyond the contract
+// above — history(k), input(), record_grad() and the carry are all per segment — so long as its
+// backward_steps ACCUMULATES parameter gradients (as the contract of Layer::backward says)
+// and forward_steps depends only on the initial state, the input and the parameters.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,8 +81,23 @@ class RecurrentLayer : public Layer {
       throw Error(name() + ": state_at(" + std::to_string(t) + ") outside the last forward's " +
                   std::to_string(T_) + " steps");
     std::vector<Matrix> out;
-    for (const Matrix& h : history_) out.emplace_back(h.middleCols(static_cast<Eigen::Index>(t + 1) * B_, B_));
+    const int s = t / seg_, local = t - s * seg_;
+    if (s != live_) {
+      if (local == seg_ - 1) {  // the state after a segment's last step is the next one's checkpoint
+        for (const Matrix& c : ckpt_) out.emplace_back(c.middleCols(static_cast<Eigen::Index>(s + 1) * B_, B_));
+        return out;
+      }
+      // Recompute segment s from its checkpoint. The parameters must be those of the forward:
+      // the BPTT driver asks for the state it carries right after the window's forward.
+      // (The cache of steps is not part of the layer's observable value, hence the cast.)
+      const_cast<RecurrentLayer*>(this)->recompute(s);
+    }
+    for (const Matrix& h : history_) out.emplace_back(h.middleCols(static_cast<Eigen::Index>(local + 1) * B_, B_));
     return out;
+  }
+  bool set_step_storage(const StepStorage& s) override {
+    storage_ = s;
+    return true;
   }
   std::vector<Matrix> initial_state_grad() const override { return dstate_; }
   std::vector<double> hidden_grad_norms() const override { return norms_.norms(); }
@@ -86,6 +112,12 @@ class RecurrentLayer : public Layer {
   /// dL/d(initial state) in state_grad(k) (zero on entry), write dx (input_size x T*B) if need_dx.
   virtual void backward_steps(const Seq& dy, Seq& dx, bool need_dx, int T, int B) = 0;
 
+  /// Floats per step and sample that forward_steps stores for backward_steps (history and the
+  /// cell's own per-step buffers: gates, pre-activation gradients). Sizes the segments of a byte
+  /// budget (train.bptt.memory.budget); the default counts the state variables and one
+  /// pre-activation gradient per state variable. A cell that keeps more per step overrides it.
+  virtual double stored_floats_per_step() const { return 2.0 * static_cast<double>(names_.size()) * H_; }
+
   int units() const { return H_; }
   /// State variable k over the last forward: H x (T+1)B, block 0 the initial state.
   Matrix& history(size_t k) { return history_[k]; }
@@ -93,7 +125,7 @@ class RecurrentLayer : public Layer {
   /// dL/d(state k) carried backwards; after step 0 it is dL/d(initial state k). H x B.
   Matrix& state_grad(size_t k) { return dstate_[k]; }
   /// The input of the last train forward (for dW = dA x^T after the time loop).
-  const Matrix& input() const { return x_; }
+  const Matrix& input() const { return seg_ < T_ ? seg_x_.data : x_; }
 
   /// Runs step(cols) on disjoint column ranges of the batch, one per thread: each thread runs
   /// the whole time loop on its own samples.
@@ -104,7 +136,7 @@ class RecurrentLayer : public Layer {
   /// Record the step-t gradient w.r.t. the output state, for hidden_grad_norms().
   template <class G>
   void record_grad(int t, const StepColumns& cols, const G& g) {
-    norms_.record(t, cols.c0, g);
+    norms_.record(t + step0_, cols.c0, g);
   }
 
   void do_forward(const Seq& x, Seq& y, Mode mode) final {
@@ -113,6 +145,9 @@ class RecurrentLayer : public Layer {
     if (carry_[0].cols() != B) reset_state(B);
     T_ = T;
     B_ = B;
+    seg_ = segment_steps(T, B, mode);
+    if (seg_ < T) return forward_segments(x, y, mode);
+    live_ = 0;
     for (size_t k = 0; k < history_.size(); ++k) {
       history_[k].resize(H_, TB + B);
       history_[k].leftCols(B) = carry_[k];
@@ -131,7 +166,101 @@ class RecurrentLayer : public Layer {
                   " samples, the forward had " + std::to_string(T) + " x " + std::to_string(B));
     for (Matrix& d : dstate_) d.setZero(H_, B);
     norms_.reset(T, B);
+    if (seg_ < T) return backward_segments(dy, dx, need_dx);
     backward_steps(dy, dx, need_dx, T, B);
+  }
+
+ private:
+  /// Steps per segment for a forward of T steps x B samples: T with full storage.
+  int segment_steps(int T, int B, Mode mode) const {
+    if (storage_.every > 0) return std::min(storage_.every, T);
+    if (storage_.budget_bytes <= 0) return T;
+    // Bytes held for backward with segments of k steps: a checkpoint per segment plus one
+    // segment's steps. Recomputation costs one forward whatever k is, so take the longest
+    // segments that fit (the last segment, still there after the forward, is not recomputed).
+    // An evaluation pass keeps no checkpoints; its batch may be larger than training's, and a
+    // run is not stopped at its end for that: it runs one step at a time if nothing else fits.
+    const double ckpt = mode == Mode::Train ? 4.0 * static_cast<double>(names_.size()) * H_ * B : 0.0;
+    const double step = 4.0 * stored_floats_per_step() * B;
+    auto bytes = [&](int k) { return ((T + k - 1) / k) * ckpt + k * step; };
+    if (T * step <= storage_.budget_bytes) return T;
+    int best = 0;
+    for (int k = T; k >= 1; --k)
+      if (bytes(k) <= storage_.budget_bytes) { best = k; break; }
+    if (best == 0 && mode == Mode::Eval) return 1;
+    if (best == 0) {
+      int kmin = 1;
+      for (int k = 1; k <= T; ++k)
+        if (bytes(k) < bytes(kmin)) kmin = k;
+      throw Error(name() + ": train.bptt.memory.budget is " + std::to_string(static_cast<long long>(storage_.budget_bytes)) +
+                  " bytes, below the least this layer needs for " + std::to_string(T) + " steps x " + std::to_string(B) +
+                  " samples: " + std::to_string(static_cast<long long>(bytes(kmin))) + " bytes (a checkpoint every " +
+                  std::to_string(kmin) + " steps)");
+    }
+    return best;
+  }
+
+  /// Steps [t0, t0 + n) of a step-major matrix of B columns per step.
+  template <class M>
+  static auto steps_of(M& m, int t0, int n, int B) {
+    return m.middleCols(static_cast<Eigen::Index>(t0) * B, static_cast<Eigen::Index>(n) * B);
+  }
+  int segments() const { return (T_ + seg_ - 1) / seg_; }
+  int segment_length(int s) const { return std::min(seg_, T_ - s * seg_); }
+
+  /// Run forward_steps on segment s from the state in history block 0; its input into seg_x_.
+  void run_segment(int s, const Matrix& x) {
+    const int n = segment_length(s);
+    seg_x_.resize(static_cast<int>(x.rows()), n, B_);
+    seg_x_.data = steps_of(x, s * seg_, n, B_);
+    forward_steps(seg_x_, n, B_);
+    live_ = s;
+  }
+
+  /// Restore segment s's steps from its checkpoint (backward, or state_at inside a segment).
+  void recompute(int s) {
+    if (x_.cols() != static_cast<Eigen::Index>(T_) * B_)
+      throw Error(name() + ": recomputing steps needs the input of a train-mode forward");
+    const int n = segment_length(s);
+    for (size_t k = 0; k < history_.size(); ++k) {
+      history_[k].resize(H_, static_cast<Eigen::Index>(n + 1) * B_);
+      history_[k].leftCols(B_) = ckpt_[k].middleCols(static_cast<Eigen::Index>(s) * B_, B_);
+    }
+    run_segment(s, x_);
+  }
+
+  void forward_segments(const Seq& x, Seq& y, Mode mode) {
+    const int S = segments(), B = B_;
+    y.resize(H_, T_, B);
+    for (size_t k = 0; k < history_.size(); ++k) ckpt_[k].resize(H_, static_cast<Eigen::Index>(S + 1) * B);
+    for (int s = 0; s < S; ++s) {
+      const int n = segment_length(s);
+      for (size_t k = 0; k < history_.size(); ++k) {
+        ckpt_[k].middleCols(static_cast<Eigen::Index>(s) * B, B) = carry_[k];
+        history_[k].resize(H_, static_cast<Eigen::Index>(n + 1) * B);
+        history_[k].leftCols(B) = carry_[k];
+      }
+      run_segment(s, x.data);
+      for (size_t k = 0; k < history_.size(); ++k) carry_[k] = history_[k].rightCols(B);
+      steps_of(y.data, s * seg_, n, B) = history_[0].rightCols(static_cast<Eigen::Index>(n) * B);
+    }
+    for (size_t k = 0; k < history_.size(); ++k) ckpt_[k].rightCols(B) = carry_[k];  // the final state
+    x_ = mode == Mode::Train ? x.data : Matrix();
+  }
+
+  void backward_segments(const Seq& dy, Seq& dx, bool need_dx) {
+    const int B = B_;
+    if (need_dx) dx.resize(input_size(), T_, B);
+    for (int s = segments() - 1; s >= 0; --s) {
+      if (s != live_) recompute(s);
+      const int n = segment_length(s);
+      seg_dy_.resize(H_, n, B);
+      seg_dy_.data = steps_of(dy.data, s * seg_, n, B);
+      step0_ = s * seg_;
+      backward_steps(seg_dy_, seg_dx_, need_dx, n, B);  // the state gradient carries over in state_grad(k)
+      if (need_dx) steps_of(dx.data, s * seg_, n, B) = seg_dx_.data;
+    }
+    step0_ = 0;
   }
 
  private:
@@ -143,6 +272,12 @@ class RecurrentLayer : public Layer {
   Matrix x_;                     // input of the last train forward
   StepGradNorms norms_;          // hidden_grad_norms()
   int T_ = 0, B_ = 0;
+  // Bounded memory (seg_ < T_): segments of seg_ steps; history_ and the cell's buffers hold
+  // segment live_ only.
+  StepStorage storage_;
+  int seg_ = 0, live_ = 0, step0_ = 0;  // step0_: first step of the segment in backward
+  std::vector<Matrix> ckpt_ = std::vector<Matrix>(names_.size());  // per state variable: H x (segments+1)B
+  Seq seg_x_, seg_dy_, seg_dx_;          // one segment's input, output gradient and input gradient
 };
 
 }  // namespace unroll

@@ -16,6 +16,9 @@
 // With k2 > k1 the windows overlap: the state the next window starts from is taken with
 // state_at() from the current window's forward (the state after step start_{w+1} - 1), and the
 // overlapping steps are run again, with the updated parameters, in the next window.
+#include <string>
+
+#include "unroll/layer.hpp"
 #include "unroll/types.hpp"
 
 namespace unroll {
@@ -30,6 +33,11 @@ struct BpttSettings {
   bool every_step = false;  // loss at every step (true) or at the last step only
   bool stateful = false;    // false: reset_state(B) (zeros) before the batch; true: continue
 };
+
+/// Bounded-memory BPTT (train.bptt.memory) for one layer: tells a recurrent layer what to keep
+/// (feed-forward layers keep their whole window as before), and throws Error naming the layer and
+/// `where` (the setting's file:line:column) when it cannot recompute its steps.
+void bound_step_storage(Layer& layer, const StepStorage& storage, const std::string& where);
 
 /// Updates one batch of `steps` steps makes: ceil(T / k1) with every-step loss (one per
 /// window), 1 with last-step loss (only the last window has a loss) or full BPTT (k1 = 0).
