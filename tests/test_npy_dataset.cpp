@@ -278,6 +278,31 @@ np.save('xf.npy', np.asfortranarray(x.astype(np.float64)))
                       Contains("x.npy") && Contains("not a .npz archive"));
 }
 
+TEST_CASE("npy dataset: a compressed member's claimed size is checked before it is allocated", "[datasets][npy]") {
+  // The buffer of a deflated member is sized from the archive's directory: a crafted directory
+  // entry claiming 4 GB (or compressed bytes past the end of the file) is an error, not a 4 GB
+  // allocation. The sizes are patched into the first member's local header and its central
+  // directory entry alike (minizip refuses a member whose two headers disagree).
+  TempDir dir;
+  python(dir.path, R"(
+import struct
+np.savez_compressed('packed.npz', x=np.zeros((30, 4), np.float32), y=np.zeros(30, np.int64))
+b = bytes(open('packed.npz', 'rb').read())
+def patch(name, local_at, central_at, value):
+    out = bytearray(b)
+    l, c = out.index(b'PK\x03\x04'), out.index(b'PK\x01\x02')
+    out[l + local_at:l + local_at + 4] = out[c + central_at:c + central_at + 4] = struct.pack('<I', value)
+    open(name, 'wb').write(out)
+patch('huge.npz', 22, 24, 0xFFFFFF00)  # uncompressed size
+patch('past.npz', 18, 20, 0x7FFFFFFF)  # compressed size
+)");
+  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("huge.npz"), "x"),
+                      Contains("huge.npz:x") && Contains("4294967040 bytes") && Contains("more than deflate can expand"));
+  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("past.npz"), "x"),
+                      Contains("past.npz:x") && Contains("truncated archive") && Contains("2147483647 compressed bytes"));
+  CHECK(NpyArray::open_npz(dir.file("packed.npz"), "x").size() == 120);  // the unpatched archive reads
+}
+
 TEST_CASE("npy dataset: every kind of bad input is an error naming the file and the problem", "[datasets][npy]") {
   TempDir dir;
   const std::size_t N = 6;
