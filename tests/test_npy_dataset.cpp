@@ -341,6 +341,16 @@ TEST_CASE("npy dataset: every kind of bad input is an error naming the file and 
   write_npy(dir.file("neg.npy"), "<i8", {N}, std::vector<int64_t>{0, 1, -1, 0, 1, 2});
   fails("{kind: npy, x: X.npy, y: neg.npy}", "neg.npy", "label -1 at index 2 is out of range");
   fails("{kind: npy, x: X.npy, y: y.npy, classes: 2}", "y.npy", "label 2 at index 2 is not below the number of classes (2)");
+  // A label far beyond any integer type is named as written (it was converted through long long).
+  write_npy(dir.file("huge.npy"), "<f8", {N}, std::vector<double>{0, 1, 1e30, 0, 1, 2});
+  fails("{kind: npy, x: X.npy, y: huge.npy, targets: labels}", "huge.npy",
+        "label 1000000000000000019884624838656 at index 2 is out of range");
+  // NpyArray::integer on a float with no int64 value is an error, not undefined behaviour.
+  write_npy(dir.file("big.npy"), "<f4", {3}, std::vector<float>{1.0f, 4.5e21f, NAN});
+  const NpyArray big = NpyArray::open(dir.file("big.npy"));
+  CHECK(big.integer(0) == 1);
+  REQUIRE_THROWS_WITH(big.integer(1), Contains("big.npy: element 1") && Contains("has no int64 value"));
+  REQUIRE_THROWS_WITH(big.integer(2), Contains("big.npy: element 2") && Contains("has no int64 value"));
   write_npy(dir.file("frac.npy"), "<f8", {N}, std::vector<double>{0, 1, 0.5, 0, 1, 2});
   fails("{kind: npy, x: X.npy, y: frac.npy, targets: labels}", "frac.npy", "not a whole number");
   // Truncated file, and a header that claims more data than the file holds.

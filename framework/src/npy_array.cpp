@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <type_traits>
 
 #include "unroll/error.hpp"
 #include "unroll/host/files.hpp"
@@ -371,7 +372,18 @@ double NpyArray::at(std::size_t i) const {
 
 int64_t NpyArray::integer(std::size_t i) const {
   const char* p = data_ + offset(i);
-  return dispatch(type_, [&](auto v) { return static_cast<int64_t>(load<decltype(v)>(p, swap_)); });
+  return dispatch(type_, [&](auto v) {
+    using T = decltype(v);
+    const T e = load<T>(p, swap_);
+    if constexpr (std::is_floating_point_v<T>) {
+      // A float outside int64's range (or NaN) has no integer value: converting it is undefined
+      // behaviour, not a large number (the npy_array fuzzer's first finding).
+      if (!(e >= -0x1p63 && e < 0x1p63))
+        throw Error(source_ + ": element " + std::to_string(i) + " (" + std::to_string(static_cast<double>(e)) +
+                    ") has no int64 value");
+    }
+    return static_cast<int64_t>(e);
+  });
 }
 
 void NpyArray::to_float(std::size_t first, std::size_t count, float* out) const {
