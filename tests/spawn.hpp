@@ -1,10 +1,25 @@
 #pragma once
 // Test helpers that run the real `unroll` executable (build/bin/unroll) as a child process, for
-// the tests of what a run leaves behind when it fails or is killed. Defined in support.cpp.
+// the tests of what a run leaves behind when it fails or is killed, and shell commands (mpirun,
+// Slurm, cmake) for the tests that drive the installed tools. Defined in support.cpp.
 #include <string>
 #include <vector>
 
 namespace unroll::testing {
+
+/// build/bin/unroll of the build tree these tests belong to.
+const std::string& unroll_exe();
+
+/// Exit code of a shell command (-1 when a signal ended it) and what it printed, stdout and
+/// stderr together.
+struct ShellResult {
+  int code = -1;
+  std::string out;
+};
+/// Run `cmd` with /bin/sh and wait for it; throws when the shell cannot be started.
+ShellResult shell(const std::string& cmd);
+/// `s` in single quotes, for a shell command line (test paths hold no single quote).
+std::string shell_quote(const std::string& s);
 
 /// Start build/bin/unroll with `args` (stdout and stderr to log_path; stdout to stdout_fd
 /// instead when it is >= 0) and return its pid. With `own_group` it leads a process group of its

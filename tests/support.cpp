@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <random>
 
 #include "unroll/host/experiment.hpp"
@@ -110,8 +113,27 @@ RunResult run_text(const TempDir& dir, const std::string& text, const std::strin
   return r;
 }
 
+const std::string& unroll_exe() {
+  static const std::string path = UNROLL_BINARY_DIR "/bin/unroll";
+  return path;
+}
+
+ShellResult shell(const std::string& cmd) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) throw std::runtime_error("cannot start /bin/sh for: " + cmd + " (" + std::strerror(errno) + ")");
+  ShellResult r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
+
 int spawn_unroll(const std::vector<std::string>& args, const std::string& log_path, int stdout_fd, bool own_group) {
-  const std::string bin = UNROLL_BINARY_DIR "/bin/unroll";
+  const std::string& bin = unroll_exe();
   std::vector<std::string> a = args;
   const pid_t pid = ::fork();
   if (pid == 0) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/files.hpp"
 #include "unroll/npy_array.hpp"
@@ -18,7 +19,7 @@ using Catch::Contains;
 
 namespace {
 
-const std::string kExe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
+const std::string& kExe = unroll::testing::unroll_exe();
 
 /// Run the CLI; returns the exit code, stdout+stderr in `out`.
 int cli(const TempDir& dir, const std::string& args, std::string& out) {

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/host/checkpoint.hpp"
 #include "unroll/files.hpp"
@@ -33,28 +34,14 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using unroll::testing::TempDir;
 
+using unroll::testing::shell;
+using unroll::testing::ShellResult;
+
 namespace {
 
-const std::string kBin = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
-
-struct Result {
-  int code = -1;
-  std::string out;  // stdout and stderr
-};
-
-Result sh(const std::string& cmd) {
-  Result r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+// Short names for the command lines below (spawn.hpp).
+const std::string& kBin = unroll::testing::unroll_exe();
+std::string q(const std::string& s) { return unroll::testing::shell_quote(s); }
 
 // mpirun as root in a container on 2 cores: --allow-run-as-root, --oversubscribe (more ranks
 // than cores is allowed), no binding (other processes share the cores).
@@ -64,17 +51,17 @@ std::string mpirun(int ranks) {
 
 // Fails (never skips) when mpirun is missing or cannot start two processes.
 void require_mpirun() {
-  const Result r = sh(mpirun(2) + "true");
+  const ShellResult r = shell(mpirun(2) + "true");
   INFO("mpirun could not start 2 processes (install openmpi-bin with tools/setup); its output:\n" << r.out);
   REQUIRE(r.code == 0);
 }
 
 // `unroll run` with N ranks (0: a plain one-process run, no mpirun) into dir/out.
-Result run(int ranks, const TempDir& dir, const std::string& file, const std::string& out,
-           const std::string& extra = "") {
+ShellResult run(int ranks, const TempDir& dir, const std::string& file, const std::string& out,
+                const std::string& extra = "") {
   const std::string launcher = ranks > 0 ? mpirun(ranks) : "";
-  return sh(launcher + q(kBin) + " run " + q(dir.file(file)) + " --quiet --threads 1 --out " + q(dir.file(out)) +
-            " " + extra);
+  return shell(launcher + q(kBin) + " run " + q(dir.file(file)) + " --quiet --threads 1 --out " + q(dir.file(out)) +
+               " " + extra);
 }
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
@@ -165,7 +152,7 @@ TEST_CASE("mpi: a host built without MPI refuses to run as one of several ranks"
   require_mpirun();
   TempDir dir;
   write(dir.file("mlp.yaml"), kMlp);
-  const Result r = run(2, dir, "mlp.yaml", "two");
+  const ShellResult r = run(2, dir, "mlp.yaml", "two");
   CHECK(r.code != 0);
   CHECK_THAT(r.out, Contains("this unroll was built without MPI"));
   CHECK(!fs::exists(dir.file("two/metrics.csv")));
@@ -175,10 +162,10 @@ TEST_CASE("mpi: an MLP trained by 2 ranks matches the one-process run", "[mpi]")
   require_mpirun();
   TempDir dir;
   write(dir.file("mlp.yaml"), kMlp);
-  const Result one = run(0, dir, "mlp.yaml", "one");
+  const ShellResult one = run(0, dir, "mlp.yaml", "one");
   INFO(one.out);
   REQUIRE(one.code == 0);
-  const Result two = run(2, dir, "mlp.yaml", "two");
+  const ShellResult two = run(2, dir, "mlp.yaml", "two");
   INFO(two.out);
   REQUIRE(two.code == 0);
   require_close_metrics(dir.file("one/metrics.csv"), dir.file("two/metrics.csv"));
@@ -193,20 +180,20 @@ TEST_CASE("mpi: an Elman net under truncated BPTT trained by 2 ranks matches the
   require_mpirun();
   TempDir dir;
   write(dir.file("elman.yaml"), kElman);
-  const Result one = run(0, dir, "elman.yaml", "one");
+  const ShellResult one = run(0, dir, "elman.yaml", "one");
   INFO(one.out);
   REQUIRE(one.code == 0);
-  const Result two = run(2, dir, "elman.yaml", "two");
+  const ShellResult two = run(2, dir, "elman.yaml", "two");
   INFO(two.out);
   REQUIRE(two.code == 0);
   require_close_metrics(dir.file("one/metrics.csv"), dir.file("two/metrics.csv"));
   require_close_checkpoints(dir.file("one/checkpoint"), dir.file("two/checkpoint"));
 
   SECTION("stateful: each rank carries the state of its own streams") {
-    const Result s1 = run(0, dir, "elman.yaml", "s1", "--set train.bptt.stateful=true");
+    const ShellResult s1 = run(0, dir, "elman.yaml", "s1", "--set train.bptt.stateful=true");
     INFO(s1.out);
     REQUIRE(s1.code == 0);
-    const Result s2 = run(2, dir, "elman.yaml", "s2", "--set train.bptt.stateful=true");
+    const ShellResult s2 = run(2, dir, "elman.yaml", "s2", "--set train.bptt.stateful=true");
     INFO(s2.out);
     REQUIRE(s2.code == 0);
     require_close_metrics(dir.file("s1/metrics.csv"), dir.file("s2/metrics.csv"));
@@ -233,10 +220,10 @@ train: {epochs: 3, batch: 50}
 )");
   for (const char* file : {"mlp.yaml", "drop.yaml"}) {
     INFO(file);
-    const Result a = run(2, dir, file, std::string(file) + ".a");
+    const ShellResult a = run(2, dir, file, std::string(file) + ".a");
     INFO(a.out);
     REQUIRE(a.code == 0);
-    const Result b = run(2, dir, file, std::string(file) + ".b");
+    const ShellResult b = run(2, dir, file, std::string(file) + ".b");
     INFO(b.out);
     REQUIRE(b.code == 0);
     CHECK(metrics(dir.file(std::string(file) + ".a")) == metrics(dir.file(std::string(file) + ".b")));
@@ -247,13 +234,13 @@ TEST_CASE("mpi: --resume continues a run with a different number of ranks", "[mp
   require_mpirun();
   TempDir dir;
   write(dir.file("mlp.yaml"), kMlp);
-  const Result full = run(0, dir, "mlp.yaml", "full", "--set train.epochs=4");
+  const ShellResult full = run(0, dir, "mlp.yaml", "full", "--set train.epochs=4");
   INFO(full.out);
   REQUIRE(full.code == 0);
   // A run stopped after 2 of its 4 epochs: train 2, then give its config.yaml the 4 epochs back.
   for (const auto& [first, then, out] : {std::tuple{2, 0, "a"}, std::tuple{0, 2, "b"}}) {
     INFO("first " << first << " ranks, then " << then);
-    const Result part = run(first, dir, "mlp.yaml", out, "--set train.epochs=2");
+    const ShellResult part = run(first, dir, "mlp.yaml", out, "--set train.epochs=2");
     INFO(part.out);
     REQUIRE(part.code == 0);
     const std::string d = dir.file(out);
@@ -264,7 +251,7 @@ TEST_CASE("mpi: --resume continues a run with a different number of ranks", "[mp
     write(d + "/config.yaml", cfg);
     fs::remove(d + "/summary.json");
     const std::string launcher = then > 0 ? mpirun(then) : "";
-    const Result resumed = sh(launcher + q(kBin) + " run --quiet --threads 1 --resume " + q(d));
+    const ShellResult resumed = shell(launcher + q(kBin) + " run --quiet --threads 1 --resume " + q(d));
     INFO(resumed.out);
     REQUIRE(resumed.code == 0);
     CHECK_THAT(unroll::read_file(d + "/log.txt"), Contains("resuming from"));
@@ -277,10 +264,10 @@ TEST_CASE("mpi: per-rank batch norm differs from sync: true, which matches one p
   require_mpirun();
   TempDir dir;
   write(dir.file("mlp.yaml"), kMlp);
-  const Result own = run(2, dir, "mlp.yaml", "own", "--set model[1].sync=false");
+  const ShellResult own = run(2, dir, "mlp.yaml", "own", "--set model[1].sync=false");
   INFO(own.out);
   REQUIRE(own.code == 0);
-  const Result one = run(0, dir, "mlp.yaml", "one", "--set model[1].sync=false");
+  const ShellResult one = run(0, dir, "mlp.yaml", "one", "--set model[1].sync=false");
   INFO(one.out);
   REQUIRE(one.code == 0);
   // Statistics of 32-sample slices instead of 64-sample batches: a different (valid) training.
@@ -305,7 +292,7 @@ TEST_CASE("mpi: a batch smaller than the number of ranks is refused where it is 
   require_mpirun();
   TempDir dir;
   write(dir.file("mlp.yaml"), kMlp);
-  const Result r = run(3, dir, "mlp.yaml", "small", "--set train.batch=2");
+  const ShellResult r = run(3, dir, "mlp.yaml", "small", "--set train.batch=2");
   CHECK(r.code == 1);
   CHECK_THAT(r.out, Contains("train.batch (2) is smaller than the number of ranks (3)"));
 }
@@ -322,7 +309,7 @@ loss: {kind: cross_entropy}
 optimizer: {kind: sgd, lr: 0.1}
 train: {epochs: 2, batch: 100}
 )");
-  const Result r = run(2, dir, "tail.yaml", "two");
+  const ShellResult r = run(2, dir, "tail.yaml", "two");
   INFO(r.out);
   REQUIRE(r.code == 0);
   CHECK_THAT(unroll::read_file(dir.file("two/log.txt")),
@@ -389,7 +376,7 @@ train: {epochs: 100000, batch: 30}
   REQUIRE(at != std::string::npos);
   cfg.replace(at, 14, "epochs: 1");  // whatever epoch it reached: nothing more to train but the summary
   write(out + "/config.yaml", cfg);
-  const Result resumed = sh(q(kBin) + " run --quiet --threads 1 --resume " + q(out));
+  const ShellResult resumed = shell(q(kBin) + " run --quiet --threads 1 --resume " + q(out));
   INFO(resumed.out);
   CHECK(resumed.code == 0);
   CHECK_THAT(unroll::read_file(out + "/summary.json"), Contains("\"status\": \"completed\""));

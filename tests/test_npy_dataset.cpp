@@ -278,6 +278,31 @@ np.save('xf.npy', np.asfortranarray(x.astype(np.float64)))
                       Contains("x.npy") && Contains("not a .npz archive"));
 }
 
+TEST_CASE("npy dataset: a compressed member's claimed size is checked before it is allocated", "[datasets][npy]") {
+  // The buffer of a deflated member is sized from the archive's directory: a crafted directory
+  // entry claiming 4 GB (or compressed bytes past the end of the file) is an error, not a 4 GB
+  // allocation. The sizes are patched into the first member's local header and its central
+  // directory entry alike (minizip refuses a member whose two headers disagree).
+  TempDir dir;
+  python(dir.path, R"(
+import struct
+np.savez_compressed('packed.npz', x=np.zeros((30, 4), np.float32), y=np.zeros(30, np.int64))
+b = bytes(open('packed.npz', 'rb').read())
+def patch(name, local_at, central_at, value):
+    out = bytearray(b)
+    l, c = out.index(b'PK\x03\x04'), out.index(b'PK\x01\x02')
+    out[l + local_at:l + local_at + 4] = out[c + central_at:c + central_at + 4] = struct.pack('<I', value)
+    open(name, 'wb').write(out)
+patch('huge.npz', 22, 24, 0xFFFFFF00)  # uncompressed size
+patch('past.npz', 18, 20, 0x7FFFFFFF)  # compressed size
+)");
+  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("huge.npz"), "x"),
+                      Contains("huge.npz:x") && Contains("4294967040 bytes") && Contains("more than deflate can expand"));
+  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("past.npz"), "x"),
+                      Contains("past.npz:x") && Contains("truncated archive") && Contains("2147483647 compressed bytes"));
+  CHECK(NpyArray::open_npz(dir.file("packed.npz"), "x").size() == 120);  // the unpatched archive reads
+}
+
 TEST_CASE("npy dataset: every kind of bad input is an error naming the file and the problem", "[datasets][npy]") {
   TempDir dir;
   const std::size_t N = 6;
@@ -316,6 +341,16 @@ TEST_CASE("npy dataset: every kind of bad input is an error naming the file and 
   write_npy(dir.file("neg.npy"), "<i8", {N}, std::vector<int64_t>{0, 1, -1, 0, 1, 2});
   fails("{kind: npy, x: X.npy, y: neg.npy}", "neg.npy", "label -1 at index 2 is out of range");
   fails("{kind: npy, x: X.npy, y: y.npy, classes: 2}", "y.npy", "label 2 at index 2 is not below the number of classes (2)");
+  // A label far beyond any integer type is named as written (it was converted through long long).
+  write_npy(dir.file("huge.npy"), "<f8", {N}, std::vector<double>{0, 1, 1e30, 0, 1, 2});
+  fails("{kind: npy, x: X.npy, y: huge.npy, targets: labels}", "huge.npy",
+        "label 1000000000000000019884624838656 at index 2 is out of range");
+  // NpyArray::integer on a float with no int64 value is an error, not undefined behaviour.
+  write_npy(dir.file("big.npy"), "<f4", {3}, std::vector<float>{1.0f, 4.5e21f, NAN});
+  const NpyArray big = NpyArray::open(dir.file("big.npy"));
+  CHECK(big.integer(0) == 1);
+  REQUIRE_THROWS_WITH(big.integer(1), Contains("big.npy: element 1") && Contains("has no int64 value"));
+  REQUIRE_THROWS_WITH(big.integer(2), Contains("big.npy: element 2") && Contains("has no int64 value"));
   write_npy(dir.file("frac.npy"), "<f8", {N}, std::vector<double>{0, 1, 0.5, 0, 1, 2});
   fails("{kind: npy, x: X.npy, y: frac.npy, targets: labels}", "frac.npy", "not a whole number");
   // Truncated file, and a header that claims more data than the file holds.

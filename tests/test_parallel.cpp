@@ -7,9 +7,11 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support.hpp"
+#include "unroll/linalg.hpp"
 #include "unroll/parallel.hpp"
 #include "unroll/rng.hpp"
 
@@ -158,4 +160,44 @@ TEST_CASE("optimizer updates split over 2 threads equal the 1-thread update bit 
     CHECK_FALSE(result[0].isApprox(random_matrix(600, 200, 3)));  // the update did something
     CHECK((result[0].array() == result[1].array()).all());
   }
+}
+
+TEST_CASE("gemm: a column's numbers do not depend on how many columns the call has", "[parallel][gemm]") {
+  // A recurrent time loop gives each thread its own columns (samples) of every product, so a
+  // 2-thread run equals a 1-thread run only if a column of C comes out the same from a call over
+  // all B columns and from one over a slab of them (16-aligned, as parallel_for cuts, including
+  // a 1-column tail). Eigen's size-based choice of kernel broke this for tiny products; the
+  // shapes below include those (rows + cols + depth < 20) and one-column slabs.
+  int compared = 0;
+  for (Eigen::Index m : {1, 3, 4, 5, 17, 48})
+    for (Eigen::Index k : {1, 3, 4, 12, 130})
+      for (Eigen::Index n : {17, 33, 40})
+        for (Trans ta : {Trans::No, Trans::Yes})
+          for (Trans tb : {Trans::No, Trans::Yes}) {
+            INFO("m " << m << ", k " << k << ", n " << n << ", A" << (ta == Trans::Yes ? "^T" : "") << " B"
+                      << (tb == Trans::Yes ? "^T" : ""));
+            const Matrix A = ta == Trans::No ? random_matrix(m, k, 1) : random_matrix(k, m, 1);
+            const Matrix B = tb == Trans::No ? random_matrix(k, n, 2) : random_matrix(n, k, 2);
+            const Matrix C0 = random_matrix(m, n, 3);
+            Matrix whole = C0;
+            gemm(whole, A, ta, B, tb, 0.5f, 1.0f);
+            // The kernel is right: against a double-precision product.
+            const Eigen::MatrixXd a = A.cast<double>(), b = B.cast<double>();
+            const Eigen::MatrixXd opA = ta == Trans::No ? a : Eigen::MatrixXd(a.transpose());
+            const Eigen::MatrixXd opB = tb == Trans::No ? b : Eigen::MatrixXd(b.transpose());
+            const Eigen::MatrixXd ref = C0.cast<double>() + 0.5 * opA * opB;
+            REQUIRE((whole.cast<double>() - ref).cwiseAbs().maxCoeff() <= 1e-4 * (1 + ref.cwiseAbs().maxCoeff()));
+            for (Eigen::Index split : {16, 32}) {
+              if (split >= n) continue;
+              Matrix parts = C0;
+              for (auto [c0, c1] : {std::pair{Eigen::Index{0}, split}, std::pair{split, n}}) {
+                auto slab = parts.middleCols(c0, c1 - c0);
+                if (tb == Trans::No) gemm(slab, A, ta, B.middleCols(c0, c1 - c0), tb, 0.5f, 1.0f);
+                else gemm(slab, A, ta, B.middleRows(c0, c1 - c0), tb, 0.5f, 1.0f);
+              }
+              CHECK((parts.array() == whole.array()).all());
+              ++compared;
+            }
+          }
+  CHECK(compared == 6 * 5 * 4 * (1 + 2 + 2));  // n = 17 has one split, 33 and 40 two
 }

@@ -25,6 +25,7 @@
 #include <sstream>
 #include <thread>
 
+#include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/report.hpp"
@@ -38,7 +39,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-const std::string kExe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
+const std::string& kExe = unroll::testing::unroll_exe();
 
 void write(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -47,16 +48,11 @@ void write(const std::string& path, const std::string& text) {
 
 Json json_of(const std::string& path) { return Json::parse(read_file(path)); }
 
-// Run a shell command; returns its exit code and (stdout + stderr) in *out.
+// A shell command's exit code, and its output (stdout + stderr) in *out.
 int sh(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int st = p ? ::pclose(p) : -1;
-  if (out) *out = text;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  const auto r = unroll::testing::shell(cmd);
+  if (out) *out = r.out;
+  return r.code;
 }
 
 // The test cluster must be up; fail with the reason otherwise.

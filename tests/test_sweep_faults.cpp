@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/child_process.hpp"
@@ -29,7 +30,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-const std::string kExe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
+const std::string& kExe = unroll::testing::unroll_exe();
 
 void write(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());

@@ -73,13 +73,38 @@ constexpr double kMinThreadedFlop = 5e5;
 
 // C = beta * C + alpha * op(A) op(B) on one thread. beta is applied here, slab by slab, so the
 // zeroing pass runs in parallel and leaves each slab in the cache of the thread that fills it.
+//
+// Always Eigen's blocked GEMM kernel, never `C += A * B`: for that expression Eigen picks a
+// kernel by size — a coefficient-wise product when rows + cols + depth < 20, GEMV for one
+// column, GEMM otherwise — and the three round differently (explicit FMA in the vector kernels,
+// a separate multiply and add where the compiler does not contract the scalar code). A column's
+// value then depended on how many columns the call had, so a recurrent time loop split 32 + 8
+// over two threads differed from one thread's 40 in the last bits (seen under ASan + UBSan,
+// whose code generation does not contract; -O3 hid it for those shapes, not for all). In the one
+// kernel each element is the same k-ordered FMA chain whatever the call's width, so any column
+// split gives the 1-thread bits. The cost is packing for tiny and one-column products, which
+// are cheap either way.
+template <int LhsOrder, int RhsOrder>
+void gemm_kernel(MatRef C, ConstMatRef A, ConstMatRef B, Eigen::Index k, float alpha) {
+  namespace ei = Eigen::internal;
+  ei::gemm_blocking_space<Eigen::ColMajor, float, float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Dynamic> blocking(
+      C.rows(), C.cols(), k, 1, true);
+  ei::general_matrix_matrix_product<Eigen::Index, float, LhsOrder, false, float, RhsOrder, false, Eigen::ColMajor,
+                                    1>::run(C.rows(), C.cols(), k, A.data(), A.outerStride(), B.data(),
+                                            B.outerStride(), C.data(), 1, C.outerStride(), alpha, blocking);
+}
+
 void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
   if (beta == 0.0f) C.setZero();
   else if (beta != 1.0f) C *= beta;
-  if (ta == Trans::No && tb == Trans::No) C.noalias() += alpha * A * B;
-  else if (ta == Trans::Yes && tb == Trans::No) C.noalias() += alpha * A.transpose() * B;
-  else if (ta == Trans::No && tb == Trans::Yes) C.noalias() += alpha * A * B.transpose();
-  else C.noalias() += alpha * A.transpose() * B.transpose();
+  const Eigen::Index k = ta == Trans::No ? A.cols() : A.rows();
+  if (C.size() == 0 || k == 0) return;
+  // A transposed column-major operand is the same memory read row-major.
+  constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
+  if (ta == Trans::No && tb == Trans::No) gemm_kernel<N, N>(C, A, B, k, alpha);
+  else if (ta == Trans::Yes && tb == Trans::No) gemm_kernel<T, N>(C, A, B, k, alpha);
+  else if (ta == Trans::No && tb == Trans::Yes) gemm_kernel<N, T>(C, A, B, k, alpha);
+  else gemm_kernel<T, T>(C, A, B, k, alpha);
 }
 
 void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {

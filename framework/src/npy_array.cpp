@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <type_traits>
 
 #include "unroll/error.hpp"
 #include "unroll/files.hpp"
@@ -304,7 +305,19 @@ NpyArray NpyArray::open_npz(const std::string& path, const std::string& name) {
     throw Error(where + ": compression method " + std::to_string(info.compression_method) +
                 " is not supported (np.savez and np.savez_compressed write stored and deflated members)");
   }
-  // Deflated (np.savez_compressed): inflate once, keeping the array's own dtype.
+  // Deflated (np.savez_compressed): inflate once, keeping the array's own dtype. The sizes come
+  // from the archive's directory, which anyone can write: the buffer is allocated from the
+  // claimed uncompressed size, so that size is checked first. Deflate expands at most 1032:1
+  // (a 258-byte match per two bits), and the compressed bytes must lie in the file.
+  std::error_code ec;
+  const auto file_bytes = fs::file_size(path, ec);
+  if (ec || info.compressed_size > file_bytes)
+    throw Error(where + ": truncated archive: the member claims " + std::to_string(info.compressed_size) +
+                " compressed bytes, the file has " + std::to_string(ec ? 0 : file_bytes));
+  if (info.uncompressed_size / 1032 > info.compressed_size)
+    throw Error(where + ": corrupt archive: the member claims " + std::to_string(info.uncompressed_size) +
+                " bytes inflated from " + std::to_string(info.compressed_size) +
+                ", more than deflate can expand (1032:1)");
   auto s = std::make_shared<Storage>();
   s->owned.resize(static_cast<std::size_t>(info.uncompressed_size));
   std::size_t got = 0;
@@ -359,7 +372,18 @@ double NpyArray::at(std::size_t i) const {
 
 int64_t NpyArray::integer(std::size_t i) const {
   const char* p = data_ + offset(i);
-  return dispatch(type_, [&](auto v) { return static_cast<int64_t>(load<decltype(v)>(p, swap_)); });
+  return dispatch(type_, [&](auto v) {
+    using T = decltype(v);
+    const T e = load<T>(p, swap_);
+    if constexpr (std::is_floating_point_v<T>) {
+      // A float outside int64's range (or NaN) has no integer value: converting it is undefined
+      // behaviour, not a large number (the npy_array fuzzer's first finding).
+      if (!(e >= -0x1p63 && e < 0x1p63))
+        throw Error(source_ + ": element " + std::to_string(i) + " (" + std::to_string(static_cast<double>(e)) +
+                    ") has no int64 value");
+    }
+    return static_cast<int64_t>(e);
+  });
 }
 
 void NpyArray::to_float(std::size_t first, std::size_t count, float* out) const {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <numeric>
 
@@ -182,6 +183,14 @@ class NpyDataset final : public unroll::Dataset {
     }
   }
 
+  // A whole, finite double as digits. Not through long long: a label of 1e30 has no long long
+  // value, and converting it would be undefined behaviour inside the error message.
+  static std::string whole_number(double v) {
+    char text[400];
+    std::snprintf(text, sizeof text, "%.0f", v);
+    return text;
+  }
+
   static std::string non_finite(const NpyArray& a, std::size_t i, double v) {
     std::string where;
     for (std::size_t d = a.ndim(), rest = i; d-- > 0;) {
@@ -233,7 +242,7 @@ class NpyDataset final : public unroll::Dataset {
       if (v != std::floor(v)) throw Error(y.source() + ": label " + std::to_string(v) + " at index " + std::to_string(i) + " is not a whole number");
       const double lowest = layout_.every_step ? -1 : 0;
       if (v < lowest || v > 1e9)
-        throw Error(y.source() + ": label " + std::to_string(static_cast<long long>(v)) + " at index " + std::to_string(i) +
+        throw Error(y.source() + ": label " + whole_number(v) + " at index " + std::to_string(i) +
                     " is out of range (classes are 0, 1, ...; -1 masks a step of an every-step task)");
     }
   }

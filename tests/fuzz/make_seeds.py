@@ -3,9 +3,11 @@
 issue 13 (items 2, 5, 6, 8) that the tests check, plus small valid files, so each fuzzer starts
 from both sides of every check. Re-run after changing it; the files are small and committed."""
 import gzip
+import io
 import json
 import os
 import struct
+import zipfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 
@@ -123,3 +125,55 @@ variant("rows_vs_epoch.json", lambda m: m.__setitem__("epoch", 5))
 variant("file_escape.json", lambda m: m["params"][0].__setitem__("file", "../../etc/passwd"))
 variant("negative_shape.json", lambda m: m["params"][0].__setitem__("shape", [-1, 2]))
 put("manifest", "truncated.json", json.dumps(good)[:50])
+
+
+# ---- npy_array: the `npy` dataset's reader, .npy files and .npz archives (zip members X.npy)
+def npz(members, method):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", compression=method) as z:
+        for name, data in members:
+            # A fixed date: the seed bytes do not change each time this script runs.
+            z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data, compress_type=method)
+    return b.getvalue()
+
+
+
+
+x = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", struct.pack("<6f", *range(6)))
+y = npy("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", struct.pack("<2q", 0, 1))
+xf = npy("{'descr': '>f8', 'fortran_order': True, 'shape': (2, 2, 2), }", struct.pack(">8d", *range(8)))
+put("npy_array", "x.npy", x)
+put("npy_array", "fortran_big_endian_3d.npy", xf)
+put("npy_array", "bool.npy", npy("{'descr': '|b1', 'fortran_order': False, 'shape': (4,), }", bytes([0, 1, 1, 0])))
+put("npy_array", "u2_swapped.npy", npy("{'descr': '>u2', 'fortran_order': False, 'shape': (3,), }", bytes(6)))
+put("npy_array", "trailing.npy", x + b"\0\0\0\0")
+put("npy_array", "truncated.npy", x[:-4])
+put("npy_array", "empty_huge_dim.npy", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (0, 237420520689656), }"))
+put("npy_array", "savez.npz", npz([("x.npy", x), ("y.npy", y), ("xf.npy", xf)], zipfile.ZIP_STORED))
+put("npy_array", "savez_compressed.npz", npz([("x.npy", x), ("y.npy", y)], zipfile.ZIP_DEFLATED))
+put("npy_array", "not_npy_member.npz", npz([("x.npy", b"hello"), ("readme.txt", b"text")], zipfile.ZIP_STORED))
+put("npy_array", "cut.npz", npz([("x.npy", x), ("y.npy", y)], zipfile.ZIP_STORED)[:-40])
+put("npy_array", "bzip2.npz", npz([("x.npy", x)], zipfile.ZIP_BZIP2))
+
+# ---- csv: first line the `features` option, then the CSV file (target column `y`)
+put("csv", "iris", "\nid,sepal_length,sepal_width,petal_length,petal_width,y\n1,5.1,3.5,1.4,0.2,setosa\n"
+    "2,7.0,3.2,4.7,1.4,versicolor\n3, 6.3 ,3.3,6.0,2.5,virginica\n\n4,4.9,3.0,1.4,0.2,\"setosa\"\n"
+    "5,6.4,3.2,4.5,1.5,versicolor\n6,5.8,2.7,5.1,1.9,virginica\n")
+put("csv", "range", "a:b, 4\na,b,c,d,y\n1,2,3,4,0\n5,6,7,8,1\n9,10,11,12,1\n13,14,15,16,0\n")
+put("csv", "values", "2:3\nid,u,v,y\n1,0.5,1e-3,0.25\n2,-1,2,1.5\n3,4,5,-2.5\n4,1,1,3\n")
+put("csv", "quoted", "\n\"a,b\",\"c\nd\",y\n\"1\",\"2\",0\n3,\"4\",1\n5,6,1\n")
+put("csv", "missing_value", "\na,b,y\n1,,0\n2,3,1\n")
+put("csv", "not_a_number", "\na,b,y\n1,x,0\n2,3,1\n")
+put("csv", "short_row", "\na,b,y\n1,2\n2,3,1\n")
+put("csv", "duplicate_column", "\na,a,y\n1,2,0\n2,3,1\n")
+put("csv", "open_quote", "\na,b,y\n1,\"2,0\n")
+put("csv", "backwards_range", "b:a\na,b,y\n1,2,0\n2,3,1\n")
+put("csv", "nan_inf", "\na,b,y\n1,nan,0\ninf,3,1\n")
+put("csv", "huge_label", "\na,y\n1,1e300\n2,4294967297\n")
+put("csv", "one_class", "\na,y\n1,0\n2,0\n")
+packed = bytearray(npz([("x.npy", x)], zipfile.ZIP_DEFLATED))
+# Claims 4 GB inflated, in the local header and the central directory alike (minizip refuses a
+# member whose two headers disagree).
+loc, cen = packed.index(b"PK\x03\x04"), packed.index(b"PK\x01\x02")
+packed[loc + 22:loc + 26] = packed[cen + 24:cen + 28] = struct.pack("<I", 0xFFFFFF00)
+put("npy_array", "claims_huge.npz", bytes(packed))

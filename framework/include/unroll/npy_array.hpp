@@ -46,7 +46,8 @@ class NpyArray {
 
   /// Element `i` (C-order flat index) as double; int64 beyond 2^53 rounds.
   double at(std::size_t i) const;
-  /// Element `i` as int64 (integer and bool arrays; floats are truncated toward zero).
+  /// Element `i` as int64 (integer and bool arrays; floats are truncated toward zero, and a
+  /// float outside int64's range or NaN is an Error naming the array and the element).
   int64_t integer(std::size_t i) const;
   /// Elements [first, first + count) in C order, converted to float, into out.
   void to_float(std::size_t first, std::size_t count, float* out) const;
