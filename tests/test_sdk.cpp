@@ -67,7 +67,7 @@ TEST_CASE("check-plugin: a wrong gradient is caught", "[sdk]") {
 }
 
 TEST_CASE("check-plugin: broken state carry, thread dependence, one wrong tensor and an option are caught", "[sdk]") {
-  const Result r = sh(q(kBin) + " check-plugin " + q(fixture("broken_contracts")));
+  const ShellResult r = shell(q(kBin) + " check-plugin " + q(fixture("broken_contracts")));
   INFO(r.out);
   CHECK(r.code == 1);
   CHECK_THAT(r.out, Contains("0 passed, 5 failed"));
@@ -152,7 +152,7 @@ TEST_CASE("README: the new-plugin and check-plugin examples name the library the
 
   TempDir tmp;
   const std::string dir = tmp.file(name);
-  const Result r = sh(q(kBin) + " new-plugin " + kind + " " + name + " " + q(dir));
+  const ShellResult r = shell(q(kBin) + " new-plugin " + kind + " " + name + " " + q(dir));
   INFO(r.out);
   REQUIRE(r.code == 0);
   std::smatch next;
@@ -178,10 +178,10 @@ TEST_CASE("sdk: install, build a plugin out of tree, check it and run it", "[sdk
   const std::string bin = prefix + "/bin/unroll";
   // The SDK is the plugin API: no host header, and the exported target is the API library only.
   CHECK_FALSE(fs::exists(prefix + "/include/unroll/host"));
-  const Result targets = sh("cat " + q(prefix + "/lib/cmake/unroll/unrollTargets.cmake"));
+  const ShellResult targets = shell("cat " + q(prefix + "/lib/cmake/unroll/unrollTargets.cmake"));
   CHECK_THAT(targets.out, Contains("unroll::api") && !Contains("unroll_host") && !Contains("unroll_tools"));
   // An installed plugin needs the API library and nothing else of unroll.
-  const Result needed = sh("objdump -p " + q(prefix + "/lib/unroll/plugins/libunroll_pretrained.so") + " | grep NEEDED");
+  const ShellResult needed = shell("objdump -p " + q(prefix + "/lib/unroll/plugins/libunroll_pretrained.so") + " | grep NEEDED");
   INFO(needed.out);
   CHECK_THAT(needed.out, Contains("libunroll_api.so") && !Contains("libunroll_host") && !Contains("libunroll_tools"));
 
