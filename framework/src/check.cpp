@@ -39,7 +39,7 @@ Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const st
   check_memory(mem, available_memory(), cfg);
   // It fits, so build it (layers check their own options and sizes as they are made) and make
   // the trainer's check of its output against the dataset.
-  Model model(cfg.at("model"), info.input_size, host, seed, exp.base_dir);
+  Model model(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
   check_initializers(model, host, seed, exp.base_dir);
   const int out = model.output_size();
   if (out != info.output_size)

@@ -144,7 +144,10 @@ void merge_into(Node& base, const Node& over) {
   std::vector<const std::pair<std::string, Node>*> paths;
   for (const auto& entry : over.entries()) {
     const auto& [key, value] = entry;
-    if (is_path_key(key)) {
+    // A path key is a path into `base`, unless `base` holds that very key: the overrides of a
+    // sweep's grid level or variant (`lstm: {model[0]: {...}}`) keep their keys until they are
+    // applied to an experiment, and a mapping written onto such a level merges key for key.
+    if (is_path_key(key) && !base.find(key)) {
       paths.push_back(&entry);
       continue;
     }

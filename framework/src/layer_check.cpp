@@ -16,6 +16,15 @@ void fill_normal(Matrix& m, Rng& rng, double std) {
   for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = static_cast<Scalar>(rng.normal(0, std));
 }
 
+// The layer's input: normal values, or for a layer that takes token indices (vocab > 0, an
+// embedding) the integers 0, 1, ..., vocab - 1 over and over.
+void fill_input(Matrix& x, Rng& rng, int vocab) {
+  if (vocab > 0)
+    for (Eigen::Index k = 0; k < x.size(); ++k) x.data()[k] = static_cast<Scalar>((k * 5 + 3) % vocab);
+  else
+    fill_normal(x, rng, 1.0);
+}
+
 std::string num(double v) {
   std::ostringstream s;
   s.precision(3);
@@ -62,14 +71,14 @@ constexpr double kSameTol = 1e-4;
 
 }  // namespace
 
-std::vector<std::string> check_recurrent_state(Layer& layer) {
+std::vector<std::string> check_recurrent_state(Layer& layer, int vocab) {
   std::vector<std::string> problems;
   if (!layer.is_recurrent()) return problems;
   const int T = 6, T1 = 2, B = 3;
   Rng rng(11);
   Seq x;
   x.resize(layer.input_size(), T, B);
-  fill_normal(x.data, rng, 1.0);
+  fill_input(x.data, rng, vocab);
   layer.reset_state(B);
   std::vector<Matrix> s0 = layer.state();
   if (s0.empty()) return {"state() after reset_state(" + std::to_string(B) + ") is empty: a recurrent layer has a state"};
@@ -143,14 +152,14 @@ std::vector<std::string> check_recurrent_state(Layer& layer) {
   return problems;
 }
 
-std::vector<std::string> check_thread_counts(Layer& layer) {
+std::vector<std::string> check_thread_counts(Layer& layer, int vocab) {
   // 64 samples: the recurrent time loop gives each of 2 threads 32 columns (it splits from 16 per
   // thread), element-wise work with small grains is split, and the products are not tiny.
   const int T = layer.is_recurrent() ? 3 : 2, B = 64;
   Rng rng(13);
   Seq x, dy_seq;
   x.resize(layer.input_size(), T, B);
-  fill_normal(x.data, rng, 1.0);
+  fill_input(x.data, rng, vocab);
   std::vector<Matrix> s0;
   if (layer.is_recurrent()) {
     layer.reset_state(B);

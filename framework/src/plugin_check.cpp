@@ -291,9 +291,9 @@ void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const Plug
     detail += "; eval-mode output is not finite";
   }
   // The recurrent state contract, and the same numbers for any thread count.
-  std::vector<std::string> problems = check_recurrent_state(*layer);
+  std::vector<std::string> problems = check_recurrent_state(*layer, vocab);
   if (layer->is_recurrent() && problems.empty()) detail += "; state carry, set_state/state_at ok";
-  const std::vector<std::string> thread_problems = check_thread_counts(*layer);
+  const std::vector<std::string> thread_problems = check_thread_counts(*layer, vocab);
   if (thread_problems.empty()) detail += "; 1 and 2 threads agree";
   problems.insert(problems.end(), thread_problems.begin(), thread_problems.end());
   for (const std::string& p : problems) {
