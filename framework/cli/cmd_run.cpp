@@ -138,8 +138,9 @@ int cmd_run(const std::vector<std::string>& args) {
     check_continuation(changes, sets);
     if (!continuation_needed(ro.out_dir, status, summary_stop_reason(ro.out_dir), done, exp.config, changes,
                              !sets.empty())) {
-      std::printf("%s: the run has completed (%d epochs); nothing to resume. To train it further: unroll run "
-                  "--resume %s --set train.epochs=%d\n", ro.out_dir.c_str(), done, ro.out_dir.c_str(), done + 10);
+      if (writer)
+        std::printf("%s: the run has completed (%d epochs); nothing to resume. To train it further: unroll run "
+                    "--resume %s --set train.epochs=%d\n", ro.out_dir.c_str(), done, ro.out_dir.c_str(), done + 10);
       return kExitCompleted;
     }
     // Before anything in the folder changes; the data keeps the run's token vocabulary.

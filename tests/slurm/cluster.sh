@@ -16,10 +16,12 @@
 # parent pid, task/none binds nothing, so it runs in containers too.
 #
 # Timing settings keep the tests fast: KillWait=2 (SIGKILL 2 s after SIGTERM when a job is
-# cancelled or reaches its time limit), OverTimeLimit=0, MessageTimeout=5, and MinJobAge=600 so
+# cancelled or reaches its time limit), OverTimeLimit=0, and MinJobAge=600 so
 # that `scontrol show job` still knows a finished job's state and exit code for 10 minutes (there
 # is no slurmdbd, so `sacct` has no data). slurmctld checks time limits every 30 s, so a job with
-# --time=1 is signalled and stopped 60-90 s after it starts.
+# --time=1 is signalled and stopped 60-90 s after it starts. MessageTimeout=15 (the default is
+# 10): an srun step launch on a machine whose 2 cores run a whole test suite besides was seen to
+# fail with "task launch failed" at 5.
 set -euo pipefail
 
 cmd=${1:-}
@@ -108,7 +110,7 @@ MpiDefault=none
 ReturnToService=2
 KillWait=2
 OverTimeLimit=0
-MessageTimeout=5
+MessageTimeout=15
 MinJobAge=600
 InactiveLimit=0
 SchedulerParameters=sched_interval=2
