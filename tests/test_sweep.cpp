@@ -151,6 +151,22 @@ TEST_CASE("a mapping given to a list element or a path merges into it", "[sweep]
   }
 }
 
+TEST_CASE("a mapping written onto a variant keeps the variant's own path keys as keys", "[sweep][config]") {
+  // A variant's overrides (`model[0]: {...}`) are keys until they are applied to the experiment;
+  // a file that extends the sweep and rewrites the variant merges into those keys rather than
+  // reading them as paths into the variant itself.
+  TempDir t;
+  write(t.file("base.yaml"), kBase);
+  write(t.file("sweep.yaml"),
+        "extends: base.yaml\nvariants:\n  small:\n    model[0]: {kind: dense, units: 4}\n");
+  write(t.file("child.yaml"),
+        "extends: sweep.yaml\nvariants.small: {model[0]: {kind: dense, units: 7}}\n");
+  SweepSpec s = load_sweep(t.file("child.yaml"), {}, unroll::testing::host());
+  REQUIRE(s.variants.size() == 2);
+  CHECK(s.variants[1].name == "small");
+  CHECK(s.variants[1].config.at("model").items()[0].at("units").text() == "7");
+}
+
 TEST_CASE("the sweep's base variant can be named", "[sweep]") {
   TempDir t;
   write(t.file("base.yaml"), kBase);
