@@ -160,7 +160,7 @@ TEST_CASE("a mapping written onto a variant keeps the variant's own path keys as
   write(t.file("sweep.yaml"),
         "extends: base.yaml\nvariants:\n  small:\n    model[0]: {kind: dense, units: 4}\n");
   write(t.file("child.yaml"),
-        "extends: sweep.yaml\nvariants.small: {model[0]: {kind: dense, units: 7}}\n");
+        "extends: sweep.yaml\nvariants.small: {\"model[0]\": {kind: dense, units: 7}}\n");
   SweepSpec s = load_sweep(t.file("child.yaml"), {}, unroll::testing::host());
   REQUIRE(s.variants.size() == 2);
   CHECK(s.variants[1].name == "small");
