@@ -125,6 +125,16 @@ TEST_CASE("malformed manifests are clean errors", "[input][checkpoint]") {
   CHECK_THAT(with([](auto& m) { m["params"] = {{{"name", "w"}, {"file", "w.npy"}, {"shape", {-1, 1}}}}; }),
              Contains("negative shape"));
   CHECK_THAT(with([](auto& m) { m["epoch"] = "two"; }), Contains("malformed manifest"));
+  // Numbers that are not whole, or too long for an integer (they parse as floats): converting
+  // them was undefined behaviour, found by the manifest fuzzer.
+  CHECK_THAT(with([](auto& m) { m["step"] = 1e300; }), Contains("step is not a whole number"));
+  CHECK_THAT(with([](auto& m) { m["epoch"] = 2.5; }), Contains("epoch is not a whole number"));
+  CHECK_THAT(with([](auto& m) { m["trainer"]["early_stopping"]["bad_epochs"] = -1e30; }),
+             Contains("early_stopping.bad_epochs is not a whole number"));
+  CHECK_THAT(with([](auto& m) { m["params"] = {{{"name", "w"}, {"file", "w.npy"}, {"shape", {1e40, 1}}}}; }),
+             Contains("not a whole number"));
+  CHECK_THAT(manifest_error("{\"format\": 2, \"epoch\": 2, \"step\": " + std::string(130, '8') + "}"),
+             Contains("step is not a whole number"));
   CHECK_THAT(manifest_error("[1, 2]"), Contains("not a JSON object"));
   CHECK_THAT(manifest_error("{\"epoch\": "), Contains("cannot parse the manifest"));
 }

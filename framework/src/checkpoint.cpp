@@ -159,13 +159,20 @@ Manifest parse_manifest(const std::string& text, const std::string& mf) {
   }
   Manifest out;
   auto bad = [&](const std::string& what) { return Error(mf + ": malformed manifest: " + what); };
+  // Whole numbers only: a digit string too long for an integer parses as a float, and casting an
+  // out-of-range float to an integer is undefined behaviour (the manifest fuzzer found it).
+  auto whole = [&](const json& v, const std::string& what) {
+    if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<unsigned long long>() > (1ull << 62)))
+      throw bad(what + " is not a whole number in range: " + v.dump().substr(0, 40));
+    return v.get<long long>();
+  };
   try {
     if (!m.is_object()) throw bad("not a JSON object");
     TrainProgress& p = out.progress;
-    const long long epoch = m.at("epoch").get<long long>();
+    const long long epoch = whole(m.at("epoch"), "epoch");
     if (epoch < 0 || epoch > std::numeric_limits<int>::max()) throw bad("epoch " + std::to_string(epoch) + " is out of range");
     p.epoch = static_cast<int>(epoch);
-    p.step = m.at("step").get<long long>();
+    p.step = whole(m.at("step"), "step");
     if (p.step < 0) throw bad("step " + std::to_string(p.step) + " is negative");
     out.base_dir = m.value("base_dir", std::string());
     out.config_yaml = m.value("config", std::string());
@@ -193,12 +200,15 @@ Manifest parse_manifest(const std::string& text, const std::string& mf) {
                   " completed epochs (one row per epoch)");
       p.best_metric = tr.at("best").at("metric").get<std::string>();
       p.best_value = num(tr.at("best").at("value"));
-      p.best_epoch = tr.at("best").at("epoch").get<int>();
-      if (p.best_epoch < 0 || p.best_epoch > p.epoch)
-        throw bad("best epoch " + std::to_string(p.best_epoch) + " is not in [0, " + std::to_string(p.epoch) + "]");
+      const long long best_epoch = whole(tr.at("best").at("epoch"), "best epoch");
+      if (best_epoch < 0 || best_epoch > p.epoch)
+        throw bad("best epoch " + std::to_string(best_epoch) + " is not in [0, " + std::to_string(p.epoch) + "]");
+      p.best_epoch = static_cast<int>(best_epoch);
       p.early_best = num(tr.at("early_stopping").at("best"));
-      p.early_bad = tr.at("early_stopping").at("bad_epochs").get<int>();
-      if (p.early_bad < 0) throw bad("early_stopping.bad_epochs is negative");
+      const long long early_bad = whole(tr.at("early_stopping").at("bad_epochs"), "early_stopping.bad_epochs");
+      if (early_bad < 0 || early_bad > p.epoch)
+        throw bad("early_stopping.bad_epochs " + std::to_string(early_bad) + " is not in [0, " + std::to_string(p.epoch) + "]");
+      p.early_bad = static_cast<int>(early_bad);
       p.seconds = tr.value("seconds", 0.0);
       if (!(p.seconds >= 0)) throw bad("trainer.seconds is negative");
     }

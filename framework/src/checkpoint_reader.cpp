@@ -59,6 +59,10 @@ TensorTables parse_tensor_tables(const std::string& text, const std::string& mf)
         t.file = plain_file(e, mf);
         const json& shape = e.at("shape");
         if (!shape.is_array() || shape.size() != 2) throw bad(t.name + ": 'shape' must be [rows, cols]");
+        // Whole numbers only (a too-long digit string parses as a float; casting it is UB).
+        for (const json& d : shape)
+          if (!d.is_number_integer() || (d.is_number_unsigned() && d.get<unsigned long long>() > (1ull << 62)))
+            throw bad(t.name + ": 'shape' holds " + d.dump().substr(0, 40) + ", not a whole number in range");
         t.rows = shape.at(0).get<long>();
         t.cols = shape.at(1).get<long>();
         if (t.rows < 0 || t.cols < 0) throw bad(t.name + ": negative shape");
