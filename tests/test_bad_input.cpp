@@ -61,9 +61,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 TEST_CASE("integers that do not fit in 32 bits are errors at their place, not truncated", "[input][config]") {
   CHECK(error_of(kBase).empty());
   // 4294967297 = 2^32 + 1 used to train with batch 1.
-  CHECK_THAT(error_of(kBase, {"train.batch=4294967297"}),
-             Contains("--set train.batch=4294967297") && Contains("'batch' of 'train' is too large") &&
-                 Contains("32-bit"));
+  CHECK_THAT(error_of(kBase, {"train.batch=4294967297"}), Contains("--set train.batch=4294967297") &&
+                                                              Contains("'batch' of 'train' is too large") &&
+                                                              Contains("32-bit"));
   // 4294967300 used to build 4 units; 2147483648 a negative size.
   std::string t = kBase;
   t.replace(t.find("units: 8"), 8, "units: 4294967300");
@@ -98,13 +98,11 @@ TEST_CASE("a self-referencing alias is an error, in a file or through --set", "[
 TEST_CASE("an alias bomb fails quickly, even under an unknown key", "[input][config][yaml]") {
   std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 10; ++i)
-    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" +
-            [&] {
-              std::string s;
-              for (int k = 0; k < 10; ++k) s += (k ? ", *a" : "*a") + std::to_string(i - 1);
-              return s;
-            }() +
-            "]\n";
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + [&] {
+      std::string s;
+      for (int k = 0; k < 10; ++k) s += (k ? ", *a" : "*a") + std::to_string(i - 1);
+      return s;
+    }() + "]\n";
   const auto t0 = std::chrono::steady_clock::now();
   CHECK_THAT(error_of(std::string(kBase) + "unknown_key:\n  " + bomb.substr(0, bomb.size() - 1) + "\n"),
              Contains("aliases expand to more than 100000 values"));

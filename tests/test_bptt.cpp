@@ -32,8 +32,7 @@ struct Net {
 };
 
 Net make_net(const std::string& model_yaml, uint64_t seed = 3) {
-  const std::string text = "name: bptt\nseed: " + std::to_string(seed) +
-                           "\ndata: {kind: xor}\nmodel: " + model_yaml +
+  const std::string text = "name: bptt\nseed: " + std::to_string(seed) + "\ndata: {kind: xor}\nmodel: " + model_yaml +
                            "\nloss: {kind: cross_entropy}\noptimizer: {kind: sgd, lr: 0.1}\n";
   const Node cfg = resolve_experiment(parse_yaml(text, "<bptt-test>"), testing::host(), ".");
   Net n;
@@ -359,7 +358,7 @@ TEST_CASE("a truncated-BPTT run writes grad_lags.csv and grad_norm/clip_rate col
     seen_lags.insert(std::stoi(lags[i][2]));
     CHECK(std::stod(lags[i][3]) >= 0);
   }
-  CHECK(epochs == std::set<int>{0, 1, 2});  // epoch 0: at initialization, before any update
+  CHECK(epochs == std::set<int>{0, 1, 2});              // epoch 0: at initialization, before any update
   CHECK(seen_lags == std::set<int>{0, 1, 2, 3, 4, 5});  // 0 .. k2-1
 
   // Without clipping nothing is clipped; full BPTT reaches lags up to T-1.
@@ -380,7 +379,10 @@ TEST_CASE("grad_lags' epoch-0 rows measure the untrained net and change no train
       "data={kind: adding, length: 30, samples: 96, test_samples: 32, validation: 32}",
       "model=[{kind: elman, units: 12, activation: tanh, recurrent_init: {kind: gaussian, std: 0.05}}, "
       "{kind: last_step}, {kind: dense, units: 1}]",
-      "loss={kind: squared_error}", "train.bptt.k1=0", "train.bptt.k2=0", "train.clip.norm=1"};
+      "loss={kind: squared_error}",
+      "train.bptt.k1=0",
+      "train.bptt.k2=0",
+      "train.clip.norm=1"};
   testing::run_text(dir, kRecall, "on", sets);
   auto off = sets;
   off.push_back("train.diagnostics.grad_lags=false");

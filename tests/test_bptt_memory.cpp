@@ -121,9 +121,9 @@ TEST_CASE("bounded-memory BPTT: every cell gives full storage's numbers", "[bptt
     }
     // A byte budget of 60% of what full storage keeps forces segments (floats per step and sample:
     // elman 2 H, lstm and gru 11 H; the equation cells are covered by `every`).
-    const double floats = yaml.find("elman") != std::string::npos ? 2 * 16
+    const double floats = yaml.find("elman") != std::string::npos                                           ? 2 * 16
                           : yaml.find("lstm") != std::string::npos || yaml.find("gru") != std::string::npos ? 11 * 5
-                                                                                                           : 0;
+                                                                                                            : 0;
     if (floats > 0) {
       const double budget = 0.6 * 4 * floats * T * B;
       INFO(yaml << ", budget " << budget << " bytes");
@@ -243,14 +243,13 @@ std::vector<Matrix> train_two_batches(Net& n, BpttSettings s, unsigned seed) {
 
 }  // namespace
 
-TEST_CASE("bounded-memory BPTT: truncated windows, masks and stateful streams match full storage",
-          "[bptt][memory]") {
+TEST_CASE("bounded-memory BPTT: truncated windows, masks and stateful streams match full storage", "[bptt][memory]") {
   const char* stack =
       "[{kind: elman, units: 4, activation: relu}, {kind: lstm, units: 3}, {kind: gru, units: 3}, "
       "{kind: dense, units: 4}]";
-  for (const BpttSettings s : {BpttSettings{0, 0, true, false}, BpttSettings{3, 5, true, false},
-                               BpttSettings{4, 7, true, true}, BpttSettings{2, 2, false, true},
-                               BpttSettings{5, 0, true, true}}) {
+  for (const BpttSettings s :
+       {BpttSettings{0, 0, true, false}, BpttSettings{3, 5, true, false}, BpttSettings{4, 7, true, true},
+        BpttSettings{2, 2, false, true}, BpttSettings{5, 0, true, true}}) {
     INFO("k1 " << s.k1 << " k2 " << s.k2 << (s.every_step ? " every-step" : " last-step")
                << (s.stateful ? " stateful" : ""));
     Net full = make_net(stack, StepStorage{});
@@ -317,8 +316,9 @@ train:
 )";
   CHECK_THROWS_WITH(testing::run_text(dir, text, "bad"),
                     Catch::Contains("bad.yaml:10:") && Catch::Contains("'12 parsecs' is not a positive byte count"));
-  CHECK_THROWS_WITH(testing::run_text(dir, text, "both", {"train.bptt.memory.budget=1MiB", "train.bptt.memory.every=3"}),
-                    Catch::Contains("every or budget, not both"));
+  CHECK_THROWS_WITH(
+      testing::run_text(dir, text, "both", {"train.bptt.memory.budget=1MiB", "train.bptt.memory.every=3"}),
+      Catch::Contains("every or budget, not both"));
 }
 
 TEST_CASE("bounded-memory BPTT: a run with checkpoints trains like one without", "[bptt][memory][e2e]") {

@@ -26,7 +26,9 @@ std::string experiment(const std::string& init_f, const std::string& w = "") {
          "model:\n"
          "  - kind: cell\n"
          "    units: 4\n"
-         "    params: {W: " + w + ", U: , b: {blocks: {f: " + init_f + "}}}\n"
+         "    params: {W: " +
+         w + ", U: , b: {blocks: {f: " + init_f +
+         "}}}\n"
          "    step:\n"
          "      f: \"sigmoid(W_f x + U_f h + b_f)\"\n"
          "      h: \"(1 - f) * h + f * tanh(W_h x + U_h (f * h) + b_h)\"\n"

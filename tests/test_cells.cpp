@@ -13,8 +13,8 @@
 #include "unroll/host/trainer.hpp"
 
 using namespace unroll;
-using unroll::testing::make_layer;
 using Catch::Matchers::Contains;
+using unroll::testing::make_layer;
 
 namespace {
 
@@ -27,7 +27,8 @@ const std::string kGru = R"Y({kind: cell, units: 4, params: {W: , U: , b: }, ste
 const std::string kLstm = R"Y({kind: cell, units: 4, params: {W: , U: , b: }, step: {
     i: "sigmoid(W_i x + U_i h + b_i)", f: "sigmoid(W_f x + U_f h + b_f)", g: "tanh(W_g x + U_g h + b_g)",
     o: "sigmoid(W_o x + U_o h + b_o)", c: "f * c + i * g", h: "o * tanh(c)"}})Y";
-const std::string kMgu = R"Y({kind: cell, units: 4, params: {W: , U: , b: {blocks: {f: {kind: constant, value: 1}}}}, step: {
+const std::string kMgu =
+    R"Y({kind: cell, units: 4, params: {W: , U: , b: {blocks: {f: {kind: constant, value: 1}}}}, step: {
     f: "sigmoid(W_f x + U_f h + b_f)", h: "(1 - f) * h + f * tanh(W_h x + U_h (f * h) + b_h)"}})Y";
 
 Matrix normal(Eigen::Index rows, Eigen::Index cols, Rng& rng, double scale = 1.0) {
@@ -94,10 +95,9 @@ void check_same(const Pass& a, const Pass& b) {
 }  // namespace
 
 TEST_CASE("equation cells: Elman, GRU and LSTM equal the hand-written cells on the same weights", "[cells]") {
-  const std::vector<std::pair<std::string, std::string>> pairs = {
-      {"{kind: elman, units: 4}", kElman},
-      {"{kind: gru, units: 4}", kGru},
-      {"{kind: lstm, units: 4, forget_bias: 0}", kLstm}};
+  const std::vector<std::pair<std::string, std::string>> pairs = {{"{kind: elman, units: 4}", kElman},
+                                                                  {"{kind: gru, units: 4}", kGru},
+                                                                  {"{kind: lstm, units: 4, forget_bias: 0}", kLstm}};
   for (const auto& [hand_yaml, eq_yaml] : pairs) {
     INFO(hand_yaml);
     auto hand = make_layer(hand_yaml, 3, "rnn0");
@@ -148,15 +148,15 @@ TEST_CASE("equation cells: finite-difference gradients through time", "[cells][g
 TEST_CASE("equation cells: the C++ API, per-gate initializers", "[cells]") {
   ComponentTable reg;
   reg.add_layer(cell_schema("mgu_test", "MGU"), cell_factory([](CellDef& c, const Options&) {
-    auto W = c.input_weights("W", {"f", "h"});
-    auto U = c.recurrent_weights("U", {"f", "h"});
-    auto b = c.bias("b", {"f", "h"});
-    b.init("f", "{kind: constant, value: 1}");
-    auto x = c.input();
-    auto h = c.state("h");
-    auto f = sigmoid(W["f"] * x + U["f"] * h + b["f"]);
-    c.next(h, (1 - f) * h + f * tanh(W["h"] * x + U["h"] * (f * h) + b["h"]));
-  }));
+                  auto W = c.input_weights("W", {"f", "h"});
+                  auto U = c.recurrent_weights("U", {"f", "h"});
+                  auto b = c.bias("b", {"f", "h"});
+                  b.init("f", "{kind: constant, value: 1}");
+                  auto x = c.input();
+                  auto h = c.state("h");
+                  auto f = sigmoid(W["f"] * x + U["f"] * h + b["f"]);
+                  c.next(h, (1 - f) * h + f * tanh(W["h"] * x + U["h"] * (f * h) + b["h"]));
+                }));
   const ComponentTable::Entry* e = nullptr;
   for (const auto* entry : reg.entries()) e = entry;
   REQUIRE(e != nullptr);
@@ -187,7 +187,8 @@ TEST_CASE("equation cells: the C++ API, per-gate initializers", "[cells]") {
 TEST_CASE("equation cells: YAML per-block init blocks and a whole-parameter init", "[cells]") {
   auto l = make_layer(R"Y({kind: cell, units: 3, params: {W: {init: {kind: constant, value: 0.5}}, U: ,
       b: {blocks: {f: {kind: constant, value: 1}, h: {kind: constant, value: -2}}}},
-      step: {f: "sigmoid(W_f x + U_f h + b_f)", h: "(1 - f) * h + f * tanh(W_h x + U_h (f * h) + b_h)"}})Y", 2);
+      step: {f: "sigmoid(W_f x + U_f h + b_f)", h: "(1 - f) * h + f * tanh(W_h x + U_h (f * h) + b_h)"}})Y",
+                      2);
   unroll::testing::initialize(*l);
   auto ps = l->params();
   CHECK((ps[0]->value.array() == 0.5f).all());
@@ -207,8 +208,8 @@ TEST_CASE("equation cells: a typo in an equation names the place and the nearest
   // unknown name, with the position in the equation and the nearest known name
   const std::string unknown = error_of(R"Y({kind: cell, units: 2, params: {W: , U: , b: }, step: {
       f: "sigmoid(W_f x + U_f h + b_f)", h: "(1 - ff) * h + f * tanh(W_h x + U_h h + b_h)"}})Y");
-  CHECK_THAT(unknown, Contains("in step 'h', character 6") && Contains("unknown name 'ff'") &&
-                          Contains("did you mean 'f'?"));
+  CHECK_THAT(unknown,
+             Contains("in step 'h', character 6") && Contains("unknown name 'ff'") && Contains("did you mean 'f'?"));
   CHECK_THAT(unknown, Contains(":2:"));  // file:line:column of the equation
   CHECK_THAT(error_of(R"Y({kind: cell, units: 2, params: {W: , U: }, step: {h: "tanh(W x + U h"}})Y"),
              Contains("')' expected"));
@@ -226,8 +227,9 @@ TEST_CASE("equation cells: a typo in an equation names the place and the nearest
                            step: {h: "tanh(W x + U h + b_f)"}})Y"),
              Contains("no block 'g'") && Contains("used: b_f"));
   CHECK_THAT(error_of(R"Y({kind: cell, units: 2, params: {W: }, step: {f: "tanh(W x)"}})Y"), Contains("has no state"));
-  CHECK_THAT(error_of(R"Y({kind: cell, units: 2, params: {W: , U: {int: {kind: zeros}}}, step: {h: "tanh(W x + U h)"}})Y"),
-             Contains("unknown key 'int'") && Contains("did you mean 'init'?"));
+  CHECK_THAT(
+      error_of(R"Y({kind: cell, units: 2, params: {W: , U: {int: {kind: zeros}}}, step: {h: "tanh(W x + U h)"}})Y"),
+      Contains("unknown key 'int'") && Contains("did you mean 'init'?"));
 }
 
 namespace {
@@ -236,9 +238,12 @@ namespace {
 std::string recall_experiment(const std::string& layer, const std::string& train_extra = "") {
   return "name: recall\nseed: 3\n"
          "data: {kind: delayed_recall, lag: 3, alphabet: 4, length: 12, samples: 200, test_samples: 100}\n"
-         "model:\n  - " + layer + "\n  - {kind: dense, units: 4}\n"
+         "model:\n  - " +
+         layer +
+         "\n  - {kind: dense, units: 4}\n"
          "loss: {kind: cross_entropy}\noptimizer: {kind: adam, lr: 0.01}\n"
-         "train: {epochs: 4, batch: 20, clip: {norm: 5.0}" + train_extra + "}\n";
+         "train: {epochs: 4, batch: 20, clip: {norm: 5.0}" +
+         train_extra + "}\n";
 }
 
 }  // namespace

@@ -120,9 +120,13 @@ TEST_CASE("malformed manifests are clean errors", "[input][checkpoint]") {
   CHECK_THAT(with([](auto& m) { m["epoch"] = 3; }), Contains("2 metrics rows for 3 completed epochs"));
   CHECK_THAT(with([](auto& m) { m["step"] = -5; }), Contains("step -5 is negative"));
   CHECK_THAT(with([](auto& m) { m["trainer"]["best"]["epoch"] = 9; }), Contains("best epoch 9"));
-  CHECK_THAT(with([](auto& m) { m["params"] = {{{"name", "w"}, {"file", "../../etc/passwd"}, {"shape", {1, 1}}}}; }),
+  CHECK_THAT(with([](auto& m) {
+               m["params"] = {{{"name", "w"}, {"file", "../../etc/passwd"}, {"shape", {1, 1}}}};
+             }),
              Contains("not a plain file name"));
-  CHECK_THAT(with([](auto& m) { m["params"] = {{{"name", "w"}, {"file", "w.npy"}, {"shape", {-1, 1}}}}; }),
+  CHECK_THAT(with([](auto& m) {
+               m["params"] = {{{"name", "w"}, {"file", "w.npy"}, {"shape", {-1, 1}}}};
+             }),
              Contains("negative shape"));
   CHECK_THAT(with([](auto& m) { m["epoch"] = "two"; }), Contains("malformed manifest"));
   // Numbers that are not whole, or too long for an integer (they parse as floats): converting
@@ -131,7 +135,9 @@ TEST_CASE("malformed manifests are clean errors", "[input][checkpoint]") {
   CHECK_THAT(with([](auto& m) { m["epoch"] = 2.5; }), Contains("epoch is not a whole number"));
   CHECK_THAT(with([](auto& m) { m["trainer"]["early_stopping"]["bad_epochs"] = -1e30; }),
              Contains("early_stopping.bad_epochs is not a whole number"));
-  CHECK_THAT(with([](auto& m) { m["params"] = {{{"name", "w"}, {"file", "w.npy"}, {"shape", {1e40, 1}}}}; }),
+  CHECK_THAT(with([](auto& m) {
+               m["params"] = {{{"name", "w"}, {"file", "w.npy"}, {"shape", {1e40, 1}}}};
+             }),
              Contains("not a whole number"));
   CHECK_THAT(manifest_error("{\"format\": 2, \"epoch\": 2, \"step\": " + std::string(130, '8') + "}"),
              Contains("step is not a whole number"));
@@ -141,15 +147,17 @@ TEST_CASE("malformed manifests are clean errors", "[input][checkpoint]") {
 
 TEST_CASE("malformed .npy files are clean errors before anything is allocated", "[input][checkpoint]") {
   const std::string four(4 * 2, '\0');
-  CHECK(parse_npy(npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 1), }", four), "x").rows() == 2);
+  CHECK(parse_npy(npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 1), }", four), "x").rows() ==
+        2);
   CHECK(parse_npy(npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", four), "x").cols() == 1);
   // An empty array with a huge dimension: found by the npy fuzzer, it hung converting from row-major order.
   CHECK_THAT(npy_error(npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 237420520689656), }")),
              Contains("x.npy") && Contains("is too large: a dimension is over"));
   CHECK(parse_npy(npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5), }"), "x").cols() == 5);
   // Used to end in "internal error: stol".
-  CHECK_THAT(npy_error(npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (99999999999999999999, 1), }")),
-             Contains("x.npy") && Contains("cannot read a 1-D or 2-D shape"));
+  CHECK_THAT(
+      npy_error(npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (99999999999999999999, 1), }")),
+      Contains("x.npy") && Contains("cannot read a 1-D or 2-D shape"));
   // Fits in an integer but its byte size overflows.
   CHECK_THAT(npy_error(npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (4611686018427387904, 4), }")),
              Contains("is too large"));

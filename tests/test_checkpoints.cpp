@@ -83,9 +83,9 @@ TEST_CASE("checkpoint round trip restores params, optimizer, schedule and batch-
   const Snapshot saved = read_checkpoint(t.file("run/checkpoint"));
   REQUIRE(saved.progress.epoch == 2);
   REQUIRE(saved.progress.rows.size() == 2);
-  REQUIRE_FALSE(saved.buffers.empty());    // batch-norm running mean/var
-  REQUIRE(saved.optimizer.size() > 2);     // adam m, v per parameter + step
-  REQUIRE_FALSE(saved.schedule.empty());   // plateau counters
+  REQUIRE_FALSE(saved.buffers.empty());   // batch-norm running mean/var
+  REQUIRE(saved.optimizer.size() > 2);    // adam m, v per parameter + step
+  REQUIRE_FALSE(saved.schedule.empty());  // plateau counters
   const auto manifest = json_file(t.file("run/checkpoint/manifest.json"));
   CHECK(manifest["config_hash"] == config_hash(read_file(t.file("run/config.yaml"))));
   CHECK(manifest["config"] == read_file(t.file("run/config.yaml")));
@@ -203,7 +203,8 @@ TEST_CASE("SIGINT saves a checkpoint, exits 130 with a resume hint, and --resume
   CHECK(json_file(out + "/summary.json")["epochs"] == 12);
   // ... with the numbers of an uninterrupted run.
   run(file, t.file("straight"));
-  CHECK(testing::metrics_without_seconds(out + "/metrics.csv") == testing::metrics_without_seconds(t.file("straight") + "/metrics.csv"));
+  CHECK(testing::metrics_without_seconds(out + "/metrics.csv") ==
+        testing::metrics_without_seconds(t.file("straight") + "/metrics.csv"));
 }
 
 TEST_CASE("a diverging run stops naming epoch and batch and keeps the last good checkpoint", "[checkpoint]") {
@@ -306,8 +307,8 @@ TEST_CASE("pretrained initializer loads by name, freezes, and explains mismatche
     CHECK(p.frozen);
   }
   {  // another name through `param`, from the checkpoint folder itself
-    auto init = testing::make_initializer("{kind: pretrained, run: " + t.file("first/checkpoint") +
-                                          ", param: dense4.b}");
+    auto init =
+        testing::make_initializer("{kind: pretrained, run: " + t.file("first/checkpoint") + ", param: dense4.b}");
     Param p("mine.b", 3, 1, 8, 3, Node());
     init->fill(p, rng);
     CHECK(same_bits(p.value, tensor(first, "dense4.b")));
@@ -370,6 +371,7 @@ TEST_CASE("CheckpointReader: a plugin reads the parameters the host saved, bit f
   // Not a checkpoint at all.
   CHECK_THROWS_WITH(CheckpointReader(t.file("nowhere")), Catch::Contains("no manifest.json"));
   // The tensor tables reject a file name that leaves the folder, like the host's manifest reader.
-  CHECK_THROWS_WITH(parse_tensor_tables(R"({"params": [{"name": "a", "file": "../x.npy", "shape": [1, 1]}]})", "m.json"),
-                    Catch::Contains("m.json: tensor file '../x.npy' is not a plain file name"));
+  CHECK_THROWS_WITH(
+      parse_tensor_tables(R"({"params": [{"name": "a", "file": "../x.npy", "shape": [1, 1]}]})", "m.json"),
+      Catch::Contains("m.json: tensor file '../x.npy' is not a plain file name"));
 }

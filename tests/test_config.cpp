@@ -59,8 +59,8 @@ TEST_CASE("a valid experiment resolves with every default filled in", "[config]"
   REQUIRE(error_of(kGood).empty());
   testing::TempDir dir;
   const Experiment e = load_experiment(write(dir, kGood), {}, testing::host());
-  CHECK(e.config.at("optimizer").at("nesterov").text() == "false");   // plugin default
-  CHECK(e.config.at("train").at("eval_batch").text() == "1000");      // host default
+  CHECK(e.config.at("optimizer").at("nesterov").text() == "false");                         // plugin default
+  CHECK(e.config.at("train").at("eval_batch").text() == "1000");                            // host default
   CHECK(e.config.at("model").items()[0].at("init").at("kind").text() == "xavier_uniform");  // nested default
   CHECK(e.config.at("schedule").at("kind").text() == "constant");
 }
@@ -71,7 +71,8 @@ TEST_CASE("unknown key: file, line, column and the nearest valid key", "[config]
   CHECK_THAT(error_of(replace(kGood, "momentum: 0.9", "momentun: 0.9")), Contains("did you mean 'momentum'?"));
   CHECK_THAT(error_of(replace(kGood, "epochs: 2", "epoch: 2")),
              Contains("exp.yaml:10:9") && Contains("did you mean 'epochs'?"));
-  CHECK_THAT(error_of(replace(kGood, "seed: 2", "sede: 2")), Contains("exp.yaml:2:1") && Contains("did you mean 'seed'?"));
+  CHECK_THAT(error_of(replace(kGood, "seed: 2", "sede: 2")),
+             Contains("exp.yaml:2:1") && Contains("did you mean 'seed'?"));
 }
 
 TEST_CASE("wrong type and out-of-range values name the key, the expectation and the place", "[config]") {
@@ -88,8 +89,9 @@ TEST_CASE("wrong type and out-of-range values name the key, the expectation and 
 
 TEST_CASE("an unknown component kind lists the kinds that exist", "[config]") {
   const std::string msg = error_of(replace(kGood, "kind: tanh", "kind: tahn"));
-  CHECK_THAT(msg, Contains("exp.yaml:6:12") && Contains("unknown layer kind 'tahn'") && Contains("did you mean 'tanh'?") &&
-                      Contains("known layers:") && Contains("dense") && Contains("relu"));
+  CHECK_THAT(msg, Contains("exp.yaml:6:12") && Contains("unknown layer kind 'tahn'") &&
+                      Contains("did you mean 'tanh'?") && Contains("known layers:") && Contains("dense") &&
+                      Contains("relu"));
   CHECK_THAT(error_of(replace(kGood, "kind: sgd", "kind: lbfgs")), Contains("known optimizers:") && Contains("adam"));
   CHECK_THAT(error_of(replace(kGood, "kind: cross_entropy", "kind: hinge")), Contains("known losses:"));
 }
@@ -131,12 +133,12 @@ TEST_CASE("every validation error of a file is reported at once, each with its l
   CHECK(msg.find("tahn") < msg.find("lrr"));
   CHECK(msg.find("lrr") < msg.find("epochs"));
   // Two errors in one block are both reported too, and an error inside a nested block.
-  const std::string two = error_of(replace(kGood, "{kind: sgd, lr: 0.1, momentum: 0.9}",
-                                           "{kind: sgd, lr: -1, momentum: 2, nesterv: true}"));
+  const std::string two = error_of(
+      replace(kGood, "{kind: sgd, lr: 0.1, momentum: 0.9}", "{kind: sgd, lr: -1, momentum: 2, nesterv: true}"));
   CHECK_THAT(two, Contains("'lr' of optimizer 'sgd'") && Contains("'momentum' of optimizer 'sgd'") &&
                       Contains("unknown key 'nesterv'"));
-  const std::string nested = error_of(replace(kGood, "{kind: dense, units: 8}",
-                                              "{kind: dense, units: 0, init: {kind: gaussian, std: -1}}"));
+  const std::string nested =
+      error_of(replace(kGood, "{kind: dense, units: 8}", "{kind: dense, units: 0, init: {kind: gaussian, std: -1}}"));
   CHECK_THAT(nested, Contains("'units' of layer 'dense'") && Contains("'std' of initializer 'gaussian'"));
 
   // Past the limit the rest are counted, not listed.
@@ -169,11 +171,12 @@ TEST_CASE("the CLI prints each validation error on its own line and exits with 1
 }
 
 TEST_CASE("structural mistakes are named", "[config]") {
-  CHECK_THAT(error_of(replace(kGood, "data: {kind: blobs, classes: 3, samples: 20}\n", "")), Contains("no 'data' block"));
-  CHECK_THAT(error_of(replace(kGood, "train:", "trian:")), Contains("unknown key 'trian'") && Contains("did you mean 'train'?"));
+  CHECK_THAT(error_of(replace(kGood, "data: {kind: blobs, classes: 3, samples: 20}\n", "")),
+             Contains("no 'data' block"));
+  CHECK_THAT(error_of(replace(kGood, "train:", "trian:")),
+             Contains("unknown key 'trian'") && Contains("did you mean 'train'?"));
   CHECK_THAT(error_of(replace(kGood, "{kind: dense, units: 8}", "{units: 8}")), Contains("has no 'kind'"));
-  CHECK_THAT(error_of(replace(kGood, "{kind: dense, units: 8}", "{kind: dense}")),
-             Contains("requires option 'units'"));
+  CHECK_THAT(error_of(replace(kGood, "{kind: dense, units: 8}", "{kind: dense}")), Contains("requires option 'units'"));
   CHECK_THAT(error_of("seed: [1\n"), Contains("exp.yaml:") && Contains("YAML syntax error"));
   CHECK_THAT(error_of(replace(kGood, "seed: 2", "seed: 2\nseed: 3")), Contains("appears twice"));
 }
@@ -181,8 +184,8 @@ TEST_CASE("structural mistakes are named", "[config]") {
 TEST_CASE("command-line --set overrides any value and is validated the same way", "[config]") {
   testing::TempDir dir;
   const std::string path = write(dir, kGood);
-  const Experiment e = load_experiment(path, {"optimizer.lr=0.05", "model[0].units=16", "train.stop.train_loss_below=0.1"},
-                                       testing::host());
+  const Experiment e = load_experiment(
+      path, {"optimizer.lr=0.05", "model[0].units=16", "train.stop.train_loss_below=0.1"}, testing::host());
   CHECK(e.config.at("optimizer").at("lr").text() == "0.05");
   CHECK(e.config.at("model").items()[0].at("units").text() == "16");
   CHECK(e.config.at("train").at("stop").at("train_loss_below").text() == "0.1");
@@ -193,8 +196,10 @@ TEST_CASE("command-line --set overrides any value and is validated the same way"
   const Experiment added = load_experiment(path, {"model[3]={kind: identity}"}, testing::host());
   CHECK(added.config.at("model").items().size() == 4);
 
-  CHECK_THAT(error_of(kGood, {"optimizer.lr=fast"}), Contains("--set optimizer.lr=fast") && Contains("expects a number"));
-  CHECK_THAT(error_of(kGood, {"optimizer.lrr=0.1"}), Contains("--set optimizer.lrr=0.1") && Contains("did you mean 'lr'?"));
+  CHECK_THAT(error_of(kGood, {"optimizer.lr=fast"}),
+             Contains("--set optimizer.lr=fast") && Contains("expects a number"));
+  CHECK_THAT(error_of(kGood, {"optimizer.lrr=0.1"}),
+             Contains("--set optimizer.lrr=0.1") && Contains("did you mean 'lr'?"));
   CHECK_THAT(error_of(kGood, {"model[7].units=3"}), Contains("out of range") && Contains("3 elements"));
   CHECK_THAT(error_of(kGood, {"seed"}), Contains("expected PATH=VALUE"));
 }

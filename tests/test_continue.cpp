@@ -56,8 +56,7 @@ int unroll_run(const TempDir& t, std::vector<std::string> args, const std::strin
 
 }  // namespace
 
-TEST_CASE("continue a completed run: 3 epochs, then --set train.epochs=6, equals 6 epochs bit for bit",
-          "[continue]") {
+TEST_CASE("continue a completed run: 3 epochs, then --set train.epochs=6, equals 6 epochs bit for bit", "[continue]") {
   TempDir t;
   write_file_atomic(t.file("exp.yaml"), kBlobs);
   REQUIRE(unroll_run(t, {t.file("exp.yaml"), "--out", t.file("full")}) == 0);
@@ -112,8 +111,10 @@ TEST_CASE("continue a completed run: 3 epochs, then --set train.epochs=6, equals
   REQUIRE(s2["continued"].size() == 2);
   CHECK(s2["continued"][1]["changes"].size() == 2);
   CHECK_THAT(read_file(part + "/config.yaml"),
-             Contains("# continued at epoch 3") && Contains("# continued at epoch 6 (completed): optimizer.lr 0.01 -> 0.005, "
-                                                            "train.epochs 6 -> 8") && Contains("lr: 0.005"));
+             Contains("# continued at epoch 3") &&
+                 Contains("# continued at epoch 6 (completed): optimizer.lr 0.01 -> 0.005, "
+                          "train.epochs 6 -> 8") &&
+                 Contains("lr: 0.005"));
   CHECK(testing::read_csv(part + "/metrics.csv").size() == 9);
 }
 
@@ -125,16 +126,19 @@ TEST_CASE("a continuation refuses, by name, every key that changes the model, th
   REQUIRE(unroll_run(t, {t.file("exp.yaml"), "--out", run, "--set", "train.epochs=2"}) == 0);
   const auto before = snapshot_of(run);
 
-  CHECK(unroll_run(t, {"--resume", run, "--set", "train.epochs=4", "--set", "model[0].units=9", "--set",
-                       "data.samples=50", "--set", "seed=6", "--set", "optimizer={kind: sgd, lr: 0.01}"},
+  CHECK(unroll_run(t,
+                   {"--resume", run, "--set", "train.epochs=4", "--set", "model[0].units=9", "--set", "data.samples=50",
+                    "--set", "seed=6", "--set", "optimizer={kind: sgd, lr: 0.01}"},
                    "refused.log") == kExitFailed);
   const std::string said = read_file(t.file("refused.log"));
   CHECK_THAT(said, Contains("a continued run cannot change") && Contains("model[0].units (8 -> 9)") &&
                        Contains("data.samples (40 -> 50)") && Contains("seed (5 -> 6)") &&
-                       Contains("optimizer.kind (adam -> sgd)") && Contains("A continuation may change only: "
-                                                                            "train.epochs"));
+                       Contains("optimizer.kind (adam -> sgd)") &&
+                       Contains("A continuation may change only: "
+                                "train.epochs"));
   CHECK_THAT(said, !Contains("train.epochs (2 -> 4)"));  // the allowed change is not among the refused
-  for (const char* set : {"train.batch=8", "loss=squared_error", "regularizers=[]", "train.bptt.k1=1", "schedule={kind: cosine}"}) {
+  for (const char* set :
+       {"train.batch=8", "loss=squared_error", "regularizers=[]", "train.bptt.k1=1", "schedule={kind: cosine}"}) {
     INFO(set);
     CHECK(unroll_run(t, {"--resume", run, "--set", "train.epochs=4", "--set", set}, "one.log") == kExitFailed);
     CHECK_THAT(read_file(t.file("one.log")), Contains("a continued run cannot change"));
@@ -145,7 +149,8 @@ TEST_CASE("a continuation refuses, by name, every key that changes the model, th
   CHECK(snapshot_of(run) == before);  // nothing was touched
 }
 
-TEST_CASE("continuing with train.epochs not above the epochs done is an error, and without --set a no-op", "[continue]") {
+TEST_CASE("continuing with train.epochs not above the epochs done is an error, and without --set a no-op",
+          "[continue]") {
   TempDir t;
   write_file_atomic(t.file("exp.yaml"), kBlobs);
   const std::string run = t.file("run");
@@ -153,8 +158,8 @@ TEST_CASE("continuing with train.epochs not above the epochs done is an error, a
   const auto before = snapshot_of(run);
   for (const char* epochs : {"train.epochs=3", "train.epochs=2"}) {
     CHECK(unroll_run(t, {"--resume", run, "--set", epochs}, "few.log") == kExitFailed);
-    CHECK_THAT(read_file(t.file("few.log")), Contains("has trained 3 epochs already") &&
-                                                  Contains("--set train.epochs=13"));
+    CHECK_THAT(read_file(t.file("few.log")),
+               Contains("has trained 3 epochs already") && Contains("--set train.epochs=13"));
   }
   CHECK(unroll_run(t, {"--resume", run}, "plain.log") == kExitCompleted);
   CHECK_THAT(read_file(t.file("plain.log")), Contains("nothing to resume") && Contains("--set train.epochs="));
@@ -209,7 +214,8 @@ TEST_CASE("continuation rules: the allowed keys and the diff of two configs", "[
     CHECK_FALSE(continuation_allows(no, &why));
     CHECK_FALSE(why.empty());
   }
-  const Node a = parse_yaml("{m: [{u: 1}, {u: 2}], t: {e: 3}}", "a"), b = parse_yaml("{m: [{u: 1}, {u: 5}], t: {e: 4}}", "b");
+  const Node a = parse_yaml("{m: [{u: 1}, {u: 2}], t: {e: 3}}", "a"),
+             b = parse_yaml("{m: [{u: 1}, {u: 5}], t: {e: 4}}", "b");
   const auto d = config_changes(a, b);
   REQUIRE(d.size() == 2);
   CHECK(d[0].path == "m[1].u");
@@ -217,19 +223,23 @@ TEST_CASE("continuation rules: the allowed keys and the diff of two configs", "[
   CHECK(config_changes(a, parse_yaml("{m: [{u: 1}], t: {e: 3}}", "c"))[0].after == "1 items");
 }
 
-TEST_CASE("a run refused by validation, its data or the memory estimate leaves no run folder, and an existing one "
-          "untouched", "[continue][memory]") {
+TEST_CASE(
+    "a run refused by validation, its data or the memory estimate leaves no run folder, and an existing one "
+    "untouched",
+    "[continue][memory]") {
   TempDir t;
   write_file_atomic(t.file("exp.yaml"), kBlobs);
   // Refused by the memory estimate (2e9 units: ~tens of GB): no folder.
-  CHECK(unroll_run(t, {t.file("exp.yaml"), "--out", t.file("huge"), "--set", "model[0].units=2000000000"}, "huge.log") ==
-        kExitFailed);
+  CHECK(unroll_run(t, {t.file("exp.yaml"), "--out", t.file("huge"), "--set", "model[0].units=2000000000"},
+                   "huge.log") == kExitFailed);
   CHECK_THAT(read_file(t.file("huge.log")), Contains("layer dense0 (dense"));
   CHECK_FALSE(fs::exists(t.file("huge")));
   // Refused while loading the data: no folder.
   fs::create_directories(t.file("empty"));
-  CHECK(unroll_run(t, {t.file("exp.yaml"), "--out", t.file("nodata"), "--set",
-                       "data={kind: fashion_mnist, dir: " + t.file("empty") + "}"}, "nodata.log") == kExitFailed);
+  CHECK(unroll_run(t,
+                   {t.file("exp.yaml"), "--out", t.file("nodata"), "--set",
+                    "data={kind: fashion_mnist, dir: " + t.file("empty") + "}"},
+                   "nodata.log") == kExitFailed);
   CHECK_THAT(read_file(t.file("nodata.log")), Contains(t.file("empty")));
   CHECK_FALSE(fs::exists(t.file("nodata")));
 

@@ -185,9 +185,9 @@ TEST_CASE("idx reads plain and gzip IDX files with the same result", "[datasets]
   write(dir.file("train-images.gz"), gzip_stored(train.image_file()));
   write(dir.file("train-labels.gz"), gzip_stored(train.label_file()));
 
-  auto plain = build(idx_yaml(dir.file("train-images"), dir.file("train-labels"),
-                              ", test_images: " + quoted(dir.file("test-images.gz")) +
-                                  ", test_labels: " + quoted(dir.file("test-labels.gz"))));
+  auto plain = build(idx_yaml(
+      dir.file("train-images"), dir.file("train-labels"),
+      ", test_images: " + quoted(dir.file("test-images.gz")) + ", test_labels: " + quoted(dir.file("test-labels.gz"))));
   const DatasetInfo info = plain->info();
   REQUIRE(info.input_size == 12);
   REQUIRE(info.steps == 1);
@@ -203,8 +203,7 @@ TEST_CASE("idx reads plain and gzip IDX files with the same result", "[datasets]
   const std::vector<std::size_t> idx{4, 1};
   plain->batch(Split::Train, idx, x, y);
   for (int b = 0; b < 2; ++b) {
-    for (int p = 0; p < 12; ++p)
-      REQUIRE(x.data(p, b) == Approx(train.pixels[idx[b] * 12 + p] / 255.0f));
+    for (int p = 0; p < 12; ++p) REQUIRE(x.data(p, b) == Approx(train.pixels[idx[b] * 12 + p] / 255.0f));
     REQUIRE(y.labels[b] == train.labels[idx[b]]);
   }
   plain->batch(Split::Test, std::vector<std::size_t>{3}, x, y);
@@ -530,9 +529,7 @@ TEST_CASE("char_text: next-character prediction over non-overlapping windows", "
   TempDir dir;
   std::string text;
   for (int i = 0; i < 10; ++i) text += "the cat sat on the mat " + std::to_string(i) + "\n";
-  {
-    std::ofstream(dir.file("corpus.txt"), std::ios::binary) << text;
-  }
+  { std::ofstream(dir.file("corpus.txt"), std::ios::binary) << text; }
   const int T = 7;
   auto d = build("{kind: char_text, path: corpus.txt, length: 7, test_fraction: 0.25}", 1, dir.path);
   const std::set<char> chars(text.begin(), text.end());

@@ -48,8 +48,8 @@ TEST_CASE("a run trains, writes every output file, and the files parse", "[e2e]"
 
   const auto rows = testing::read_csv(d + "/metrics.csv");
   REQUIRE(rows.size() == 7);  // header + 6 epochs
-  const std::vector<std::string> header{"epoch",        "train_loss", "train_accuracy", "val_loss",
-                                        "val_accuracy", "lr",         "grad_norm",      "clip_rate", "seconds"};
+  const std::vector<std::string> header{"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                                        "lr",    "grad_norm",  "clip_rate",      "seconds"};
   CHECK(rows[0] == header);
   const double first = std::stod(rows[1][1]), last = std::stod(rows[6][1]);
   INFO("train loss " << first << " -> " << last);
@@ -123,9 +123,10 @@ TEST_CASE("two threads give the same numbers run after run (MLP)", "[e2e][parall
   // A 256x256 weight: its optimizer update is split over the threads. (The recurrent twin of
   // this test is in test_bptt.cpp.)
   testing::TempDir dir;
-  const std::vector<std::string> wide{"model=[{kind: dense, units: 256}, {kind: relu}, {kind: dense, units: 256}, "
-                                      "{kind: relu}, {kind: dense, units: 4}]",
-                                      "train.epochs=3"};
+  const std::vector<std::string> wide{
+      "model=[{kind: dense, units: 256}, {kind: relu}, {kind: dense, units: 256}, "
+      "{kind: relu}, {kind: dense, units: 4}]",
+      "train.epochs=3"};
   for (const char* run : {"a", "b"}) testing::run_text(dir, kBlobs, run, wide, 2);
   REQUIRE(testing::read_csv(dir.file("a/metrics.csv")).size() == 4);
   CHECK(testing::metrics_without_seconds(dir.file("a/metrics.csv")) ==
@@ -156,8 +157,7 @@ TEST_CASE("UNROLL_GEMM_PROFILE writes every product shape of a run with its call
   CHECK(first_layer_calls == full_batches);
 }
 
-TEST_CASE("unroll plugins --describe experiment prints every section, its default and the host options",
-          "[e2e][cli]") {
+TEST_CASE("unroll plugins --describe experiment prints every section, its default and the host options", "[e2e][cli]") {
   testing::TempDir dir;
   const std::string exe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
   const int status = std::system((exe + " plugins --describe experiment > " + dir.file("out") + " 2>&1").c_str());

@@ -54,7 +54,8 @@ data: {kind: npy, x: X.npy, y: y.npy, x_test: Xt.npy, y_test: yt.npy, validation
 model: [{kind: dense, units: 12}, {kind: tanh}, {kind: dense, units: 3}]
 optimizer: {kind: sgd, lr: 0.1, momentum: 0.9}
 train: {epochs: 5, batch: 16}
-)", "run");
+)",
+                               "run");
   const std::string run = dir.file("run");
   std::string out;
   REQUIRE(cli(dir, "eval " + run + " --checkpoint last", out) == 0);
@@ -67,15 +68,18 @@ train: {epochs: 5, batch: 16}
   CHECK(j["epoch"] == 5);
 
   // Other data as a block: the test arrays again, scored as "all samples".
-  REQUIRE(cli(dir, "eval " + run + " --checkpoint last --out " + dir.file("e.json") +
-                       " --data '{kind: npy, x: " + dir.file("Xt.npy") + ", y: " + dir.file("yt.npy") + "}'", out) == 0);
+  REQUIRE(cli(dir,
+              "eval " + run + " --checkpoint last --out " + dir.file("e.json") +
+                  " --data '{kind: npy, x: " + dir.file("Xt.npy") + ", y: " + dir.file("yt.npy") + "}'",
+              out) == 0);
   const auto e = nlohmann::json::parse(read_file(dir.file("e.json")));
   CHECK(e["split"] == "all");
   CHECK(e["metrics"]["accuracy"].get<double>() == j["metrics"]["accuracy"].get<double>());
 
   // predict: [N, 3] probabilities summing to 1, labels = arg-max, accuracy as eval's.
-  REQUIRE(cli(dir, "predict " + run + " --checkpoint last --input " + dir.file("Xt.npy") + " --out " +
-                       dir.file("p.npy"), out) == 0);
+  REQUIRE(cli(dir,
+              "predict " + run + " --checkpoint last --input " + dir.file("Xt.npy") + " --out " + dir.file("p.npy"),
+              out) == 0);
   const NpyArray p = NpyArray::open(dir.file("p.npy"));
   const NpyArray l = NpyArray::open(dir.file("p.labels.npy"));
   const NpyArray yt = NpyArray::open(dir.file("yt.npy"));
@@ -113,7 +117,8 @@ TEST_CASE("a CSV run keeps its class names, predict reads the feature columns by
     f << "weight,animal,height\n";
     for (int i = 0; i < 60; ++i) {
       const bool dog = i % 2;
-      f << (dog ? 20 + i % 7 : 4 + i % 3) << "," << (dog ? "dog" : "cat") << "," << (dog ? 50 + i % 5 : 25 + i % 4) << "\n";
+      f << (dog ? 20 + i % 7 : 4 + i % 3) << "," << (dog ? "dog" : "cat") << "," << (dog ? 50 + i % 5 : 25 + i % 4)
+        << "\n";
     }
     std::ofstream(dir.file("new.csv")) << "height,weight\n52,22\n26,5\n";  // other order, no target column
   }
@@ -122,7 +127,8 @@ data: {kind: csv, path: pets.csv, target: animal, standardize: true}
 model: [{kind: dense, units: 2}]
 optimizer: {kind: sgd, lr: 0.5}
 train: {epochs: 20, batch: 10}
-)", "run");
+)",
+           "run");
   const std::string run = dir.file("run");
   const auto classes = nlohmann::json::parse(read_file(run + "/classes.json"));
   CHECK(classes == nlohmann::json({"cat", "dog"}));

@@ -64,12 +64,12 @@ struct Tmpfs {
   Tmpfs(const std::string& d, const std::string& size) : dir(d) {
     fs::create_directories(dir);
     if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) != 0)
-      FAIL("cannot mount a tmpfs at " + dir + " (the full-disk test needs root or CAP_SYS_ADMIN): " +
-           std::strerror(errno));
+      FAIL("cannot mount a tmpfs at " + dir +
+           " (the full-disk test needs root or CAP_SYS_ADMIN): " + std::strerror(errno));
   }
   void remount(const std::string& opts) {
-    REQUIRE(::mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT | (opts.find("ro") == 0 ? MS_RDONLY : 0),
-                    opts.c_str()) == 0);
+    REQUIRE(::mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT | (opts.find("ro") == 0 ? MS_RDONLY : 0), opts.c_str()) ==
+            0);
   }
   ~Tmpfs() { ::umount2(dir.c_str(), MNT_DETACH); }
 };
@@ -83,8 +83,7 @@ std::vector<std::string> temporary_files(const std::string& run) {
 
 }  // namespace
 
-TEST_CASE("random SIGKILLs, checkpoint writes included, always leave a run that resumes bit-identically",
-          "[faults]") {
+TEST_CASE("random SIGKILLs, checkpoint writes included, always leave a run that resumes bit-identically", "[faults]") {
   TempDir t;
   // 30 epochs of ~25 ms, a checkpoint every epoch (Adam: optimizer state too), about a second
   // in all with start-up: kills land in start-up, training, evaluation and checkpoint writes.
@@ -150,8 +149,8 @@ train: {epochs: 30, batch: 10, threads: 1}
           testing::metrics_without_seconds(t.file("straight/metrics.csv")));
     require_same_checkpoint(run + "/checkpoint", t.file("straight/checkpoint"));
   }
-  WARN(kills << " SIGKILLs in " << rounds << " rounds (" << child_kills << " of the training process, "
-             << in_checkpoint << " inside a checkpoint write)");
+  WARN(kills << " SIGKILLs in " << rounds << " rounds (" << child_kills << " of the training process, " << in_checkpoint
+             << " inside a checkpoint write)");
   CHECK(kills >= 20);
 }
 

@@ -84,9 +84,9 @@ TEST_CASE("initializers: sample moments match the formulas", "[initializers]") {
 }
 
 TEST_CASE("initializers: the same stream gives the same values", "[initializers]") {
-  for (const char* yaml : {"{kind: gaussian}", "{kind: uniform}", "{kind: xavier_normal}", "{kind: xavier_uniform}",
-                           "{kind: he_normal}", "{kind: he_uniform}", "{kind: lecun_normal}", "{kind: lecun_uniform}",
-                           "{kind: orthogonal}"}) {
+  for (const char* yaml :
+       {"{kind: gaussian}", "{kind: uniform}", "{kind: xavier_normal}", "{kind: xavier_uniform}", "{kind: he_normal}",
+        "{kind: he_uniform}", "{kind: lecun_normal}", "{kind: lecun_uniform}", "{kind: orthogonal}"}) {
     INFO(yaml);
     const Param a = filled(yaml, 11, 20, 30), b = filled(yaml, 11, 20, 30), c = filled(yaml, 12, 20, 30);
     CHECK(a.value == b.value);
@@ -102,7 +102,8 @@ TEST_CASE("orthogonal: orthonormal rows or columns, scaled by gain", "[initializ
       const Param p = filled("{kind: orthogonal, gain: " + std::to_string(gain) + "}", 3, rows, cols);
       const Eigen::MatrixXd w = p.value.cast<double>() / gain;
       // The smaller Gram matrix is the identity: orthonormal rows (wide) or columns (tall).
-      const Eigen::MatrixXd gram = rows <= cols ? Eigen::MatrixXd(w * w.transpose()) : Eigen::MatrixXd(w.transpose() * w);
+      const Eigen::MatrixXd gram =
+          rows <= cols ? Eigen::MatrixXd(w * w.transpose()) : Eigen::MatrixXd(w.transpose() * w);
       const auto k = gram.rows();
       CHECK((gram - Eigen::MatrixXd::Identity(k, k)).cwiseAbs().maxCoeff() < 1e-4);
       CHECK(p.value.cwiseAbs().maxCoeff() <= gain + 1e-5);  // entries of an orthogonal matrix are <= 1
@@ -158,7 +159,8 @@ TEST_CASE("initializers: bad options and shapes are errors", "[initializers]") {
   REQUIRE_THROWS_AS(make_initializer("{kind: uniform, low: 0.5, high: 0.5}"), Error);
   REQUIRE_THROWS_AS(make_initializer("{kind: uniform, low: 1, high: -1}"), Error);
   REQUIRE_THROWS_AS(make_initializer("{kind: gaussian, std: -1}"), Error);
-  for (const char* yaml : {"{kind: he_normal}", "{kind: he_uniform}", "{kind: lecun_normal}", "{kind: lecun_uniform}"}) {
+  for (const char* yaml :
+       {"{kind: he_normal}", "{kind: he_uniform}", "{kind: lecun_normal}", "{kind: lecun_uniform}"}) {
     Param p("bias", 3, 1, 0, 3, Node());
     Rng rng(1);
     REQUIRE_THROWS_AS(make_initializer(yaml)->fill(p, rng), Error);

@@ -118,7 +118,8 @@ TEST_CASE("dense: parameters, names and fans", "[layers][dense]") {
 }
 
 TEST_CASE("dense: forward is W x + b on every column", "[layers][dense]") {
-  auto layer = make_layer("{kind: dense, units: 3, init: {kind: gaussian, std: 1}, bias_init: {kind: gaussian, std: 1}}", 4);
+  auto layer =
+      make_layer("{kind: dense, units: 3, init: {kind: gaussian, std: 1}, bias_init: {kind: gaussian, std: 1}}", 4);
   const Matrix& W = layer->params()[0]->value;
   const Matrix& b = layer->params()[1]->value;
   Seq x = random_seq(4, 2, 5, 7), y;

@@ -14,7 +14,9 @@ namespace {
 // The hand-written cells, and two equation cells (<unroll/cell.hpp>): an LSTM (two states) and a
 // minimal gated unit (a recurrent product of an expression), which must keep the same contract.
 const std::vector<std::string> kCells = {
-    "{kind: elman, units: 4}", "{kind: elman, units: 4, activation: relu}", "{kind: lstm, units: 4}",
+    "{kind: elman, units: 4}",
+    "{kind: elman, units: 4, activation: relu}",
+    "{kind: lstm, units: 4}",
     "{kind: gru, units: 4}",
     R"Y({kind: cell, units: 4, params: {W: , U: , b: }, step: {i: "sigmoid(W_i x + U_i h + b_i)",
         f: "sigmoid(W_f x + U_f h + b_f)", g: "tanh(W_g x + U_g h + b_g)", o: "sigmoid(W_o x + U_o h + b_o)",
@@ -162,8 +164,8 @@ MatD reference(const std::string& kind, bool relu, Layer& l, const Seq& x, std::
     } else if (kind == "lstm") {
       MatD a = W * xt + U * h;
       a.colwise() += b.col(0);
-      const MatD i = sigm(a.topRows(H)), f = sigm(a.middleRows(H, H)),
-                 g = a.middleRows(2 * H, H).array().tanh(), o = sigm(a.bottomRows(H));
+      const MatD i = sigm(a.topRows(H)), f = sigm(a.middleRows(H, H)), g = a.middleRows(2 * H, H).array().tanh(),
+                 o = sigm(a.bottomRows(H));
       s[1] = f.cwiseProduct(s[1]) + i.cwiseProduct(g);
       h = o.array() * s[1].array().tanh();
     } else {  // gru, reset gate after the recurrent product
@@ -483,8 +485,8 @@ TEST_CASE("lstm forget_bias is the initial value of b's forget block", "[layers]
   for (double fb : {1.0, 2.5, 0.0}) {
     INFO("forget_bias " << fb);
     // make_layer runs the host's initialization: bias_init over all of b, then the f block.
-    auto l = make_layer("{kind: lstm, units: 3, forget_bias: " + std::to_string(fb) +
-                            ", bias_init: {kind: constant, value: 0.25}}", 2);
+    auto l = make_layer(
+        "{kind: lstm, units: 3, forget_bias: " + std::to_string(fb) + ", bias_init: {kind: constant, value: 0.25}}", 2);
     const Matrix& b = l->params()[2]->value;
     REQUIRE(b.rows() == 12);
     for (int r = 0; r < 12; ++r) {

@@ -44,22 +44,18 @@ TEST_CASE("losses: gradient check with labels and with values", "[losses][gradch
 TEST_CASE("squared_error: 2x2 values by hand", "[losses]") {
   auto loss = make_loss("{kind: squared_error}");
   Matrix out(2, 2), tv(2, 2);
-  out << 1, 2,
-         3, 4;
-  tv << 0, 2,
-        1, 1;
+  out << 1, 2, 3, 4;
+  tv << 0, 2, 1, 1;
   // Differences [[1, 0], [2, 3]]: column losses 0.5 * (1 + 4) and 0.5 * (0 + 9).
   Matrix grad;
   CHECK(loss->evaluate(out, value_targets(tv), &grad) == Approx(2.5 + 4.5));
   Matrix want(2, 2);
-  want << 1, 0,
-          2, 3;
+  want << 1, 0, 2, 3;
   CHECK(grad == want);
 
   // Labels are one-hot targets: label 1 in column 0 is t = (0, 1), label 0 in column 1 is (1, 0).
   CHECK(loss->evaluate(out, label_targets({1, 0}), &grad) == Approx(0.5 * (1 + 4) + 0.5 * (1 + 16)));
-  want << 1, 1,
-          2, 4;
+  want << 1, 1, 2, 4;
   CHECK(grad == want);
 }
 
@@ -67,24 +63,20 @@ TEST_CASE("cross_entropy: 2x2 values by hand", "[losses]") {
   auto loss = make_loss("{kind: cross_entropy}");
   Matrix out(2, 2);
   // Column 0: softmax (1/4, 3/4); column 1: softmax (1/2, 1/2).
-  out << 0, std::log(2.0f),
-         std::log(3.0f), std::log(2.0f);
+  out << 0, std::log(2.0f), std::log(3.0f), std::log(2.0f);
   Matrix grad;
   // Labels 0 and 1: -log(1/4) - log(1/2) = log 8.
   CHECK(loss->evaluate(out, label_targets({0, 1}), &grad) == Approx(std::log(8.0)));
   Matrix want(2, 2);
-  want << -0.75, 0.5,
-           0.75, -0.5;
+  want << -0.75, 0.5, 0.75, -0.5;
   CHECK(grad.isApprox(want, 1e-6f));
 
   // Probability targets: column 0 t = (1/2, 1/2): -(1/2) log(1/4) - (1/2) log(3/4); column 1 t = (0, 1).
   Matrix tv(2, 2);
-  tv << 0.5, 0,
-        0.5, 1;
+  tv << 0.5, 0, 0.5, 1;
   CHECK(loss->evaluate(out, value_targets(tv), &grad) ==
         Approx(-0.5 * std::log(0.25) - 0.5 * std::log(0.75) - std::log(0.5)));
-  want << -0.25, 0.5,
-           0.25, -0.5;
+  want << -0.25, 0.5, 0.25, -0.5;
   CHECK(grad.isApprox(want, 1e-6f));
 }
 
@@ -113,13 +105,11 @@ TEST_CASE("cross_entropy: stable for huge scores", "[losses]") {
   auto loss = make_loss("{kind: cross_entropy}");
   Matrix out(3, 2);
   // Scores ~1e4: naive exp() overflows. Differences of 1 and 2 keep the answer known exactly.
-  out << 1e4f, -1e4f,
-         1e4f + 1, -1e4f + 2,
-         1e4f + 2, -1e4f;
+  out << 1e4f, -1e4f, 1e4f + 1, -1e4f + 2, 1e4f + 2, -1e4f;
   Matrix grad;
   const double l = loss->evaluate(out, label_targets({0, 1}), &grad);
   const double lse0 = std::log(1 + std::exp(1.0) + std::exp(2.0));  // shifted by 1e4
-  const double lse1 = std::log(2 + std::exp(2.0));                   // shifted by -1e4
+  const double lse1 = std::log(2 + std::exp(2.0));                  // shifted by -1e4
   CHECK(std::isfinite(l));
   CHECK(l == Approx(lse0 + (lse1 - 2.0)).epsilon(1e-5));
   REQUIRE(grad.allFinite());
@@ -143,8 +133,8 @@ TEST_CASE("losses: bad targets are errors", "[losses]") {
     INFO(kind);
     auto loss = make_loss(std::string("{kind: ") + kind + "}");
     Matrix out = Matrix::Zero(3, 2);
-    REQUIRE_THROWS_AS(loss->evaluate(out, label_targets({0}), nullptr), Error);          // too few labels
-    REQUIRE_THROWS_AS(loss->evaluate(out, label_targets({0, 3}), nullptr), Error);       // out of range
+    REQUIRE_THROWS_AS(loss->evaluate(out, label_targets({0}), nullptr), Error);                 // too few labels
+    REQUIRE_THROWS_AS(loss->evaluate(out, label_targets({0, 3}), nullptr), Error);              // out of range
     REQUIRE_THROWS_AS(loss->evaluate(out, value_targets(Matrix::Zero(2, 2)), nullptr), Error);  // wrong shape
   }
 }

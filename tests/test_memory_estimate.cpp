@@ -90,8 +90,8 @@ TEST_CASE("unroll run FILE --check validates, estimates memory and writes nothin
     return WEXITSTATUS(std::system(cmd.c_str()));
   };
   CHECK(run("") == 0);
-  CHECK_THAT(read_file(dir.file("out.txt")), Contains("exp.yaml: valid") && Contains("memory estimate") &&
-                                                  Contains("lstm3 (lstm): 240 parameters"));
+  CHECK_THAT(read_file(dir.file("out.txt")),
+             Contains("exp.yaml: valid") && Contains("memory estimate") && Contains("lstm3 (lstm): 240 parameters"));
   CHECK(run("--set model[6].units=4") == 1);
   CHECK_THAT(read_file(dir.file("err.txt")), Contains("the model outputs 4 features") && Contains("3 classes"));
   CHECK(run("--set model[0].units=2000000000") == 1);

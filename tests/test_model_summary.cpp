@@ -39,13 +39,14 @@ TEST_CASE("unroll run --dry-run validates, prints the summary and writes nothing
   std::ofstream(dir.file("exp.yaml")) << "data: {kind: blobs, classes: 3, features: 4}\n"
                                          "model: [{kind: dense, units: 10}, {kind: relu}, {kind: dense, units: 3}]\n";
   const std::string exe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
-  const std::string cmd = exe + " run " + dir.file("exp.yaml") + " --dry-run --out " + dir.file("run") + " > " +
-                          dir.file("out") + " 2>&1";
+  const std::string cmd =
+      exe + " run " + dir.file("exp.yaml") + " --dry-run --out " + dir.file("run") + " > " + dir.file("out") + " 2>&1";
   REQUIRE(WEXITSTATUS(std::system(cmd.c_str())) == 0);
   const std::string out = read_file(dir.file("out"));
   CHECK_THAT(out, Contains("dense0") && Contains("relu1") && Contains("total parameters: 83") && Contains("dry run"));
   CHECK_FALSE(std::filesystem::exists(dir.file("run")));
-  std::ofstream(dir.file("bad.yaml")) << "data: {kind: blobs, classes: 3, features: 4}\nmodel: [{kind: dense, units: 4}]\n";
+  std::ofstream(dir.file("bad.yaml"))
+      << "data: {kind: blobs, classes: 3, features: 4}\nmodel: [{kind: dense, units: 4}]\n";
   const std::string bad = exe + " run " + dir.file("bad.yaml") + " --dry-run > " + dir.file("out2") + " 2>&1";
   CHECK(WEXITSTATUS(std::system(bad.c_str())) == 1);
   CHECK_THAT(read_file(dir.file("out2")), Contains("outputs 4 features") && Contains("3 classes"));

@@ -107,9 +107,7 @@ void require_close_checkpoints(const std::string& a_dir, const std::string& b_di
   require_close_tensors(a.optimizer, b.optimizer);
 }
 
-std::string metrics(const std::string& dir) {
-  return unroll::testing::metrics_without_seconds(dir + "/metrics.csv");
-}
+std::string metrics(const std::string& dir) { return unroll::testing::metrics_without_seconds(dir + "/metrics.csv"); }
 
 // An MLP with everything that crosses ranks: a padded last batch (810 training samples in
 // batches of 64), batch norm with synchronized statistics, L2 and max-norm regularizers,
@@ -367,7 +365,8 @@ train: {epochs: 100000, batch: 30}
   CHECK(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
   CHECK_THAT(said, Contains("rank 1"));
   INFO("log.txt:\n" << unroll::read_file(out + "/log.txt"));
-  CHECK_THAT(unroll::read_file(out + "/log.txt"), Contains("rank 0 was stopped by a signal while training with 2 ranks"));
+  CHECK_THAT(unroll::read_file(out + "/log.txt"),
+             Contains("rank 0 was stopped by a signal while training with 2 ranks"));
   // The last checkpoint is whole (written to a temporary name and renamed by rank 0), and the
   // run continues from it with another number of ranks.
   REQUIRE_NOTHROW(unroll::read_checkpoint(out + "/checkpoint"));

@@ -33,8 +33,8 @@ std::string npy_bytes(const std::string& descr, const std::vector<std::size_t>& 
   std::string sh = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) sh += (i ? ", " : "") + std::to_string(shape[i]);
   sh += shape.size() == 1 ? ",)" : ")";
-  std::string header = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                       ", 'shape': " + sh + ", }";
+  std::string header =
+      "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + sh + ", }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
   std::string out("\x93NUMPY\x01\x00", 8);
@@ -69,8 +69,9 @@ void python(const std::string& dir, const std::string& code) {
   const std::string script = dir + "/make.py";
   std::ofstream(script) << "import numpy as np\nimport os\nos.chdir(" << nlohmann::json(dir).dump() << ")\n" << code;
   const int rc = std::system(("/usr/bin/python3 " + script + " 2>" + dir + "/py.err").c_str());
-  if (rc != 0) FAIL("python3 with numpy is needed to write .npz fixtures (tools/setup installs python3-numpy): " +
-                    read_file(dir + "/py.err"));
+  if (rc != 0)
+    FAIL("python3 with numpy is needed to write .npz fixtures (tools/setup installs python3-numpy): " +
+         read_file(dir + "/py.err"));
 }
 
 }  // namespace
@@ -122,7 +123,7 @@ TEST_CASE("NpyArray names the file and the problem for bad .npy files", "[datase
   fails("", "not a .npy file");
   fails("hello world, not numpy", "not a .npy file");
   fails(good.substr(0, 40), "truncated .npy header");
-  fails(good.substr(0, good.size() - 3), "truncated data");                        // data cut short
+  fails(good.substr(0, good.size() - 3), "truncated data");                                           // data cut short
   fails(npy_bytes("<f4", {1000, 2}, raw_of(std::vector<float>(8, 1.0f))), "claims shape (1000, 2)");  // lying header
   fails(good + "xx", "bytes after the data");
   fails(npy_bytes("<c8", {2}, std::string(16, '\0')), "unsupported dtype '<c8'");
@@ -296,10 +297,12 @@ def patch(name, local_at, central_at, value):
 patch('huge.npz', 22, 24, 0xFFFFFF00)  # uncompressed size
 patch('past.npz', 18, 20, 0x7FFFFFFF)  # compressed size
 )");
-  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("huge.npz"), "x"),
-                      Contains("huge.npz:x") && Contains("4294967040 bytes") && Contains("more than deflate can expand"));
-  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("past.npz"), "x"),
-                      Contains("past.npz:x") && Contains("truncated archive") && Contains("2147483647 compressed bytes"));
+  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("huge.npz"), "x"), Contains("huge.npz:x") &&
+                                                                         Contains("4294967040 bytes") &&
+                                                                         Contains("more than deflate can expand"));
+  REQUIRE_THROWS_WITH(NpyArray::open_npz(dir.file("past.npz"), "x"), Contains("past.npz:x") &&
+                                                                         Contains("truncated archive") &&
+                                                                         Contains("2147483647 compressed bytes"));
   CHECK(NpyArray::open_npz(dir.file("packed.npz"), "x").size() == 120);  // the unpatched archive reads
 }
 
@@ -340,7 +343,8 @@ TEST_CASE("npy dataset: every kind of bad input is an error naming the file and 
   // Labels out of range: negative ones where no step can be masked, above classes, fractional.
   write_npy(dir.file("neg.npy"), "<i8", {N}, std::vector<int64_t>{0, 1, -1, 0, 1, 2});
   fails("{kind: npy, x: X.npy, y: neg.npy}", "neg.npy", "label -1 at index 2 is out of range");
-  fails("{kind: npy, x: X.npy, y: y.npy, classes: 2}", "y.npy", "label 2 at index 2 is not below the number of classes (2)");
+  fails("{kind: npy, x: X.npy, y: y.npy, classes: 2}", "y.npy",
+        "label 2 at index 2 is not below the number of classes (2)");
   // A label far beyond any integer type is named as written (it was converted through long long).
   write_npy(dir.file("huge.npy"), "<f8", {N}, std::vector<double>{0, 1, 1e30, 0, 1, 2});
   fails("{kind: npy, x: X.npy, y: huge.npy, targets: labels}", "huge.npy",
@@ -363,7 +367,8 @@ TEST_CASE("npy dataset: every kind of bad input is an error naming the file and 
   fails("{kind: npy, x: liar.npy, y: y.npy}", "liar.npy", "claims shape (600, 2)");
   // Test files that do not match the training arrays, or half of a pair.
   write_npy(dir.file("X3.npy"), "<f4", {N, 3}, std::vector<float>(N * 3, 0.5f));
-  fails("{kind: npy, x: X.npy, y: y.npy, x_test: X3.npy, y_test: y.npy}", "X3.npy", "does not match the training array");
+  fails("{kind: npy, x: X.npy, y: y.npy, x_test: X3.npy, y_test: y.npy}", "X3.npy",
+        "does not match the training array");
   fails("{kind: npy, x: X.npy, y: y.npy, x_test: X.npy}", "npy dataset", "x_test and y_test must be given together");
   fails("{kind: npy, x: missing.npy, y: y.npy}", "missing.npy", "no such .npy file");
 }

@@ -52,9 +52,8 @@ void check_against_reference(const std::string& yaml, double lr, const std::func
 
 TEST_CASE("sgd without momentum is p -= lr * (g + wd * p)", "[optimizers]") {
   const double lr = 0.1, wd = 0.01;
-  check_against_reference("{kind: sgd, lr: 0.1, weight_decay: 0.01}", lr, [&] {
-    return [=](double p, double g, int) { return p - lr * (g + wd * p); };
-  });
+  check_against_reference("{kind: sgd, lr: 0.1, weight_decay: 0.01}", lr,
+                          [&] { return [=](double p, double g, int) { return p - lr * (g + wd * p); }; });
   auto opt = make_optimizer("{kind: sgd, lr: 0.5}");
   CHECK(opt->base_lr() == Approx(0.5));
   Param p = make_param();

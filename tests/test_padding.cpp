@@ -130,7 +130,8 @@ TEST_CASE("end-padding plus masking is exact for variable-length LSTM sequences"
   check_padding("{kind: lstm, units: 6}");
 }
 
-TEST_CASE("end-padding plus masking is exact for variable-length sequences through an equation cell", "[bptt][padding][cells]") {
+TEST_CASE("end-padding plus masking is exact for variable-length sequences through an equation cell",
+          "[bptt][padding][cells]") {
   check_padding("{kind: mgu, units: 6}");
 }
 

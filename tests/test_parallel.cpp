@@ -84,13 +84,15 @@ TEST_CASE("the worker threads run every region, also after they slept or were re
   long total = 0;
   for (int r = 0; r < 20000; ++r) {
     std::atomic<int> chunks{0};
-    parallel_for(64, [&](Eigen::Index, Eigen::Index) { chunks.fetch_add(1); }, 16);
+    parallel_for(
+        64, [&](Eigen::Index, Eigen::Index) { chunks.fetch_add(1); }, 16);
     total += chunks.load();
   }
   CHECK(total == 2 * 20000);
 }
 
-TEST_CASE("a nested parallel_for runs on the calling thread, and a worker's exception reaches the caller", "[parallel]") {
+TEST_CASE("a nested parallel_for runs on the calling thread, and a worker's exception reaches the caller",
+          "[parallel]") {
   Threads threads(2);
   const Eigen::Index n = 4 * 16384;
   std::atomic<int> inner_chunks{0}, foreign{0};
@@ -105,9 +107,10 @@ TEST_CASE("a nested parallel_for runs on the calling thread, and a worker's exce
   CHECK(foreign == 0);
 
   // The second chunk runs on a worker thread; its exception is rethrown after the join.
-  CHECK_THROWS_WITH(parallel_for(n, [&](Eigen::Index from, Eigen::Index) {
-                      if (from > 0) throw Error("chunk at " + std::to_string(from) + " failed");
-                    }),
+  CHECK_THROWS_WITH(parallel_for(n,
+                                 [&](Eigen::Index from, Eigen::Index) {
+                                   if (from > 0) throw Error("chunk at " + std::to_string(from) + " failed");
+                                 }),
                     Catch::Contains("chunk at 32768 failed"));
   // ... and the threads still work.
   CHECK(parallel_sum(n, [](Eigen::Index from, Eigen::Index to) { return static_cast<double>(to - from); }) == n);
@@ -192,8 +195,10 @@ TEST_CASE("gemm: a column's numbers do not depend on how many columns the call h
               Matrix parts = C0;
               for (auto [c0, c1] : {std::pair{Eigen::Index{0}, split}, std::pair{split, n}}) {
                 auto slab = parts.middleCols(c0, c1 - c0);
-                if (tb == Trans::No) gemm(slab, A, ta, B.middleCols(c0, c1 - c0), tb, 0.5f, 1.0f);
-                else gemm(slab, A, ta, B.middleRows(c0, c1 - c0), tb, 0.5f, 1.0f);
+                if (tb == Trans::No)
+                  gemm(slab, A, ta, B.middleCols(c0, c1 - c0), tb, 0.5f, 1.0f);
+                else
+                  gemm(slab, A, ta, B.middleRows(c0, c1 - c0), tb, 0.5f, 1.0f);
               }
               CHECK((parts.array() == whole.array()).all());
               ++compared;

@@ -87,9 +87,9 @@ TEST_CASE("a shared library without the registration symbols is refused", "[plug
 TEST_CASE("a plugin built for another API version is refused before it registers", "[plugins]") {
   PluginHost h;
   const std::string lib = fixture("wrong_version");
-  REQUIRE_THROWS_WITH(h.load_library(lib),
-                      Contains(lib) && Contains("API version " + std::to_string(UNROLL_API_VERSION + 1)) &&
-                          Contains("API version " + std::to_string(UNROLL_API_VERSION)));
+  REQUIRE_THROWS_WITH(h.load_library(lib), Contains(lib) &&
+                                               Contains("API version " + std::to_string(UNROLL_API_VERSION + 1)) &&
+                                               Contains("API version " + std::to_string(UNROLL_API_VERSION)));
   REQUIRE(h.registry().entries().empty());
   REQUIRE(h.loaded().empty());
 }
@@ -117,29 +117,37 @@ TEST_CASE("a registration function that throws is reported, not propagated raw",
   PluginHost h;
   const std::string lib = fixture("throwing_plugin");
   REQUIRE_THROWS_AS(h.load_library(lib), Error);
-  REQUIRE_THROWS_WITH(h.load_library(lib),
-                      Contains(lib) && Contains("failed to register") && Contains("fixture registration failed on purpose"));
+  REQUIRE_THROWS_WITH(h.load_library(lib), Contains(lib) && Contains("failed to register") &&
+                                               Contains("fixture registration failed on purpose"));
   REQUIRE(h.loaded().empty());
 }
 
 TEST_CASE("an unknown component kind lists the known ones", "[plugins]") {
   PluginHost h;
-  REQUIRE_THROWS_WITH(h.entry(Kind::Layer, "fixture_identity"), Contains("unknown layer 'fixture_identity'") &&
-                                                                    Contains("no plugin providing one is loaded"));
+  REQUIRE_THROWS_WITH(h.entry(Kind::Layer, "fixture_identity"),
+                      Contains("unknown layer 'fixture_identity'") && Contains("no plugin providing one is loaded"));
   h.load_library(fixture("good_plugin"));
   REQUIRE_THROWS_WITH(h.entry(Kind::Layer, "fixture_identiy"),
                       Contains("unknown layer 'fixture_identiy'") && Contains("known layers: fixture_identity"));
-  REQUIRE_THROWS_WITH(h.entry(Kind::Loss, "fixture_identity"), Contains("unknown loss 'fixture_identity'") && Contains("known losses: none"));
+  REQUIRE_THROWS_WITH(h.entry(Kind::Loss, "fixture_identity"),
+                      Contains("unknown loss 'fixture_identity'") && Contains("known losses: none"));
 }
 
 // What a plugin's registration function receives can add components and do nothing else: it is
 // abstract (only the host's table makes one) and has no way to look up, list or remove them.
 template <class R>
-concept CanFind = requires(const R& r) { r.find(Kind::Layer, std::string()); };
+concept CanFind = requires(const R& r) {
+  r.find(Kind::Layer, std::string());
+};
 template <class R>
-concept CanList = requires(const R& r) { r.names(Kind::Layer); r.entries(); };
+concept CanList = requires(const R& r) {
+  r.names(Kind::Layer);
+  r.entries();
+};
 template <class R>
-concept CanRemove = requires(R& r) { r.remove_library(std::string()); };
+concept CanRemove = requires(R& r) {
+  r.remove_library(std::string());
+};
 static_assert(std::is_abstract_v<Registry>);
 static_assert(!CanFind<Registry> && !CanList<Registry> && !CanRemove<Registry>);
 static_assert(CanFind<ComponentTable> && CanList<ComponentTable> && CanRemove<ComponentTable>);
@@ -147,12 +155,12 @@ static_assert(CanFind<ComponentTable> && CanList<ComponentTable> && CanRemove<Co
 TEST_CASE("the registry a plugin sees adds components into the host's table", "[plugins]") {
   ComponentTable table;
   Registry& seen_by_plugin = table;
-  seen_by_plugin.add_loss(Schema("fixture_loss", "a loss"), [](const Options&, BuildContext&) -> std::unique_ptr<Loss> {
-    return nullptr;
-  });
+  seen_by_plugin.add_loss(Schema("fixture_loss", "a loss"),
+                          [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return nullptr; });
   REQUIRE(table.find(Kind::Loss, "fixture_loss") != nullptr);
   CHECK(table.names(Kind::Loss) == std::vector<std::string>{"fixture_loss"});
-  CHECK_THROWS_WITH(seen_by_plugin.add_loss(Schema("fixture_loss", "again"),
-                                            [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return nullptr; }),
-                    Contains("registered twice"));
+  CHECK_THROWS_WITH(
+      seen_by_plugin.add_loss(Schema("fixture_loss", "again"),
+                              [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return nullptr; }),
+      Contains("registered twice"));
 }

@@ -434,7 +434,8 @@ TEST_CASE("gradient_noise: variance eta / (1 + t)^gamma", "[regularizers]") {
 TEST_CASE("max_norm: rows above c are scaled to norm c, others untouched", "[regularizers]") {
   const float c = 2.0f;
   Matrix w = random_matrix(8, 5, 12);
-  for (int i = 0; i < w.rows(); ++i) w.row(i) *= (i % 2 ? 0.5f : 3.0f) * c / w.row(i).norm();  // alternately inside/outside
+  for (int i = 0; i < w.rows(); ++i)
+    w.row(i) *= (i % 2 ? 0.5f : 3.0f) * c / w.row(i).norm();  // alternately inside/outside
   SECTION("rows") {
     Param W = make_param("dense0.W", w);
     std::vector<Param*> all{&W};
@@ -470,9 +471,10 @@ TEST_CASE("max_norm: rows above c are scaled to norm c, others untouched", "[reg
 }
 
 TEST_CASE("batch_norm: gamma_init and beta_init set the initial scale and shift", "[regularizers]") {
-  auto layer = make_layer("{kind: batch_norm, gamma_init: {kind: constant, value: 0.5}, "
-                          "beta_init: {kind: constant, value: -2}}",
-                          3, "bn0");
+  auto layer = make_layer(
+      "{kind: batch_norm, gamma_init: {kind: constant, value: 0.5}, "
+      "beta_init: {kind: constant, value: -2}}",
+      3, "bn0");
   testing::initialize(*layer);
   auto params = layer->params();
   REQUIRE(params.size() == 2);

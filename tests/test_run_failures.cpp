@@ -23,12 +23,13 @@
 
 namespace fs = std::filesystem;
 using namespace unroll;
-using unroll::testing::TempDir;
 using unroll::testing::run_unroll;
+using unroll::testing::TempDir;
 
 namespace {
 
-const std::string kFaultyLib = fs::absolute(UNROLL_BINARY_DIR "/test_plugins/libunroll_fixture_faulty_layer.so").string();
+const std::string kFaultyLib =
+    fs::absolute(UNROLL_BINARY_DIR "/test_plugins/libunroll_fixture_faulty_layer.so").string();
 
 // 3 x 20 samples, 20 of them for validation: 40 training samples in batches of 10, 4 forward
 // passes an epoch, so at_call 5 is the first batch of epoch 2, after epoch 1's checkpoint.
@@ -38,7 +39,9 @@ std::string experiment(const std::string& fault, const std::string& data = "") {
                        : data) +
          "model:\n"
          "  - {kind: dense, units: 8}\n"
-         "  - {kind: faulty, name: bad, fault: " + fault + ", at_call: 5}\n"
+         "  - {kind: faulty, name: bad, fault: " +
+         fault +
+         ", at_call: 5}\n"
          "  - {kind: relu}\n"
          "  - {kind: dense, units: 3}\n"
          "loss: cross_entropy\n"
@@ -103,7 +106,8 @@ TEST_CASE("a crash, exception or exit inside a plugin is recorded: status, reaso
       }
       // --resume picks the run up from that checkpoint (and meets the fault again).
       run_unroll({"run", "--resume", run, "--quiet"}, t.file("resume.log"));
-      CHECK_THAT(read_file(run + "/log.txt"), Catch::Contains("resuming from " + run + "/checkpoint at the end of epoch 1"));
+      CHECK_THAT(read_file(run + "/log.txt"),
+                 Catch::Contains("resuming from " + run + "/checkpoint at the end of epoch 1"));
     }
   }
 }
@@ -134,7 +138,8 @@ TEST_CASE("an error while loading data is reported before the run folder is made
   CHECK_FALSE(fs::exists(run));  // the data is read by the check every run makes first
 }
 
-TEST_CASE("run --out refuses an existing run unless --force and --force leaves nothing of the old run", "[run_failures]") {
+TEST_CASE("run --out refuses an existing run unless --force and --force leaves nothing of the old run",
+          "[run_failures]") {
   TempDir t;
   write_file_atomic(t.file("exp.yaml"), experiment("none"));
   const std::string run = t.file("run");
@@ -143,9 +148,9 @@ TEST_CASE("run --out refuses an existing run unless --force and --force leaves n
   REQUIRE(summary(run)["status"] == "completed");
 
   CHECK(run_unroll({"run", t.file("exp.yaml"), "--out", run, "--quiet"}, t.file("second.log")) == kExitFailed);
-  CHECK_THAT(read_file(t.file("second.log")),
-             Catch::Contains("already holds a run") && Catch::Contains("status completed") &&
-                 Catch::Contains("--force") && Catch::Contains("--resume"));
+  CHECK_THAT(read_file(t.file("second.log")), Catch::Contains("already holds a run") &&
+                                                  Catch::Contains("status completed") && Catch::Contains("--force") &&
+                                                  Catch::Contains("--resume"));
   CHECK(read_file(run + "/summary.json") == before);  // untouched
 
   // Invalid input writes nothing at all, not even the folder.
@@ -203,8 +208,7 @@ TEST_CASE("a run folder in use by another process is refused, naming the process
   ::close(fd);
 }
 
-TEST_CASE("Ctrl-C reaching both unroll run and its training process stops the run once, resumably",
-          "[run_failures]") {
+TEST_CASE("Ctrl-C reaching both unroll run and its training process stops the run once, resumably", "[run_failures]") {
   TempDir t;
   // About a second of training: the signal lands mid-run.
   write_file_atomic(t.file("exp.yaml"), R"(name: ctrl_c
@@ -219,7 +223,8 @@ optimizer: {kind: adam, lr: 0.01}
 train: {epochs: 30, batch: 10, threads: 1}
 )");
   const std::string run = t.file("run");
-  const int pid = testing::spawn_unroll({"run", t.file("exp.yaml"), "--out", run, "--quiet"}, t.file("a.log"), -1, true);
+  const int pid =
+      testing::spawn_unroll({"run", t.file("exp.yaml"), "--out", run, "--quiet"}, t.file("a.log"), -1, true);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!fs::exists(run + "/checkpoint/manifest.json") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

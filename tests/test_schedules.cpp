@@ -120,7 +120,8 @@ TEST_CASE("warm-up composed with step decay, by epoch", "[schedules]") {
 
 namespace {
 // Feeds `values` as val_loss epoch by epoch and returns the factor in effect after each epoch.
-std::vector<double> run_plateau(Schedule& s, const std::vector<double>& values, const std::string& metric = "val_loss") {
+std::vector<double> run_plateau(Schedule& s, const std::vector<double>& values,
+                                const std::string& metric = "val_loss") {
   std::vector<double> out;
   for (std::size_t e = 0; e < values.size(); ++e) {
     s.end_epoch(static_cast<int>(e), {{metric, values[e]}, {"train_loss", 0.0}});
@@ -179,7 +180,8 @@ TEST_CASE("plateau cooldown, threshold, mode and floor", "[schedules]") {
   }
   SECTION("a metric that is not reported is an error naming what is") {
     auto s = make_schedule("{kind: plateau}");
-    CHECK_THROWS_WITH(s->end_epoch(0, {{"train_loss", 1.0}}), Catch::Contains("val_loss") && Catch::Contains("train_loss"));
+    CHECK_THROWS_WITH(s->end_epoch(0, {{"train_loss", 1.0}}),
+                      Catch::Contains("val_loss") && Catch::Contains("train_loss"));
   }
 }
 
@@ -284,8 +286,7 @@ TEST_CASE("schedules see the run's length: cosine without T_max anneals over the
   auto clock = [&](int e, long long step) { return ScheduleState{e, step, U, E, E * U}; };
   auto by_epoch = make_schedule("{kind: cosine, min_factor: 0.1}");
   auto explicit_T = make_schedule("{kind: cosine, T_max: 8, min_factor: 0.1}");
-  for (int e = 0; e < E; ++e)
-    CHECK(by_epoch->factor(clock(e, e * U)) == Approx(explicit_T->factor(clock(e, e * U))));
+  for (int e = 0; e < E; ++e) CHECK(by_epoch->factor(clock(e, e * U)) == Approx(explicit_T->factor(clock(e, e * U))));
   auto by_step = make_schedule("{kind: cosine, by: step}");
   for (long long k = 0; k < E * U; k += 3)
     CHECK(by_step->factor(clock(static_cast<int>(k / U), k)) ==

@@ -58,8 +58,8 @@ TEST_CASE("check-plugin: a wrong gradient is caught", "[sdk]") {
   const ShellResult bad = shell(q(kBin) + " check-plugin " + q(fixture("wrong_gradient")));
   INFO(bad.out);
   CHECK(bad.code == 1);
-  CHECK_THAT(bad.out, Contains("FAIL  layer fixture_wrong_tanh") && Contains("wrong; worst") &&
-                          Contains("0 passed, 1 failed"));
+  CHECK_THAT(bad.out,
+             Contains("FAIL  layer fixture_wrong_tanh") && Contains("wrong; worst") && Contains("0 passed, 1 failed"));
   const ShellResult good = shell(q(kBin) + " check-plugin " + q(fixture("good_plugin")));
   INFO(good.out);
   CHECK(good.code == 0);
@@ -181,7 +181,8 @@ TEST_CASE("sdk: install, build a plugin out of tree, check it and run it", "[sdk
   const ShellResult targets = shell("cat " + q(prefix + "/lib/cmake/unroll/unrollTargets.cmake"));
   CHECK_THAT(targets.out, Contains("unroll::api") && !Contains("unroll_host") && !Contains("unroll_tools"));
   // An installed plugin needs the API library and nothing else of unroll.
-  const ShellResult needed = shell("objdump -p " + q(prefix + "/lib/unroll/plugins/libunroll_pretrained.so") + " | grep NEEDED");
+  const ShellResult needed =
+      shell("objdump -p " + q(prefix + "/lib/unroll/plugins/libunroll_pretrained.so") + " | grep NEEDED");
   INFO(needed.out);
   CHECK_THAT(needed.out, Contains("libunroll_api.so") && !Contains("libunroll_host") && !Contains("libunroll_tools"));
 

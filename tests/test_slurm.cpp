@@ -58,7 +58,8 @@ int sh(const std::string& cmd, std::string* out = nullptr) {
 // The test cluster must be up; fail with the reason otherwise.
 void require_cluster() {
   const char* conf = std::getenv("SLURM_CONF");
-  if (!conf) FAIL("SLURM_CONF is not set: the [.slurm] tests run through `ctest -R slurm_cluster`, which starts a test cluster");
+  if (!conf)
+    FAIL("SLURM_CONF is not set: the [.slurm] tests run through `ctest -R slurm_cluster`, which starts a test cluster");
   std::string out;
   const int rc = sh("sinfo -h -o %t", &out);
   if (rc != 0 || out.find("idle") == std::string::npos && out.find("mix") == std::string::npos &&
@@ -257,8 +258,7 @@ TEST_CASE("a task cancelled with scancel or killed outright is failed with Slurm
         unroll::testing::metrics_without_seconds(t.file("ref/metrics.csv")));
 }
 
-TEST_CASE("a task at its time limit checkpoints on Slurm's SIGTERM and is resumed by the next submission",
-          "[.slurm]") {
+TEST_CASE("a task at its time limit checkpoints on Slurm's SIGTERM and is resumed by the next submission", "[.slurm]") {
   require_cluster();
   TempDir t;
   // A run far longer than its time limit (it never finishes here): each submission with
@@ -268,8 +268,8 @@ TEST_CASE("a task at its time limit checkpoints on Slurm's SIGTERM and is resume
   write(t.file("sweep.yaml"), "extends: base.yaml\nseeds: 1\nmetric: {name: test_accuracy}\n");
   // SIGTERM 20 s before the limit: slurmctld checks limits every 30 s, so it comes 10 to 40 s
   // after the start, well before the limit itself.
-  const std::string args = "'" + t.file("sweep.yaml") + "' --out '" + t.file("out") +
-                           "' --cpus-per-task 1 --time 1 --signal B:TERM@20";
+  const std::string args =
+      "'" + t.file("sweep.yaml") + "' --out '" + t.file("out") + "' --cpus-per-task 1 --time 1 --signal B:TERM@20";
   const std::string dir = t.file("out/runs/base/seed1");
   const auto [array, report] = submit(args);
   CHECK(read_file(t.file("out/slurm/array.sbatch")).find("#SBATCH --signal=B:TERM@20") != std::string::npos);

@@ -55,8 +55,8 @@ TEST_CASE("extends deep-merges and keeps each value's own file location", "[swee
   write(t.file("base/base.yaml"), kBase);
   write(t.file("child.yaml"),
         "extends: base/base.yaml\n"
-        "optimizer: {momentum: 0.5}\n"          // merged: lr stays
-        "model[1]: {kind: relu}\n"               // a list element by index
+        "optimizer: {momentum: 0.5}\n"  // merged: lr stays
+        "model[1]: {kind: relu}\n"      // a list element by index
         "train.epochs: 3\n");
   write(t.file("grandchild.yaml"), "extends: child.yaml\nmodel[1]: null\nloss: {kind: squared_error}\n");
 
@@ -101,10 +101,10 @@ TEST_CASE("a mapping given to a list element or a path merges into it", "[sweep]
   // In a file, as a path key: the element keeps every key the override does not name.
   write(t.file("child.yaml"),
         "extends: base.yaml\n"
-        "model[0]: {units: 8}\n"                  // merges: init stays
-        "model[0].init: {std: 0.05}\n"            // recursively: mean and kind stay
-        "model[1]: {kind: relu}\n"                // a bare kind is a block; a different kind replaces
-        "model[2]: {init: {kind: zeros}}\n");     // a nested block of another kind replaces that block
+        "model[0]: {units: 8}\n"               // merges: init stays
+        "model[0].init: {std: 0.05}\n"         // recursively: mean and kind stay
+        "model[1]: {kind: relu}\n"             // a bare kind is a block; a different kind replaces
+        "model[2]: {init: {kind: zeros}}\n");  // a nested block of another kind replaces that block
   Node c = load_composed(t.file("child.yaml"));
   const Node& l0 = c.at("model").items()[0];
   CHECK(l0.at("kind").text() == "dense");
@@ -157,10 +157,8 @@ TEST_CASE("a mapping written onto a variant keeps the variant's own path keys as
   // reading them as paths into the variant itself.
   TempDir t;
   write(t.file("base.yaml"), kBase);
-  write(t.file("sweep.yaml"),
-        "extends: base.yaml\nvariants:\n  small:\n    model[0]: {kind: dense, units: 4}\n");
-  write(t.file("child.yaml"),
-        "extends: sweep.yaml\nvariants.small: {\"model[0]\": {kind: dense, units: 7}}\n");
+  write(t.file("sweep.yaml"), "extends: base.yaml\nvariants:\n  small:\n    model[0]: {kind: dense, units: 4}\n");
+  write(t.file("child.yaml"), "extends: sweep.yaml\nvariants.small: {\"model[0]\": {kind: dense, units: 7}}\n");
   SweepSpec s = load_sweep(t.file("child.yaml"), {}, unroll::testing::host());
   REQUIRE(s.variants.size() == 2);
   CHECK(s.variants[1].name == "small");
@@ -171,8 +169,7 @@ TEST_CASE("the sweep's base variant can be named", "[sweep]") {
   TempDir t;
   write(t.file("base.yaml"), kBase);
   auto& host = unroll::testing::host();
-  write(t.file("named_base.yaml"),
-        "extends: base.yaml\nbase_name: baseline\nvary: {optimizer.momentum: [0]}\n");
+  write(t.file("named_base.yaml"), "extends: base.yaml\nbase_name: baseline\nvary: {optimizer.momentum: [0]}\n");
   SweepSpec s = load_sweep(t.file("named_base.yaml"), {}, host);
   REQUIRE(s.variants.size() == 2);
   CHECK(s.variants[0].name == "baseline");
@@ -303,7 +300,8 @@ TEST_CASE("a grid factor with named levels changes several values per level", "[
   CHECK(wide.at("optimizer").at("lr").text() == "0.3");
 
   // --set reaches into a level (how a tool writes a chosen value into a later stage) and removes one.
-  SweepSpec s = load_sweep(t.file("named_grid.yaml"), {"grid.size.wide.optimizer.momentum=0.5", "grid.size.small=null"}, host);
+  SweepSpec s =
+      load_sweep(t.file("named_grid.yaml"), {"grid.size.wide.optimizer.momentum=0.5", "grid.size.small=null"}, host);
   REQUIRE(s.variants.size() == 3);
   CHECK(s.variants[1].config.at("optimizer").at("momentum").text() == "0.5");
 
@@ -375,7 +373,7 @@ TEST_CASE("sweep statistics match hand-computed values", "[sweep]") {
   CHECK(student_t_quantile(0.975, 10) == Approx(2.228139).epsilon(1e-6));
   CHECK(student_t_quantile(0.975, 3) == Approx(3.182446).epsilon(1e-6));
   CHECK(incomplete_beta(2, 3, 0.4) == Approx(1 - incomplete_beta(3, 2, 0.6)));
-  CHECK(incomplete_beta(1, 1, 0.3) == Approx(0.3));  // uniform
+  CHECK(incomplete_beta(1, 1, 0.3) == Approx(0.3));   // uniform
   CHECK(incomplete_beta(2, 1, 0.5) == Approx(0.25));  // x^a for b = 1
 
   // p and CI use the same t distribution.

@@ -86,7 +86,8 @@ TEST_CASE("a sweep survives children that segfault, abort, are SIGKILLed or exit
         "  */oom_killed.yaml*) kill -KILL $$ ;;\n"
         "  */exit0.yaml*) exit 0 ;;\n"
         "esac\n"
-        "exec '" + kExe + "' \"$@\"\n");
+        "exec '" +
+            kExe + "' \"$@\"\n");
   fs::permissions(t.file("fake_unroll"), fs::perms::owner_all);
   SweepSpec spec = load_sweep(t.file("sweep.yaml"), {}, unroll::testing::host());
   REQUIRE(spec.variants.size() == 5);
@@ -205,8 +206,11 @@ TEST_CASE("a stale child left by a dead sweep is stopped before its folder is re
   fs::create_directories(t.file("runs/base/seed1"));
   // A stand-in for a run that outlived its sweep: a process this test starts, recorded as running.
   const pid_t stale = spawn_guarded({"/bin/sleep", "60"}, t.file("sleep.err"));
-  Json rec = {{"status", "running"},      {"launcher", "local"}, {"host", short_hostname()},
-              {"pid", stale},             {"pid_start", process_start_ticks(stale)}};
+  Json rec = {{"status", "running"},
+              {"launcher", "local"},
+              {"host", short_hostname()},
+              {"pid", stale},
+              {"pid_start", process_start_ticks(stale)}};
   write(t.file("runs/base/seed1/sweep_run.json"), rec.dump());
   // A record whose pid now belongs to another process (this one, which started later than the
   // recorded start time) is left alone.

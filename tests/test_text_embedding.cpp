@@ -44,7 +44,8 @@ std::shared_ptr<Dataset> build_data(const std::string& yaml, const std::string& 
 std::string corpus() {
   std::string t;
   for (int i = 0; i < 30; ++i)
-    t += "The cat sat on the mat. Don't feed the cat, said Ann; the dog " + std::string(i % 3 ? "ran" : "slept") + ".\n";
+    t +=
+        "The cat sat on the mat. Don't feed the cat, said Ann; the dog " + std::string(i % 3 ? "ran" : "slept") + ".\n";
   return t;
 }
 
@@ -63,7 +64,8 @@ std::vector<std::string> tokens_of(Dataset& d, Split s, std::size_t window) {
 
 // ---------------------------------------------------------------- the vocabulary file
 
-TEST_CASE("vocabulary file: round trip with escapes, and every malformed file named by line and column", "[text][vocab]") {
+TEST_CASE("vocabulary file: round trip with escapes, and every malformed file named by line and column",
+          "[text][vocab]") {
   Vocabulary v;
   v.settings = {{"tokens", "char"}, {"lowercase", "false"}};
   v.tokens = {"<unk>", " ", "\n", "\\", "caf\xc3\xa9", "\t", "a"};
@@ -88,16 +90,20 @@ TEST_CASE("vocabulary file: round trip with escapes, and every malformed file na
   CHECK_THROWS_WITH(bad("#unroll-vocab\na\\x4\t3\n")(), Contains("v.txt:2:2") && Contains("escape"));
   CHECK_THROWS_WITH(bad("#unroll-vocab\nthe\t3\nof\t2\nthe\t1\n")(), Contains("v.txt:4:1") && Contains("line 2"));
   CHECK_THROWS_WITH(bad("#unroll-vocab\nthe\t3\n\nof\t1\n")(), Contains("v.txt:3:1") && Contains("empty line"));
-  CHECK_THROWS_WITH(read_vocabulary("/nonexistent/vocab.txt"), Contains("/nonexistent/vocab.txt") && Contains("not found"));
+  CHECK_THROWS_WITH(read_vocabulary("/nonexistent/vocab.txt"),
+                    Contains("/nonexistent/vocab.txt") && Contains("not found"));
 }
 
 // ---------------------------------------------------------------- char_text: words, indices
 
-TEST_CASE("char_text: word tokens, lowercasing, min_count and max_vocab with <unk>, index inputs", "[text][char_text]") {
+TEST_CASE("char_text: word tokens, lowercasing, min_count and max_vocab with <unk>, index inputs",
+          "[text][char_text]") {
   TempDir dir;
   write(dir.file("c.txt"), corpus());
-  auto d = build_data("{kind: char_text, path: c.txt, tokens: word, lowercase: true, input: index, length: 5, "
-                      "test_fraction: 0.2}", dir.path);
+  auto d = build_data(
+      "{kind: char_text, path: c.txt, tokens: word, lowercase: true, input: index, length: 5, "
+      "test_fraction: 0.2}",
+      dir.path);
   const Vocabulary v = d->vocabulary();
   REQUIRE(v.tokens.at(0) == "<unk>");
   CHECK(v.settings.at("tokens") == "word");
@@ -127,7 +133,7 @@ TEST_CASE("char_text: word tokens, lowercasing, min_count and max_vocab with <un
   const Vocabulary r = rare->vocabulary();
   CHECK(std::find(r.tokens.begin(), r.tokens.end(), "slept") == r.tokens.end());  // 10 times
   CHECK(std::find(r.tokens.begin(), r.tokens.end(), "ran") != r.tokens.end());    // 20 times
-  CHECK(r.counts[0] > 0);  // the <unk> count
+  CHECK(r.counts[0] > 0);                                                         // the <unk> count
   auto capped = build_data("{kind: char_text, path: c.txt, tokens: word, max_vocab: 4, length: 5}", dir.path);
   CHECK(capped->vocabulary().tokens.size() == 4);
   CHECK(capped->info().input_size == 4);  // one-hot of the 4 tokens
@@ -152,16 +158,18 @@ TEST_CASE("char_text: word tokens, lowercasing, min_count and max_vocab with <un
   CHECK(yo.labels == yi.labels);
 }
 
-TEST_CASE("char_text: a vocabulary file keeps indices, and bad corpora and vocabularies are clear errors", "[text][char_text][bad_input]") {
+TEST_CASE("char_text: a vocabulary file keeps indices, and bad corpora and vocabularies are clear errors",
+          "[text][char_text][bad_input]") {
   TempDir dir;
   write(dir.file("c.txt"), corpus());
   auto d = build_data("{kind: char_text, path: c.txt, tokens: word, min_count: 15, length: 5}", dir.path);
   write_vocabulary(dir.file("vocab.txt"), d->vocabulary());
   // Another text read with that vocabulary: known words keep their index, new ones are <unk>.
   write(dir.file("other.txt"), "the zebra sat on the cat . the cat ran ran");
-  auto o = build_data("{kind: char_text, path: other.txt, tokens: word, vocab: vocab.txt, input: index, length: 3, "
-                      "test_fraction: 0}",
-                      dir.path);
+  auto o = build_data(
+      "{kind: char_text, path: other.txt, tokens: word, vocab: vocab.txt, input: index, length: 3, "
+      "test_fraction: 0}",
+      dir.path);
   CHECK(o->vocabulary().tokens == d->vocabulary().tokens);
   CHECK(tokens_of(*o, Split::Train, 0) == std::vector<std::string>{"the", "<unk>", "sat"});
 
@@ -179,15 +187,17 @@ TEST_CASE("char_text: a vocabulary file keeps indices, and bad corpora and vocab
                     Contains("broken.txt:3:6") && Contains("tab"));
   CHECK_THROWS_WITH(build_data("{kind: char_text, path: c.txt, tokens: char, vocab: vocab.txt}", dir.path),
                     Contains("vocab.txt") && Contains("tokens=word") && Contains("tokens: char"));
-  CHECK_THROWS_WITH(build_data("{kind: char_text, path: c.txt, tokens: word, lowercase: true, vocab: vocab.txt}", dir.path),
-                    Contains("lowercase=false"));
+  CHECK_THROWS_WITH(
+      build_data("{kind: char_text, path: c.txt, tokens: word, lowercase: true, vocab: vocab.txt}", dir.path),
+      Contains("lowercase=false"));
   // A vocabulary without <unk> cannot stand for a new token: the error says where it is.
   write(dir.file("chars.txt"), "abc\nabc\nabc\nabc\n");
   auto chars = build_data("{kind: char_text, path: chars.txt, length: 3, test_fraction: 0}", dir.path);
   write_vocabulary(dir.file("chars.vocab"), chars->vocabulary());
   write(dir.file("new.txt"), "abc\nabzabc");
-  CHECK_THROWS_WITH(build_data("{kind: char_text, path: new.txt, vocab: chars.vocab, length: 3, test_fraction: 0}", dir.path),
-                    Contains("new.txt:2:3") && Contains("'z'") && Contains("<unk>"));
+  CHECK_THROWS_WITH(
+      build_data("{kind: char_text, path: new.txt, vocab: chars.vocab, length: 3, test_fraction: 0}", dir.path),
+      Contains("new.txt:2:3") && Contains("'z'") && Contains("<unk>"));
   CHECK_THROWS_WITH(build_data("{kind: char_text, path: c.txt, tokens: word, max_vocab: 1}", dir.path),
                     Contains("max_vocab 1"));
   CHECK_THROWS_WITH(build_data("{kind: char_text, path: c.txt, tokens: word, length: 100000}", dir.path),
@@ -196,7 +206,8 @@ TEST_CASE("char_text: a vocabulary file keeps indices, and bad corpora and vocab
 
 // ---------------------------------------------------------------- the embedding layer
 
-TEST_CASE("embedding: rows by index, weight gradient by finite differences, dx zero, sparse rows", "[text][embedding][layers]") {
+TEST_CASE("embedding: rows by index, weight gradient by finite differences, dx zero, sparse rows",
+          "[text][embedding][layers]") {
   auto layer = make_layer("{kind: embedding, vocab: 9, dim: 5}", 1, "embed");
   initialize(*layer);
   REQUIRE(layer->output_size() == 5);
@@ -209,7 +220,8 @@ TEST_CASE("embedding: rows by index, weight gradient by finite differences, dx z
   x.resize(1, 2, 3);
   x.data << 4, 0, 4, 8, 2, 4;  // index 4 three times, 1 3 5 6 7 never
   layer->forward(x, y, Mode::Train);
-  for (Eigen::Index j = 0; j < 6; ++j) CHECK(y.data.col(j) == W.value.row(static_cast<Eigen::Index>(x.data(0, j))).transpose());
+  for (Eigen::Index j = 0; j < 6; ++j)
+    CHECK(y.data.col(j) == W.value.row(static_cast<Eigen::Index>(x.data(0, j))).transpose());
   Seq dy, dx;
   dy.resize(5, 2, 3);
   dy.data.setOnes();
@@ -234,30 +246,33 @@ TEST_CASE("embedding: rows by index, weight gradient by finite differences, dx z
   }
 }
 
-TEST_CASE("embedding: out-of-range and non-integer indices, wrong input size and missing vocab are clear errors", "[text][embedding][bad_input]") {
+TEST_CASE("embedding: out-of-range and non-integer indices, wrong input size and missing vocab are clear errors",
+          "[text][embedding][bad_input]") {
   auto layer = make_layer("{kind: embedding, vocab: 9, dim: 2}", 1, "embed");
   Seq x, y;
   x.resize(1, 2, 2);
   x.data << 1, 2, 9, 0;
-  CHECK_THROWS_WITH(layer->forward(x, y, Mode::Eval),
-                    Contains("embed") && Contains("input 9") && Contains("step 1 of sample 0") &&
-                        Contains("vocabulary of 9 tokens"));
+  CHECK_THROWS_WITH(layer->forward(x, y, Mode::Eval), Contains("embed") && Contains("input 9") &&
+                                                          Contains("step 1 of sample 0") &&
+                                                          Contains("vocabulary of 9 tokens"));
   x.data << 1, -3, 2, 0;
   CHECK_THROWS_WITH(layer->forward(x, y, Mode::Eval), Contains("input -3") && Contains("vocabulary of 9"));
   x.data << 1, 2.5f, 2, 0;
   CHECK_THROWS_WITH(layer->forward(x, y, Mode::Eval), Contains("2.5") && Contains("not a token index"));
   x.data << 1, std::nanf(""), 2, 0;
   CHECK_THROWS_WITH(layer->forward(x, y, Mode::Eval), Contains("not a token index"));
-  CHECK_THROWS_WITH(make_layer("{kind: embedding, vocab: 9, dim: 2}", 4), Contains("one feature per step") &&
-                                                                               Contains("got 4") && Contains("input: index"));
+  CHECK_THROWS_WITH(make_layer("{kind: embedding, vocab: 9, dim: 2}", 4),
+                    Contains("one feature per step") && Contains("got 4") && Contains("input: index"));
   CHECK_THROWS_WITH(make_layer("{kind: embedding, dim: 2}", 1), Contains("vocab is 0"));
 
   // vocab from the data, and an explicit one too small for it.
   const Node block = validate_component(parse_yaml("{kind: embedding, dim: 2}", "m.yaml"), Kind::Layer, host());
   const Schema& schema = host().entry(Kind::Layer, "embedding").schema;
   CHECK(with_data_vocab(block, schema, 57).at("vocab").text() == "57");
-  const Node small = validate_component(parse_yaml("{kind: embedding, vocab: 20, dim: 2}", "m.yaml"), Kind::Layer, host());
-  CHECK_THROWS_WITH(with_data_vocab(small, schema, 57), Contains("m.yaml:1:") && Contains("vocab 20") && Contains("57"));
+  const Node small =
+      validate_component(parse_yaml("{kind: embedding, vocab: 20, dim: 2}", "m.yaml"), Kind::Layer, host());
+  CHECK_THROWS_WITH(with_data_vocab(small, schema, 57),
+                    Contains("m.yaml:1:") && Contains("vocab 20") && Contains("57"));
   CHECK(with_data_vocab(small, schema, 0).at("vocab").text() == "20");
 }
 
@@ -277,24 +292,29 @@ TEST_CASE("embedding: every initializer fills its weight, and freeze", "[text][e
   CHECK_FALSE(make_layer("{kind: embedding, vocab: 3, dim: 2}", 1)->params().at(0)->frozen);
 }
 
-TEST_CASE("embedding: pretrained vectors from a .npy file, and a wrong shape is a clear error", "[text][embedding][initializers][bad_input]") {
+TEST_CASE("embedding: pretrained vectors from a .npy file, and a wrong shape is a clear error",
+          "[text][embedding][initializers][bad_input]") {
   TempDir dir;
   std::vector<float> m(4 * 3);
   for (std::size_t i = 0; i < m.size(); ++i) m[i] = static_cast<float>(i) * 0.5f;  // row-major [4, 3]
   write_npy_array(dir.file("vectors.npy"), m.data(), {4, 3});
   // make_layer runs the initializers, as the trainer does.
-  auto layer = make_layer("{kind: embedding, vocab: 4, dim: 3, init: {kind: pretrained, file: " + dir.file("vectors.npy") +
-                              ", freeze: true}}", 1);
+  auto layer =
+      make_layer("{kind: embedding, vocab: 4, dim: 3, init: {kind: pretrained, file: " + dir.file("vectors.npy") +
+                     ", freeze: true}}",
+                 1);
   const Param& W = *layer->params().at(0);
   CHECK(W.value(2, 1) == 0.5f * 7);  // row 2, column 1 of the C-order array
   CHECK(W.value(3, 0) == 0.5f * 9);
   CHECK(W.frozen);
-  CHECK_THROWS_WITH(make_layer("{kind: embedding, vocab: 5, dim: 3, init: {kind: pretrained, file: " +
-                                   dir.file("vectors.npy") + "}}", 1, "embed"),
-                    Contains("vectors.npy") && Contains("(4, 3)") && Contains("embed.W is 5x3"));
-  CHECK_THROWS_WITH(make_layer("{kind: embedding, vocab: 4, dim: 3, init: {kind: pretrained, file: " +
-                                   dir.file("nope.npy") + "}}", 1),
-                    Contains("nope.npy"));
+  CHECK_THROWS_WITH(
+      make_layer("{kind: embedding, vocab: 5, dim: 3, init: {kind: pretrained, file: " + dir.file("vectors.npy") + "}}",
+                 1, "embed"),
+      Contains("vectors.npy") && Contains("(4, 3)") && Contains("embed.W is 5x3"));
+  CHECK_THROWS_WITH(
+      make_layer("{kind: embedding, vocab: 4, dim: 3, init: {kind: pretrained, file: " + dir.file("nope.npy") + "}}",
+                 1),
+      Contains("nope.npy"));
   CHECK_THROWS_WITH(make_initializer("{kind: pretrained}"), Contains("either `run`") && Contains("got neither"));
   CHECK_THROWS_WITH(make_initializer("{kind: pretrained, run: a, file: b.npy}"), Contains("not both"));
 }
@@ -310,7 +330,8 @@ TEST_CASE("embedding: the same numbers with 1 and 2 threads", "[text][embedding]
     for (Eigen::Index j = 0; j < x.data.cols(); ++j) x.data(0, j) = static_cast<float>((j * 7) % 50);
     layer->forward(x, y, Mode::Train);
     dy.resize(64, 40, 32);
-    for (Eigen::Index i = 0; i < dy.data.size(); ++i) dy.data.data()[i] = static_cast<float>(std::sin(0.1 * static_cast<double>(i)));
+    for (Eigen::Index i = 0; i < dy.data.size(); ++i)
+      dy.data.data()[i] = static_cast<float>(std::sin(0.1 * static_cast<double>(i)));
     layer->params()[0]->grad.setZero();
     layer->backward(dy, dx, false);
     out[k] = y.data;
@@ -323,7 +344,8 @@ TEST_CASE("embedding: the same numbers with 1 and 2 threads", "[text][embedding]
 
 // ---------------------------------------------------------------- a language model, end to end
 
-TEST_CASE("word-level LSTM language model: trains, saves its vocabulary, resumes, evals and predicts", "[text][end_to_end][cli]") {
+TEST_CASE("word-level LSTM language model: trains, saves its vocabulary, resumes, evals and predicts",
+          "[text][end_to_end][cli]") {
   TempDir dir;
   const std::string exp = std::string(UNROLL_SOURCE_DIR) + "/experiments/text_word_lstm.yaml";
   const std::string run = dir.file("run");
@@ -359,14 +381,16 @@ TEST_CASE("word-level LSTM language model: trains, saves its vocabulary, resumes
   CHECK(j["metrics"]["loss"].get<double>() > 0);
   CHECK(j["metrics"].contains("bpc"));
   // eval on another text file, read with the run's vocabulary.
-  write(dir.file("mine.txt"), "the program is free software ; you can redistribute it and modify it under the terms "
-                              "of the gnu general public license as published by the free software foundation . you can redistribute it .");
+  write(dir.file("mine.txt"),
+        "the program is free software ; you can redistribute it and modify it under the terms "
+        "of the gnu general public license as published by the free software foundation . you can redistribute it .");
   REQUIRE(cli(dir, "eval " + run + " --checkpoint last --data " + dir.file("mine.txt") + " --out " + dir.file("e.json"),
               out) == 0);
   CHECK(nlohmann::json::parse(read_file(dir.file("e.json")))["split"] == "all");
 
   // predict on text: next-token probabilities at every step, the columns named by token.
-  REQUIRE(cli(dir, "predict " + run + " --checkpoint last --input " + dir.file("mine.txt") + " --out " + dir.file("p.csv"),
+  REQUIRE(cli(dir,
+              "predict " + run + " --checkpoint last --input " + dir.file("mine.txt") + " --out " + dir.file("p.csv"),
               out) == 0);
   const auto p = read_csv(dir.file("p.csv"));
   REQUIRE(p.size() == 1 + 32);  // one 32-step window of the 33 tokens
@@ -387,8 +411,8 @@ TEST_CASE("word-level LSTM language model: trains, saves its vocabulary, resumes
   }
   write_npy_array(dir.file("ids.npy"), ids.data(), {1, 32, 1});
   // An .npy file has no per-step targets: predict gives the last step's next-token probabilities.
-  const int rc = cli(dir, "predict " + run + " --checkpoint last --input " + dir.file("ids.npy") + " --out " +
-                              dir.file("q.npy"), out);
+  const int rc = cli(
+      dir, "predict " + run + " --checkpoint last --input " + dir.file("ids.npy") + " --out " + dir.file("q.npy"), out);
   INFO(out);
   REQUIRE(rc == 0);
   CHECK(NpyArray::open(dir.file("q.npy")).shape() == std::vector<std::size_t>{1, 400});
@@ -401,7 +425,8 @@ TEST_CASE("word-level LSTM language model: trains, saves its vocabulary, resumes
   CHECK_THAT(out, Contains("input 400") && Contains("vocabulary of 400 tokens"));
 }
 
-TEST_CASE("a run's vocabulary: a changed tokenization or a different vocab file is refused on resume and eval", "[text][bad_input][cli]") {
+TEST_CASE("a run's vocabulary: a changed tokenization or a different vocab file is refused on resume and eval",
+          "[text][bad_input][cli]") {
   TempDir dir;
   write(dir.file("c.txt"), corpus());
   const std::string yaml = R"(seed: 2
@@ -412,7 +437,8 @@ optimizer: {kind: adam, lr: 0.01}
 train: {epochs: 1, batch: 4}
 )";
   std::string text = yaml;
-  text.replace(text.find("CORPUS"), 6, dir.file("c.txt"));  // absolute: the resumes below read config.yaml in the run folder
+  text.replace(text.find("CORPUS"), 6,
+               dir.file("c.txt"));  // absolute: the resumes below read config.yaml in the run folder
   write(dir.file("lm.yaml"), text);
   std::string out;
   REQUIRE(cli(dir, "run " + dir.file("lm.yaml") + " --out " + dir.file("run") + " --quiet --threads 1", out) == 0);
@@ -421,8 +447,9 @@ train: {epochs: 1, batch: 4}
   // A different vocabulary file given explicitly: eval names the index where they part.
   auto other = build_data("{kind: char_text, path: c.txt, tokens: word, max_vocab: 15, lowercase: true}", dir.path);
   write_vocabulary(dir.file("other.vocab"), other->vocabulary());
-  CHECK(cli(dir, "eval " + dir.file("run") + " --checkpoint last --data '{kind: char_text, path: " + dir.file("c.txt") +
-                     ", tokens: word, lowercase: true, input: index, length: 8, vocab: " + dir.file("other.vocab") + "}'",
+  CHECK(cli(dir,
+            "eval " + dir.file("run") + " --checkpoint last --data '{kind: char_text, path: " + dir.file("c.txt") +
+                ", tokens: word, lowercase: true, input: index, length: 8, vocab: " + dir.file("other.vocab") + "}'",
             out) != 0);
   CHECK_THAT(out, Contains("run/vocab.txt") && Contains("differs from the run's at index"));
 

@@ -36,14 +36,17 @@ int main(int argc, char** argv) {
   long regions = 100000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (a == "--regions") regions = std::stol(argv[i + 1]);
+    if (a == "--threads")
+      threads = std::stoi(argv[i + 1]);
+    else if (a == "--regions")
+      regions = std::stol(argv[i + 1]);
   }
   alignas(64) static float lines[256][16];
   const Eigen::Index n = 16L * threads;  // one 16-float chunk per thread
   unroll::configure_threads(threads);
   const double pool_us = best_us(regions, [&] {
-    unroll::parallel_for(n, [&](Eigen::Index from, Eigen::Index) { lines[from / 16][0] += 1; }, 16);
+    unroll::parallel_for(
+        n, [&](Eigen::Index from, Eigen::Index) { lines[from / 16][0] += 1; }, 16);
   });
   unroll::configure_threads(1);  // the pool's workers stop spinning before OpenMP's start
   omp_set_num_threads(threads);

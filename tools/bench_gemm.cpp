@@ -23,8 +23,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> specs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
-    else specs.push_back(a);
+    if (a == "--threads" && i + 1 < argc)
+      threads = std::stoi(argv[++i]);
+    else
+      specs.push_back(a);
   }
   if (specs.empty()) {
     std::fprintf(stderr, "usage: unroll_bench_gemm --threads N M:K:N:TA:TB:CALLS ...\n");

@@ -50,8 +50,8 @@ memory random_memory(const memory::desc& d, const engine& eng, std::mt19937& g, 
 }
 
 /// A memory in the layout a primitive wants, filled from a random one in the plain layout.
-memory in_layout(const memory::desc& want, const memory::desc& plain, const engine& eng, stream& s,
-                 std::mt19937& g, float scale) {
+memory in_layout(const memory::desc& want, const memory::desc& plain, const engine& eng, stream& s, std::mt19937& g,
+                 float scale) {
   memory src = random_memory(plain, eng, g, scale);
   if (want == plain) return src;
   memory dst(want, eng);
@@ -81,7 +81,8 @@ double time_epoch(const Shape& sh, long batches, const engine& eng, stream& s, d
   const memory::desc src_layer({T, N, C}, dt::f32, tag::tnc), dst_layer({T, N, H}, dt::f32, tag::tnc);
   const memory::desc iter({1, 1, N, H}, dt::f32, tag::ldnc);
   const memory::desc w_layer_any({1, 1, C, G, H}, dt::f32, tag::any), w_iter_any({1, 1, H, G, H}, dt::f32, tag::any);
-  const memory::desc w_layer_plain({1, 1, C, G, H}, dt::f32, tag::ldigo), w_iter_plain({1, 1, H, G, H}, dt::f32, tag::ldigo);
+  const memory::desc w_layer_plain({1, 1, C, G, H}, dt::f32, tag::ldigo),
+      w_iter_plain({1, 1, H, G, H}, dt::f32, tag::ldigo);
   const memory::desc bias({1, 1, GB, H}, dt::f32, tag::ldgo);
   const auto fwd = prop_kind::forward_training;
   const auto dir = rnn_direction::unidirectional_left2right;
@@ -101,8 +102,7 @@ double time_epoch(const Shape& sh, long batches, const engine& eng, stream& s, d
     fpd = f;
   } else if (sh.cell == "lstm") {
     auto f = lstm_forward::primitive_desc(
-        lstm_forward::desc(fwd, dir, src_layer, iter, iter, w_layer_any, w_iter_any, bias, dst_layer, iter, iter),
-        eng);
+        lstm_forward::desc(fwd, dir, src_layer, iter, iter, w_layer_any, w_iter_any, bias, dst_layer, iter, iter), eng);
     bpd = lstm_backward::primitive_desc(
         lstm_backward::desc(prop_kind::backward, dir, src_layer, iter, iter, w_layer_any, w_iter_any, bias, dst_layer,
                             iter, iter, src_layer, iter, iter, w_layer_any, w_iter_any, bias, dst_layer, iter, iter),
@@ -135,14 +135,24 @@ double time_epoch(const Shape& sh, long batches, const engine& eng, stream& s, d
   memory dwl(bpd.diff_weights_desc(0), eng), dwi(bpd.diff_weights_desc(1), eng);
 
   const bool lstm = sh.cell == "lstm";
-  fargs = {{DNNL_ARG_SRC_LAYER, x},        {DNNL_ARG_SRC_ITER, h0},      {DNNL_ARG_WEIGHTS_LAYER, wl},
-           {DNNL_ARG_WEIGHTS_ITER, wi},    {DNNL_ARG_BIAS, b},           {DNNL_ARG_DST_LAYER, y},
-           {DNNL_ARG_DST_ITER, hT},        {DNNL_ARG_WORKSPACE, workspace}};
-  bargs = {{DNNL_ARG_SRC_LAYER, x},           {DNNL_ARG_SRC_ITER, h0},           {DNNL_ARG_WEIGHTS_LAYER, bwl},
-           {DNNL_ARG_WEIGHTS_ITER, bwi},      {DNNL_ARG_BIAS, b},                {DNNL_ARG_DST_LAYER, y},
-           {DNNL_ARG_DST_ITER, hT},           {DNNL_ARG_WORKSPACE, workspace},   {DNNL_ARG_DIFF_SRC_LAYER, dx},
-           {DNNL_ARG_DIFF_SRC_ITER, dh0},     {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl}, {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
-           {DNNL_ARG_DIFF_BIAS, db},          {DNNL_ARG_DIFF_DST_LAYER, dy},     {DNNL_ARG_DIFF_DST_ITER, dhT}};
+  fargs = {
+      {DNNL_ARG_SRC_LAYER, x}, {DNNL_ARG_SRC_ITER, h0}, {DNNL_ARG_WEIGHTS_LAYER, wl}, {DNNL_ARG_WEIGHTS_ITER, wi},
+      {DNNL_ARG_BIAS, b},      {DNNL_ARG_DST_LAYER, y}, {DNNL_ARG_DST_ITER, hT},      {DNNL_ARG_WORKSPACE, workspace}};
+  bargs = {{DNNL_ARG_SRC_LAYER, x},
+           {DNNL_ARG_SRC_ITER, h0},
+           {DNNL_ARG_WEIGHTS_LAYER, bwl},
+           {DNNL_ARG_WEIGHTS_ITER, bwi},
+           {DNNL_ARG_BIAS, b},
+           {DNNL_ARG_DST_LAYER, y},
+           {DNNL_ARG_DST_ITER, hT},
+           {DNNL_ARG_WORKSPACE, workspace},
+           {DNNL_ARG_DIFF_SRC_LAYER, dx},
+           {DNNL_ARG_DIFF_SRC_ITER, dh0},
+           {DNNL_ARG_DIFF_WEIGHTS_LAYER, dwl},
+           {DNNL_ARG_DIFF_WEIGHTS_ITER, dwi},
+           {DNNL_ARG_DIFF_BIAS, db},
+           {DNNL_ARG_DIFF_DST_LAYER, dy},
+           {DNNL_ARG_DIFF_DST_ITER, dhT}};
   if (lstm) {
     fargs[DNNL_ARG_SRC_ITER_C] = c0;
     fargs[DNNL_ARG_DST_ITER_C] = cT;
@@ -174,16 +184,25 @@ int main(int argc, char** argv) {
   long samples = 60000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--cells") cells = v;
-    else if (a == "--hidden") hidden = v;
-    else if (a == "--threads") threads = v;
-    else if (a == "--steps") steps = std::stoi(v);
-    else if (a == "--batch") batch = std::stoi(v);
-    else if (a == "--input") input = std::stoi(v);
-    else if (a == "--samples") samples = std::stol(v);
-    else if (a == "--repeat") repeat = std::stoi(v);
+    if (a == "--cells")
+      cells = v;
+    else if (a == "--hidden")
+      hidden = v;
+    else if (a == "--threads")
+      threads = v;
+    else if (a == "--steps")
+      steps = std::stoi(v);
+    else if (a == "--batch")
+      batch = std::stoi(v);
+    else if (a == "--input")
+      input = std::stoi(v);
+    else if (a == "--samples")
+      samples = std::stol(v);
+    else if (a == "--repeat")
+      repeat = std::stoi(v);
     else {
-      std::fprintf(stderr, "unroll_bench_onednn: unknown option %s (see the comment at the top of tools/bench_onednn.cpp)\n",
+      std::fprintf(stderr,
+                   "unroll_bench_onednn: unknown option %s (see the comment at the top of tools/bench_onednn.cpp)\n",
                    a.c_str());
       return 2;
     }
@@ -208,10 +227,11 @@ int main(int argc, char** argv) {
         }
         std::sort(secs.begin(), secs.end());
         std::sort(cpus.begin(), cpus.end());
-        std::printf("{\"cell\":\"%s\",\"hidden\":%s,\"threads\":%s,\"steps\":%d,\"batch\":%d,\"input\":%d,"
-                    "\"batches\":%ld,\"seconds\":%.4f,\"min\":%.4f,\"max\":%.4f,\"cpu_seconds\":%.4f}\n",
-                    cell.c_str(), h.c_str(), th.c_str(), steps, batch, input, batches, secs[secs.size() / 2],
-                    secs.front(), secs.back(), cpus[cpus.size() / 2]);
+        std::printf(
+            "{\"cell\":\"%s\",\"hidden\":%s,\"threads\":%s,\"steps\":%d,\"batch\":%d,\"input\":%d,"
+            "\"batches\":%ld,\"seconds\":%.4f,\"min\":%.4f,\"max\":%.4f,\"cpu_seconds\":%.4f}\n",
+            cell.c_str(), h.c_str(), th.c_str(), steps, batch, input, batches, secs[secs.size() / 2], secs.front(),
+            secs.back(), cpus[cpus.size() / 2]);
         std::fflush(stdout);
       }
   return 0;

@@ -18,12 +18,12 @@ namespace unroll::cli {
 
 int cmd_eval(const std::vector<std::string>& args) {
   po::options_description opts("unroll eval RUN_DIR [options]");
-  opts.add_options()("help,h", "show this help")(
-      "checkpoint", po::value<std::string>(), "best or last (default: best when the run has best/, else last)")(
+  opts.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>(),
+                                                 "best or last (default: best when the run has best/, else last)")(
       "data", po::value<std::string>(),
       "other data: a YAML block '{kind: npy, x: X.npy, y: y.npy}', a .yaml file with one, or a .csv/.npz file read "
-      "like the run's own (default: the run's test split)")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a value of the run's config (repeatable)")(
+      "like the run's own (default: the run's test split)")("set", po::value<std::vector<std::string>>()->composing(),
+                                                            "override a value of the run's config (repeatable)")(
       "out,o", po::value<std::string>(), "metrics file (default: RUN_DIR/eval/CHECKPOINT-DATA.json)")(
       "threads,t", po::value<int>()->default_value(1), "threads for matrix products")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
@@ -35,10 +35,12 @@ int cmd_eval(const std::vector<std::string>& args) {
   if (!vm.count("run")) throw UsageError("missing the run folder: unroll eval RUN_DIR");
   const std::string dir = vm["run"].as<std::string>();
   PluginHost host;
-  host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>() : std::vector<std::string>{});
+  host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
+                                           : std::vector<std::string>{});
   configure_threads(vm["threads"].as<int>());
-  const std::string which = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
-                            : fs::exists(dir + "/best/manifest.json") ? "best" : "last";
+  const std::string which = vm.count("checkpoint")                    ? vm["checkpoint"].as<std::string>()
+                            : fs::exists(dir + "/best/manifest.json") ? "best"
+                                                                      : "last";
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   FinishedRun run = open_finished_run(dir, which, sets, host);
 
@@ -53,8 +55,7 @@ int cmd_eval(const std::vector<std::string>& args) {
     data_name = arg.front() == '{' ? "data" : fs::path(arg).stem().string();
   } else {
     data = run_dataset(run, run.exp.config.at("data"), host);
-    if (!data->info().has_test)
-      throw Error(dir + ": the run's data has no test split; give other data with --data");
+    if (!data->info().has_test) throw Error(dir + ": the run's data has no test split; give other data with --data");
   }
   load_model(run, data->info().input_size, host, data->info().input_vocab);
   const int batch = static_cast<int>(*run.exp.config.at("train").at("eval_batch").as_int());
@@ -67,10 +68,12 @@ int cmd_eval(const std::vector<std::string>& args) {
   j["data"] = vm.count("data") ? vm["data"].as<std::string>() : "test split";
   j["split"] = split == Split::Test ? "test" : "all";
   for (const auto& [k, v] : metrics) j["metrics"][k] = v;
-  const std::string out = vm.count("out") ? vm["out"].as<std::string>() : dir + "/eval/" + which + "-" + data_name + ".json";
+  const std::string out =
+      vm.count("out") ? vm["out"].as<std::string>() : dir + "/eval/" + which + "-" + data_name + ".json";
   if (!fs::path(out).parent_path().empty()) fs::create_directories(fs::path(out).parent_path());
   write_file_atomic(out, j.dump(2) + "\n");
-  std::printf("%s (%s checkpoint, epoch %d) on %s:\n", dir.c_str(), which.c_str(), run.epoch, j["data"].get<std::string>().c_str());
+  std::printf("%s (%s checkpoint, epoch %d) on %s:\n", dir.c_str(), which.c_str(), run.epoch,
+              j["data"].get<std::string>().c_str());
   for (const auto& [k, v] : metrics) std::printf("  %-10s %.6g\n", k.c_str(), v);
   std::printf("written to %s\n", out.c_str());
   return 0;

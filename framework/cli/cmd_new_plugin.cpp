@@ -80,9 +80,11 @@ int cmd_new_plugin(const std::vector<std::string>& args) {
   if (p.size() < 2) throw UsageError("expected KIND NAME [DIR], e.g. `unroll new-plugin layer my_cell`");
   const std::string& kind = p[0];
   const std::string& name = p[1];
-  const std::map<std::string, const char*> sources{{"layer", templates::kLayer},         {"loss", templates::kLoss},
+  const std::map<std::string, const char*> sources{{"layer", templates::kLayer},
+                                                   {"loss", templates::kLoss},
                                                    {"initializer", templates::kInitializer},
-                                                   {"optimizer", templates::kOptimizer}, {"schedule", templates::kSchedule},
+                                                   {"optimizer", templates::kOptimizer},
+                                                   {"schedule", templates::kSchedule},
                                                    {"regularizer", templates::kRegularizer},
                                                    {"dataset", templates::kDataset}};
   if (!sources.count(kind))

@@ -82,10 +82,13 @@ int cmd_plot(const std::vector<std::string>& args) {
   const auto runs = vm["runs"].as<std::vector<std::string>>();
   for (const auto& r : runs)
     if (!fs::exists(fs::path(r) / "metrics.csv")) throw Error(r + ": not a run folder (no metrics.csv)");
-  const std::string out = vm.count("out") ? vm["out"].as<std::string>() : runs.size() == 1 ? runs[0] + "/plots" : "plots";
+  const std::string out = vm.count("out")    ? vm["out"].as<std::string>()
+                          : runs.size() == 1 ? runs[0] + "/plots"
+                                             : "plots";
   std::string message;
   if (!plot_runs(runs, out, message))
-    throw Error("cannot plot (" + message.substr(0, 600) + "); plots need /usr/bin/python3 with matplotlib "
+    throw Error("cannot plot (" + message.substr(0, 600) +
+                "); plots need /usr/bin/python3 with matplotlib "
                 "(Debian: python3-matplotlib, installed by tools/setup)");
   std::fputs(message.c_str(), stdout);
   return 0;

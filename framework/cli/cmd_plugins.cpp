@@ -69,8 +69,9 @@ void describe_experiment() {
 
 int cmd_plugins(const std::vector<std::string>& args) {
   po::options_description opts("unroll plugins [--describe NAME]");
-  opts.add_options()("help,h", "show this help")("describe,d", po::value<std::string>(),
-                                                  "print one component's options ('train': the train block, 'experiment': the file's sections)")(
+  opts.add_options()("help,h", "show this help")(
+      "describe,d", po::value<std::string>(),
+      "print one component's options ('train': the train block, 'experiment': the file's sections)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
       "markdown", po::value<std::string>()->implicit_value("docs/reference"),
       "write the reference pages (one per component kind, from the schemas) into DIR (default docs/reference); "

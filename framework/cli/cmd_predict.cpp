@@ -16,8 +16,8 @@ namespace unroll::cli {
 
 int cmd_predict(const std::vector<std::string>& args) {
   po::options_description opts("unroll predict RUN_DIR --input FILE --out FILE [options]");
-  opts.add_options()("help,h", "show this help")(
-      "input,i", po::value<std::string>(), "inputs: FILE.npy ([N, F] or [N, T, F]), FILE.npz or FILE.csv")(
+  opts.add_options()("help,h", "show this help")("input,i", po::value<std::string>(),
+                                                 "inputs: FILE.npy ([N, F] or [N, T, F]), FILE.npz or FILE.csv")(
       "out,o", po::value<std::string>(), "FILE.npy (+ FILE.labels.npy for classifiers) or FILE.csv")(
       "checkpoint", po::value<std::string>(), "best or last (default: best when the run has best/, else last)")(
       "threads,t", po::value<int>()->default_value(1), "threads for matrix products")(
@@ -33,18 +33,20 @@ int cmd_predict(const std::vector<std::string>& args) {
   const std::string ext = fs::path(out).extension().string();
   if (ext != ".npy" && ext != ".csv") throw UsageError("--out must end in .npy or .csv, got " + out);
   PluginHost host;
-  host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>() : std::vector<std::string>{});
+  host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
+                                           : std::vector<std::string>{});
   configure_threads(vm["threads"].as<int>());
-  const std::string which = vm.count("checkpoint") ? vm["checkpoint"].as<std::string>()
-                            : fs::exists(dir + "/best/manifest.json") ? "best" : "last";
+  const std::string which = vm.count("checkpoint")                    ? vm["checkpoint"].as<std::string>()
+                            : fs::exists(dir + "/best/manifest.json") ? "best"
+                                                                      : "last";
   FinishedRun run = open_finished_run(dir, which, {}, host);
   auto data = run_dataset(run, predict_data_block(run, vm["input"].as<std::string>(), host), host);
   load_model(run, data->info().input_size, host, data->info().input_vocab);
-  const Predictions p = predict_run(run, *data, static_cast<int>(*run.exp.config.at("train").at("eval_batch").as_int()));
+  const Predictions p =
+      predict_run(run, *data, static_cast<int>(*run.exp.config.at("train").at("eval_batch").as_int()));
   write_predictions(out, p, run.class_names);
   std::printf("%zu samples -> %s (%s%s)\n", p.samples, out.c_str(),
-              p.probabilities ? "class probabilities and labels" : "outputs",
-              p.steps > 1 ? ", every step" : "");
+              p.probabilities ? "class probabilities and labels" : "outputs", p.steps > 1 ? ", every step" : "");
   return 0;
 }
 

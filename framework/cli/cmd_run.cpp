@@ -56,24 +56,31 @@ int cmd_run(const std::vector<std::string>& args) {
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a value: --set optimizer.lr=0.05, --set model[2]=null (repeatable)")(
       "out,o", po::value<std::string>(), "run folder (default: runs/NAME-TIMESTAMP)")(
-      "threads,t", po::value<int>()->default_value(0), "threads for matrix products (0: train.threads, else all cores)")(
+      "threads,t", po::value<int>()->default_value(0),
+      "threads for matrix products (0: train.threads, else all cores)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
-      "quiet,q", "no per-epoch output")("dry-run", "validate, build the data and model, print the model summary; train nothing")(
+      "quiet,q", "no per-epoch output")("dry-run",
+                                        "validate, build the data and model, print the model summary; train nothing")(
       "force", "replace an existing run in --out (its outputs are removed first)")(
-      "in-process", "train in this process instead of a supervised child (exit() in a plugin and SIGKILL go unrecorded)")(
-      "check", "validate only: compose, validate every block, load the dataset's shape, estimate memory; write "
-               "nothing (exit 0: valid, 1: not)")(
+      "in-process",
+      "train in this process instead of a supervised child (exit() in a plugin and SIGKILL go unrecorded)")(
+      "check",
+      "validate only: compose, validate every block, load the dataset's shape, estimate memory; write "
+      "nothing (exit 0: valid, 1: not)")(
       "resume", po::value<std::string>(),
       "continue the run in RUN_DIR from its checkpoint (uses RUN_DIR/config.yaml; no FILE). With --set, continue "
-      "it with some settings changed, e.g. a completed run for more epochs: --set train.epochs=30")("file", po::value<std::string>(), "experiment YAML file");
+      "it with some settings changed, e.g. a completed run for more epochs: --set train.epochs=30")(
+      "file", po::value<std::string>(), "experiment YAML file");
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
   if (!parse_args(args, opts, &pos, vm)) return 0;
   const bool resume = vm.count("resume") > 0;
   if (resume && (vm.count("file") || vm.count("out")))
-    throw UsageError("--resume RUN_DIR takes no FILE or --out: the run continues in RUN_DIR with RUN_DIR/config.yaml "
-                     "(--set may change " + continuation_allowed_keys() + ")");
+    throw UsageError(
+        "--resume RUN_DIR takes no FILE or --out: the run continues in RUN_DIR with RUN_DIR/config.yaml "
+        "(--set may change " +
+        continuation_allowed_keys() + ")");
   if (!resume && !vm.count("file")) throw UsageError("missing the experiment file: unroll run FILE");
   if (resume && vm.count("check")) throw UsageError("--check validates an experiment FILE; it does not take --resume");
   if (const int t = vm["threads"].as<int>(); t < 0 || t > kMaxThreads)
@@ -99,8 +106,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (resume) {
     ro.out_dir = vm["resume"].as<std::string>();
     ro.resume = true;
-    if (!fs::exists(ro.out_dir + "/config.yaml"))
-      throw Error(ro.out_dir + ": not a run folder (no config.yaml)");
+    if (!fs::exists(ro.out_dir + "/config.yaml")) throw Error(ro.out_dir + ": not a run folder (no config.yaml)");
     if (writer) {
       lock = std::make_unique<RunFolderLock>(ro.out_dir);
       if (const std::string fixed = clean_interrupted_writes(ro.out_dir); !fixed.empty())
@@ -139,8 +145,10 @@ int cmd_run(const std::vector<std::string>& args) {
     if (!continuation_needed(ro.out_dir, status, summary_stop_reason(ro.out_dir), done, exp.config, changes,
                              !sets.empty())) {
       if (writer)
-        std::printf("%s: the run has completed (%d epochs); nothing to resume. To train it further: unroll run "
-                    "--resume %s --set train.epochs=%d\n", ro.out_dir.c_str(), done, ro.out_dir.c_str(), done + 10);
+        std::printf(
+            "%s: the run has completed (%d epochs); nothing to resume. To train it further: unroll run "
+            "--resume %s --set train.epochs=%d\n",
+            ro.out_dir.c_str(), done, ro.out_dir.c_str(), done + 10);
       return kExitCompleted;
     }
     // Before anything in the folder changes; the data keeps the run's token vocabulary.
@@ -166,7 +174,8 @@ int cmd_run(const std::vector<std::string>& args) {
     ro.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_run_dir(exp.config.at("name").text());
     comm.broadcast(ro.out_dir);  // rank 0's timestamped folder: the ranks' clocks may differ
     // An earlier run in --out is refused (naming it) before the data is read.
-    if (writer && !vm.count("force") && !existing_run_outputs(ro.out_dir).empty()) prepare_run_folder(ro.out_dir, false);
+    if (writer && !vm.count("force") && !existing_run_outputs(ro.out_dir).empty())
+      prepare_run_folder(ro.out_dir, false);
     // Validation, the data and the memory estimate, before the run folder is made or touched: a
     // run refused here leaves no trace (and an existing folder as it was).
     Preflight pf = preflight_experiment(exp, host);
@@ -196,14 +205,21 @@ int cmd_run(const std::vector<std::string>& args) {
   // provenance.json (provenance.hpp): written by the process that owns the run folder, before
   // training starts and again with the outcome.
   std::unique_ptr<Provenance> provenance;
-  if (writer) provenance = std::make_unique<Provenance>(ro.out_dir, exp, host, [&] { auto c = args; c.insert(c.begin(), "run"); return c; }());
+  if (writer)
+    provenance = std::make_unique<Provenance>(ro.out_dir, exp, host, [&] {
+      auto c = args;
+      c.insert(c.begin(), "run");
+      return c;
+    }());
   if (provenance && !continuation.is_null()) provenance->record("continued", continuation);
   const std::string name = exp.config.at("name").text();
   int code = kExitCompleted;
   try {
     // Rank 0 still records a fatal signal, in-process (the handler needs no fork).
-    if (comm.size() > 1) code = writer ? supervise_run(ro.out_dir, name, train, false) : train();
-    else code = supervise_run(ro.out_dir, name, train, vm.count("in-process") == 0);
+    if (comm.size() > 1)
+      code = writer ? supervise_run(ro.out_dir, name, train, false) : train();
+    else
+      code = supervise_run(ro.out_dir, name, train, vm.count("in-process") == 0);
   } catch (...) {
     if (provenance) provenance->finish("failed");
     throw;
@@ -215,7 +231,8 @@ int cmd_run(const std::vector<std::string>& args) {
                        : code == kExitCrashed     ? "crashed"
                                                   : "failed");
   // Curves (and grad_lags heatmaps) when matplotlib is there; a note, not a failure, when not.
-  if (std::string why; writer && !ro.quiet && code == kExitCompleted && !plot_runs({ro.out_dir}, ro.out_dir + "/plots", why))
+  if (std::string why;
+      writer && !ro.quiet && code == kExitCompleted && !plot_runs({ro.out_dir}, ro.out_dir + "/plots", why))
     std::printf("note: no plots (%s)\n", why.substr(0, 200).c_str());
   return code;
 }

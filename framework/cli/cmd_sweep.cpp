@@ -58,16 +58,16 @@ void refuse_if_queued_in_slurm(const std::string& dir) {
 
 int cmd_sweep(const std::vector<std::string>& args) {
   po::options_description opts("unroll sweep FILE [options]  |  unroll sweep FILE|SWEEP_DIR --status");
-  opts.add_options()("help,h", "show this help")(
-      "jobs,j", po::value<int>()->default_value(0), "runs in parallel (0: the file's `jobs`, else the number of cores)")(
+  opts.add_options()("help,h", "show this help")("jobs,j", po::value<int>()->default_value(0),
+                                                 "runs in parallel (0: the file's `jobs`, else the number of cores)")(
       "threads-per-run", po::value<int>()->default_value(0),
       "threads per run (0: the file's `threads_per_run`, else cores / jobs, at least 1)")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a value of the sweep or its base: --set train.epochs=2, --set seeds=3 (repeatable)")(
       "out,o", po::value<std::string>(), "sweep folder (default: sweeps/FILE-STEM; re-running resumes it)")(
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
-      "check", "resolve and validate every variant, list them, and stop")(
-      "no-report", "do not write the report at the end")(
+      "check", "resolve and validate every variant, list them, and stop")("no-report",
+                                                                          "do not write the report at the end")(
       "status", "show each run's state (done / running / pending / failed) and where it came from, and stop")(
       "slurm", "submit the runs that are not completed as a Slurm job array, and return")(
       "partition", po::value<std::string>(), "--slurm: the partition (default: the cluster's default)")(

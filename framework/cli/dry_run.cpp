@@ -28,7 +28,8 @@ int dry_run(const Experiment& exp, PluginHost& host) {
   }
   const int batch = static_cast<int>(*cfg.at("train").at("batch").as_int());
   std::printf("%s", pf.report.c_str());
-  std::printf("%s", model_summary(model, cfg.at("model"), info.steps, batch, cfg.at("optimizer").at("kind").text()).c_str());
+  std::printf("%s",
+              model_summary(model, cfg.at("model"), info.steps, batch, cfg.at("optimizer").at("kind").text()).c_str());
   std::printf("dry run: the experiment is valid; nothing was trained or written\n");
   return 0;
 }

@@ -111,8 +111,8 @@ std::string file_sha256(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot read the file to hash it");
   const std::string key = fs::absolute(path).lexically_normal().string();
-  const std::string stamp = std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-                            std::to_string(st.st_mtim.tv_nsec);
+  const std::string stamp =
+      std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
   const std::string cache = cache_file();
   nlohmann::json c = nlohmann::json::object();
   if (!cache.empty() && fs::exists(cache)) {
@@ -152,8 +152,9 @@ Provenance::Provenance(const std::string& run_dir, const Experiment& exp, const 
                     std::to_string(EIGEN_MINOR_VERSION)},
       {"boost", std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000) + "." +
                     std::to_string(BOOST_VERSION % 100)},
-      {"nlohmann_json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." + std::to_string(NLOHMANN_JSON_VERSION_MINOR) +
-                            "." + std::to_string(NLOHMANN_JSON_VERSION_PATCH)},
+      {"nlohmann_json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
+                            std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." +
+                            std::to_string(NLOHMANN_JSON_VERSION_PATCH)},
       {"yaml-cpp", UNROLL_YAML_CPP_VERSION},
       {"openssl", OpenSSL_version(OPENSSL_VERSION)}};
   nlohmann::json plugins = nlohmann::json::array();

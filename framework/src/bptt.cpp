@@ -33,8 +33,9 @@ bool output_is_last_step(const Seq& out, int input_steps, bool every_step) {
     throw Error("the model's output has " + std::to_string(out.steps) + " steps for an input of " +
                 std::to_string(input_steps) + "; a layer may keep every step or one (last_step)");
   if (every_step)
-    throw Error("the model keeps one step per sequence (a last_step layer), but the loss is taken at every "
-                "step: set train.loss_at: last, or remove last_step");
+    throw Error(
+        "the model keeps one step per sequence (a last_step layer), but the loss is taken at every "
+        "step: set train.loss_at: last, or remove last_step");
   return true;
 }
 
@@ -113,8 +114,8 @@ void Bptt::forward() {
   const Seq* in = x_;
   if (w_.start != 0 || w_.end != T) {
     win_x_.resize(x_->features(), w_.end - w_.start, B);
-    win_x_.data = x_->data.middleCols(static_cast<Eigen::Index>(w_.start) * B,
-                                      static_cast<Eigen::Index>(w_.end - w_.start) * B);
+    win_x_.data =
+        x_->data.middleCols(static_cast<Eigen::Index>(w_.start) * B, static_cast<Eigen::Index>(w_.end - w_.start) * B);
     in = &win_x_;
   }
   const Seq& out = model_->forward(*in, Mode::Train);

@@ -11,7 +11,8 @@ namespace unroll {
 namespace {
 
 CellDef::Impl& impl_of(CellExpr e, const char* what) {
-  if (!e.valid()) throw Error(std::string("cell: ") + what + " of an empty expression (declare it through the CellDef first)");
+  if (!e.valid())
+    throw Error(std::string("cell: ") + what + " of an empty expression (declare it through the CellDef first)");
   return e.def()->impl();
 }
 
@@ -43,7 +44,8 @@ CellExpr unary(CellOp op, CellExpr a, float scale = 1, float shift = 0) {
 CellExpr affine(CellExpr a, float scale, float shift) {
   const CellDef::Impl& g = impl_of(a, "an operation");
   const CellNode& n = g.nodes[static_cast<size_t>(a.id())];
-  if (n.op == CellOp::Affine) return unary(CellOp::Affine, CellExpr(a.def(), n.a), scale * n.scale, scale * n.shift + shift);
+  if (n.op == CellOp::Affine)
+    return unary(CellOp::Affine, CellExpr(a.def(), n.a), scale * n.scale, scale * n.shift + shift);
   return unary(CellOp::Affine, a, scale, shift);
 }
 
@@ -67,17 +69,21 @@ CellExpr relu(CellExpr a) { return unary(CellOp::Relu, a); }
 
 CellExpr operator*(CellBlock w, CellExpr v) {
   CellDef::Impl& g = w.def()->impl();
-  if (!v.valid() || v.def() != w.def()) throw Error("cell: a product of a parameter with an expression of another cell");
+  if (!v.valid() || v.def() != w.def())
+    throw Error("cell: a product of a parameter with an expression of another cell");
   const CellParamRec& p = g.params[static_cast<size_t>(w.param())];
   const bool is_x = g.nodes[static_cast<size_t>(v.id())].op == CellOp::Input;
   if (p.type == CellParamType::Bias)
-    throw Error("cell " + g.layer + ": bias '" + p.name + "' multiplies a value; write it as a term (b + ...), or "
+    throw Error("cell " + g.layer + ": bias '" + p.name +
+                "' multiplies a value; write it as a term (b + ...), or "
                 "declare the parameter as weights");
   if (p.type == CellParamType::Input && !is_x)
-    throw Error("cell " + g.layer + ": input weights '" + p.name + "' multiply x only; use recurrent weights for "
+    throw Error("cell " + g.layer + ": input weights '" + p.name +
+                "' multiply x only; use recurrent weights for "
                 "products with states and expressions");
   if (p.type == CellParamType::Recurrent && is_x)
-    throw Error("cell " + g.layer + ": recurrent weights '" + p.name + "' multiply states and expressions, not x; "
+    throw Error("cell " + g.layer + ": recurrent weights '" + p.name +
+                "' multiply states and expressions, not x; "
                 "use input weights for x");
   CellNode n;
   n.op = is_x ? CellOp::ProdX : CellOp::ProdH;
@@ -125,7 +131,8 @@ CellParam& CellParam::init(const Node& n) {
   return *this;
 }
 CellParam& CellParam::init(const std::string& block, const std::string& yaml) {
-  return init(block, parse_init(yaml, "init of " + def_->impl().params[static_cast<size_t>(param_)].name + "[" + block + "]"));
+  return init(block,
+              parse_init(yaml, "init of " + def_->impl().params[static_cast<size_t>(param_)].name + "[" + block + "]"));
 }
 CellParam& CellParam::init(const std::string& block, const Node& n) {
   (void)(*this)[block];  // an unknown block is an error naming the nearest one
@@ -176,14 +183,16 @@ void CellDef::next(CellExpr state, CellExpr value) {
 }
 
 void CellDef::next(const std::string& name, CellExpr value) {
-  if (!value.valid() || value.def() != this) throw Error("cell " + impl_->layer + ": next('" + name + "') of an expression of another cell");
+  if (!value.valid() || value.def() != this)
+    throw Error("cell " + impl_->layer + ": next('" + name + "') of an expression of another cell");
   for (auto& s : impl_->states)
     if (s.name == name) {
       if (s.next >= 0) throw Error("cell " + impl_->layer + ": state '" + name + "' is given a new value twice");
       s.next = value.id();
       return;
     }
-  throw Error("cell " + impl_->layer + ": next('" + name + "') of an undeclared state; declare it with state(\"" + name + "\")");
+  throw Error("cell " + impl_->layer + ": next('" + name + "') of an undeclared state; declare it with state(\"" +
+              name + "\")");
 }
 
 namespace {
@@ -198,7 +207,10 @@ CellParam declare(CellDef& d, CellDef::Impl& g, const std::string& name, const s
   p.blocks = blocks;
   switch (type) {
     case CellParamType::Input: p.init = g.options.block("init"); break;
-    case CellParamType::Recurrent: p.init = g.options.block("recurrent_init"); p.default_block_init = true; break;
+    case CellParamType::Recurrent:
+      p.init = g.options.block("recurrent_init");
+      p.default_block_init = true;
+      break;
     case CellParamType::Bias: p.init = g.options.block("bias_init"); break;
   }
   g.params.push_back(std::move(p));

@@ -11,20 +11,24 @@
 namespace unroll {
 
 enum class CellOp {
-  Input,    // x_t
-  State,    // the previous value of a state variable
-  Bias,     // a bias block, broadcast over the batch
-  ProdX,    // input-weight block * x_t: hoisted into one gemm over all steps
-  ProdH,    // recurrent-weight block * value: a gemm per step
-  Add, Sub, Mul,
-  Affine,   // scale * a + shift
-  Sigmoid, Tanh, Relu,
-  Copy      // a state's new value that is another node's value (h' = h, or two states alike)
+  Input,  // x_t
+  State,  // the previous value of a state variable
+  Bias,   // a bias block, broadcast over the batch
+  ProdX,  // input-weight block * x_t: hoisted into one gemm over all steps
+  ProdH,  // recurrent-weight block * value: a gemm per step
+  Add,
+  Sub,
+  Mul,
+  Affine,  // scale * a + shift
+  Sigmoid,
+  Tanh,
+  Relu,
+  Copy  // a state's new value that is another node's value (h' = h, or two states alike)
 };
 
 struct CellNode {
   CellOp op = CellOp::Copy;
-  int a = -1, b = -1;       // inputs (node ids)
+  int a = -1, b = -1;  // inputs (node ids)
   float scale = 1, shift = 0;
   int param = -1, block = -1;
   int state = -1;
@@ -36,7 +40,7 @@ struct CellParamRec {
   std::string name;
   CellParamType type = CellParamType::Input;
   std::vector<std::string> blocks;
-  Node init;                     // whole-parameter initializer
+  Node init;                        // whole-parameter initializer
   bool default_block_init = false;  // recurrent weights: `init` runs on each block instead
   std::vector<std::pair<std::string, Node>> block_inits;
 };

@@ -93,7 +93,8 @@ class EquationCell final : public RecurrentLayer {
       if (store_[n] == Store::Scratch || store_[n] == Store::Recompute) own_value_[n].resize(H_, B);
       if (nodes_[n].op == CellOp::Bias) {
         own_value_[n].resize(H_, B);
-        own_value_[n].colwise() = params_[static_cast<size_t>(nodes_[n].param)].value.col(0).segment(nodes_[n].block * H_, H_);
+        own_value_[n].colwise() =
+            params_[static_cast<size_t>(nodes_[n].param)].value.col(0).segment(nodes_[n].block * H_, H_);
       }
     }
     locate(B);
@@ -147,8 +148,8 @@ class EquationCell final : public RecurrentLayer {
             Group& gr = groups_[static_cast<size_t>(gi)];
             const Param& U = params_[static_cast<size_t>(gr.param)];
             const Eigen::Index rows = (gr.b1 - gr.b0 + 1) * H_;
-            gemm(block(grad_[static_cast<size_t>(gr.operand)], t, c0, n), U.value.middleRows(gr.b0 * H_, rows), Trans::Yes,
-                 gr.grad.middleCols(static_cast<Eigen::Index>(t) * B + c0, n), Trans::No, 1.0f, 1.0f);
+            gemm(block(grad_[static_cast<size_t>(gr.operand)], t, c0, n), U.value.middleRows(gr.b0 * H_, rows),
+                 Trans::Yes, gr.grad.middleCols(static_cast<Eigen::Index>(t) * B + c0, n), Trans::No, 1.0f, 1.0f);
           }
         }
       }
@@ -172,7 +173,8 @@ class EquationCell final : public RecurrentLayer {
     }
     for (size_t k = 0; k < nodes_.size(); ++k)
       if (live_[k] && nodes_[k].op == CellOp::Bias)
-        add_row_sums(params_[static_cast<size_t>(nodes_[k].param)].grad.col(0).segment(nodes_[k].block * H_, H_), own_grad_[k]);
+        add_row_sums(params_[static_cast<size_t>(nodes_[k].param)].grad.col(0).segment(nodes_[k].block * H_, H_),
+                     own_grad_[k]);
   }
 
  private:
@@ -193,7 +195,8 @@ class EquationCell final : public RecurrentLayer {
       params_.emplace_back(g.layer + "." + r.name, nb * H_, cols, fan_in, H_, r.default_block_init ? Node() : r.init);
       Param& p = params_.back();
       if (r.default_block_init)
-        for (int b = 0; b < nb; ++b) p.blocks.push_back({r.blocks[static_cast<size_t>(b)], b * H_, H_, fan_in, H_, r.init});
+        for (int b = 0; b < nb; ++b)
+          p.blocks.push_back({r.blocks[static_cast<size_t>(b)], b * H_, H_, fan_in, H_, r.init});
       for (const auto& block_init : r.block_inits) {
         // A named reference, not a structured binding: clang 14 (the fuzz build) cannot capture those.
         const std::string& name = block_init.first;
@@ -243,7 +246,8 @@ class EquationCell final : public RecurrentLayer {
     std::vector<int> level(N, 0);
     for (size_t n = 0; n < N; ++n) {
       const CellNode& c = nodes_[n];
-      if (c.op == CellOp::ProdH) level[n] = level[static_cast<size_t>(c.a)] + 1;
+      if (c.op == CellOp::ProdH)
+        level[n] = level[static_cast<size_t>(c.a)] + 1;
       else if (elementwise(c.op))
         level[n] = std::max(level[static_cast<size_t>(c.a)], c.b >= 0 ? level[static_cast<size_t>(c.b)] : 0);
     }
@@ -265,13 +269,17 @@ class EquationCell final : public RecurrentLayer {
     for (size_t n = N; n-- > 0;) {
       const CellNode& c = nodes_[n];
       if (!live_[n] || !elementwise(c.op)) continue;
-      if (next_state[n] >= 0) store_[n] = Store::History;
-      else if (need_all[n]) store_[n] = Store::Steps;
+      if (next_state[n] >= 0)
+        store_[n] = Store::History;
+      else if (need_all[n])
+        store_[n] = Store::Steps;
       else if (need[n] && (c.op == CellOp::Affine || c.op == CellOp::Copy)) {
         store_[n] = Store::Recompute;
         need[static_cast<size_t>(c.a)] = true;
-      } else if (need[n]) store_[n] = Store::Steps;
-      else store_[n] = Store::Scratch;
+      } else if (need[n])
+        store_[n] = Store::Steps;
+      else
+        store_[n] = Store::Scratch;
     }
     // Hoisted products: one buffer per input-weight parameter; kept apart from its gradient when
     // the backward reads the product's value.
@@ -307,7 +315,8 @@ class EquationCell final : public RecurrentLayer {
       if (elementwise(nodes_[n].op)) stage_[static_cast<size_t>(level[n])].push_back(static_cast<int>(n));
       if (store_[n] == Store::Recompute) recompute_.push_back(static_cast<int>(n));
     }
-    for (size_t gi = 0; gi < groups_.size(); ++gi) groups_at_[static_cast<size_t>(groups_[gi].level)].push_back(static_cast<int>(gi));
+    for (size_t gi = 0; gi < groups_.size(); ++gi)
+      groups_at_[static_cast<size_t>(groups_[gi].level)].push_back(static_cast<int>(gi));
     own_value_.resize(N);
     own_grad_.resize(N);
     value_.resize(N);
@@ -421,8 +430,14 @@ class EquationCell final : public RecurrentLayer {
         ArrayBlock g = array(grad_[id], t, j, m);
         ArrayBlock ga = array(grad_[static_cast<size_t>(c.a)], t, j, m);
         switch (c.op) {
-          case CellOp::Add: ga += g; array(grad_[static_cast<size_t>(c.b)], t, j, m) += g; break;
-          case CellOp::Sub: ga += g; array(grad_[static_cast<size_t>(c.b)], t, j, m) -= g; break;
+          case CellOp::Add:
+            ga += g;
+            array(grad_[static_cast<size_t>(c.b)], t, j, m) += g;
+            break;
+          case CellOp::Sub:
+            ga += g;
+            array(grad_[static_cast<size_t>(c.b)], t, j, m) -= g;
+            break;
           case CellOp::Mul: {
             ArrayBlock gb = array(grad_[static_cast<size_t>(c.b)], t, j, m);
             ArrayBlock va = array(value_[static_cast<size_t>(c.a)], t, j, m);
@@ -462,9 +477,9 @@ class EquationCell final : public RecurrentLayer {
   std::vector<std::vector<int>> groups_at_;  // recurrent-product groups per level
   std::vector<int> recompute_;               // nodes recomputed at the start of each backward step
   std::vector<Group> groups_;
-  std::map<size_t, int> group_index_;        // ProdH node -> its group
-  std::map<int, Matrix> xw_;                 // input-weight parameter -> W x for all steps (then dL/d(W x))
-  std::map<int, Matrix> xw_grad_;            // ... dL/d(W x) apart, when the backward reads W x
+  std::map<size_t, int> group_index_;         // ProdH node -> its group
+  std::map<int, Matrix> xw_;                  // input-weight parameter -> W x for all steps (then dL/d(W x))
+  std::map<int, Matrix> xw_grad_;             // ... dL/d(W x) apart, when the backward reads W x
   std::vector<Matrix> own_value_, own_grad_;  // per node: T-step or one-step buffers
   std::vector<Loc> value_, grad_;
 };

@@ -34,8 +34,8 @@ const std::vector<std::string> kFunctions = {"sigmoid", "tanh", "relu"};
 struct Ast {
   enum Kind { Num, Name, Bias, Prod, Neg, Add, Sub, Mul, Call } kind = Num;
   double num = 0;
-  std::string name;          // Name: the name; Bias/Prod: the parameter; Call: the function
-  std::string block;         // Bias/Prod
+  std::string name;           // Name: the name; Bias/Prod: the parameter; Call: the function
+  std::string block;          // Bias/Prod
   std::unique_ptr<Ast> l, r;  // Prod: r is the operand; Neg/Call: l
   size_t pos = 0;
 };
@@ -161,7 +161,8 @@ class Parser {
       return e;
     }
     if (t.kind != Token::Ident)
-      eq_.fail(t.pos, t.kind == Token::End ? "the equation ends where a value is expected" : "a value expected, got '" + t.text + "'");
+      eq_.fail(t.pos, t.kind == Token::End ? "the equation ends where a value is expected"
+                                           : "a value expected, got '" + t.text + "'");
     if (std::find(kFunctions.begin(), kFunctions.end(), t.text) != kFunctions.end()) {
       if (!is_op("(")) eq_.fail(peek().pos, "'(' expected after " + t.text);
       take();
@@ -232,7 +233,9 @@ void scan(const Ast& a, const Equation& eq, const std::set<std::string>& assigne
       std::find(states.begin(), states.end(), a.name) == states.end())
     states.push_back(a.name);
   if (a.kind == Ast::Bias || a.kind == Ast::Prod) {
-    const Use u = a.kind == Ast::Bias ? Use::Bias : (a.r->kind == Ast::Name && a.r->name == "x") ? Use::Input : Use::Recurrent;
+    const Use u = a.kind == Ast::Bias                            ? Use::Bias
+                  : (a.r->kind == Ast::Name && a.r->name == "x") ? Use::Input
+                                                                 : Use::Recurrent;
     ParamUse& p = uses[a.name];
     if (p.use != Use::None && p.use != u)
       eq.fail(a.pos, "'" + a.name + "' is used as " + use_name(u) + " here but as " + use_name(p.use) +
@@ -357,8 +360,9 @@ void define_cell_from_text(CellDef& c, const Node& params, const Node& step) {
     assigned.insert(eqs[k].key);
   }
   if (states.empty())
-    throw Error(step.loc().str() + ": cell " + c.layer_name() +
-                " has no state: a step name must be read before its own equation is done (h in \"tanh(W x + U h + b)\")");
+    throw Error(
+        step.loc().str() + ": cell " + c.layer_name() +
+        " has no state: a step name must be read before its own equation is done (h in \"tanh(W x + U h + b)\")");
   // The output is h when h is a state, else the first state.
   auto out = std::find(states.begin(), states.end(), "h");
   if (out != states.end()) std::rotate(states.begin(), out, out + 1);
@@ -369,25 +373,31 @@ void define_cell_from_text(CellDef& c, const Node& params, const Node& step) {
   for (const auto& [name, spec] : params.entries()) {
     auto u = uses.find(name);
     if (u == uses.end())
-      throw Error(spec.key_loc().str() + ": parameter '" + name + "' of cell " + c.layer_name() + " is not used in any equation");
+      throw Error(spec.key_loc().str() + ": parameter '" + name + "' of cell " + c.layer_name() +
+                  " is not used in any equation");
     const ParamUse& p = u->second;
-    CellParam cp = p.use == Use::Input ? c.input_weights(name, p.blocks)
-                 : p.use == Use::Recurrent ? c.recurrent_weights(name, p.blocks) : c.bias(name, p.blocks);
+    CellParam cp = p.use == Use::Input       ? c.input_weights(name, p.blocks)
+                   : p.use == Use::Recurrent ? c.recurrent_weights(name, p.blocks)
+                                             : c.bias(name, p.blocks);
     if (!spec.is_null()) {
       if (!spec.is_map())
-        throw Error(spec.loc().str() + ": parameter '" + name + "' expects a mapping {init: ..., blocks: {BLOCK: ...}} or nothing");
+        throw Error(spec.loc().str() + ": parameter '" + name +
+                    "' expects a mapping {init: ..., blocks: {BLOCK: ...}} or nothing");
       for (const auto& [key, v] : spec.entries()) {
         if (key == "init") {
           cp.init(v);
         } else if (key == "blocks") {
-          if (!v.is_map()) throw Error(v.loc().str() + ": 'blocks' of parameter '" + name + "' expects a mapping of block names to initializers");
+          if (!v.is_map())
+            throw Error(v.loc().str() + ": 'blocks' of parameter '" + name +
+                        "' expects a mapping of block names to initializers");
           for (const auto& [block, init] : v.entries()) {
             if (std::find(p.blocks.begin(), p.blocks.end(), block) == p.blocks.end()) {
               const std::string hint = nearest(block, p.blocks);
               std::string list;
               for (const auto& b : p.blocks) list += (list.empty() ? "" : ", ") + block_label(name, b);
-              throw Error(init.key_loc().str() + ": parameter '" + name + "' has no block '" + block + "' in the equations" +
-                          (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; used: " + list);
+              throw Error(init.key_loc().str() + ": parameter '" + name + "' has no block '" + block +
+                          "' in the equations" + (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+                          "; used: " + list);
             }
             cp.init(block, init);
           }

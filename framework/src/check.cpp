@@ -43,14 +43,14 @@ Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const st
   check_initializers(model, host, seed, exp.base_dir);
   const int out = model.output_size();
   if (out != info.output_size)
-    throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(out) + " features, but dataset '" +
-                cfg.at("data").at("kind").text() + "' has " + std::to_string(info.output_size) +
-                (info.labels ? " classes" : " target features") + " (set the last layer's units to " +
-                std::to_string(info.output_size) + ")");
+    throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(out) +
+                " features, but dataset '" + cfg.at("data").at("kind").text() + "' has " +
+                std::to_string(info.output_size) + (info.labels ? " classes" : " target features") +
+                " (set the last layer's units to " + std::to_string(info.output_size) + ")");
   pf.report = exp.file + ": valid\n  data: " + cfg.at("data").at("kind").text() + ", " +
-         std::to_string(data->size(Split::Train)) + " training samples, " + std::to_string(info.steps) +
-         " step(s) of " + std::to_string(info.input_size) + " features, " + std::to_string(info.output_size) +
-         " outputs\n  memory estimate:\n" + mem.text();
+              std::to_string(data->size(Split::Train)) + " training samples, " + std::to_string(info.steps) +
+              " step(s) of " + std::to_string(info.input_size) + " features, " + std::to_string(info.output_size) +
+              " outputs\n  memory estimate:\n" + mem.text();
   return pf;
 }
 

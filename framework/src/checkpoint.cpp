@@ -170,7 +170,8 @@ Manifest parse_manifest(const std::string& text, const std::string& mf) {
     if (!m.is_object()) throw bad("not a JSON object");
     TrainProgress& p = out.progress;
     const long long epoch = whole(m.at("epoch"), "epoch");
-    if (epoch < 0 || epoch > std::numeric_limits<int>::max()) throw bad("epoch " + std::to_string(epoch) + " is out of range");
+    if (epoch < 0 || epoch > std::numeric_limits<int>::max())
+      throw bad("epoch " + std::to_string(epoch) + " is out of range");
     p.epoch = static_cast<int>(epoch);
     p.step = whole(m.at("step"), "step");
     if (p.step < 0) throw bad("step " + std::to_string(p.step) + " is negative");
@@ -207,7 +208,8 @@ Manifest parse_manifest(const std::string& text, const std::string& mf) {
       p.early_best = num(tr.at("early_stopping").at("best"));
       const long long early_bad = whole(tr.at("early_stopping").at("bad_epochs"), "early_stopping.bad_epochs");
       if (early_bad < 0 || early_bad > p.epoch)
-        throw bad("early_stopping.bad_epochs " + std::to_string(early_bad) + " is not in [0, " + std::to_string(p.epoch) + "]");
+        throw bad("early_stopping.bad_epochs " + std::to_string(early_bad) + " is not in [0, " +
+                  std::to_string(p.epoch) + "]");
       p.early_bad = static_cast<int>(early_bad);
       p.seconds = tr.value("seconds", 0.0);
       if (!(p.seconds >= 0)) throw bad("trainer.seconds is negative");

@@ -28,8 +28,8 @@ extern "C" void on_stop_signal(int sig) { g_stop = sig; }
 
 std::string ChildExit::describe() const {
   if (!signaled) return "exit code " + std::to_string(code);
-  std::string s = "killed by signal " + std::to_string(signal) + " (" + signal_name(signal) + ": " +
-                  signal_text(signal) + ")";
+  std::string s =
+      "killed by signal " + std::to_string(signal) + " (" + signal_name(signal) + ": " + signal_text(signal) + ")";
   if (core_dumped) s += ", core dumped";
   return s;
 }

@@ -193,9 +193,12 @@ void set_path(Node& root, const std::string& path, Node value, const SourceLoc& 
                     std::to_string(size) + " elements (0.." + std::to_string(size - 1) + ")");
       so_far += "[" + std::to_string(tok.index) + "]";
       if (last) {
-        if (value.is_null()) items.erase(items.begin() + tok.index);
-        else if (tok.index == size) items.push_back(value);
-        else assign(items[tok.index], std::move(value), true);
+        if (value.is_null())
+          items.erase(items.begin() + tok.index);
+        else if (tok.index == size)
+          items.push_back(value);
+        else
+          assign(items[tok.index], std::move(value), true);
         return;
       }
       cur = &items[tok.index];
@@ -205,9 +208,12 @@ void set_path(Node& root, const std::string& path, Node value, const SourceLoc& 
                     "' does not apply");
       so_far += (so_far.empty() ? "" : ".") + tok.key;
       if (last) {
-        if (value.is_null()) cur->erase(tok.key);
-        else if (Node* old = cur->find(tok.key)) assign(*old, std::move(value), false);
-        else cur->set(tok.key, value);
+        if (value.is_null())
+          cur->erase(tok.key);
+        else if (Node* old = cur->find(tok.key))
+          assign(*old, std::move(value), false);
+        else
+          cur->set(tok.key, value);
         return;
       }
       Node* next = cur->find(tok.key);
@@ -232,7 +238,6 @@ void apply_set(Node& root, const std::string& assignment) {
   value.set_loc(origin);
   set_path(root, assignment.substr(0, eq), std::move(value), origin);  // the same rules as path keys in files
 }
-
 
 Node load_composed(const std::string& path) {
   std::vector<fs::path> chain;

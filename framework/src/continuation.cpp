@@ -74,8 +74,10 @@ bool continuation_allows(const std::string& path, std::string* why) {
     if (why) *why = reason;
     return false;
   };
-  auto under = [&](const char* prefix) { return path == prefix || starts_with(path, std::string(prefix) + ".") ||
-                                                starts_with(path, std::string(prefix) + "["); };
+  auto under = [&](const char* prefix) {
+    return path == prefix || starts_with(path, std::string(prefix) + ".") ||
+           starts_with(path, std::string(prefix) + "[");
+  };
   for (const char* ok : {"train.epochs", "train.eval_batch", "train.threads", "train.stop", "train.checkpoint",
                          "train.clip", "train.diagnostics", "description"})
     if (under(ok)) return true;
@@ -83,8 +85,7 @@ bool continuation_allows(const std::string& path, std::string* why) {
   if (path == "schedule.kind" || path == "schedule") return no("the checkpoint holds this schedule kind's state");
   if (under("optimizer") || under("schedule")) return true;
   if (under("model")) return no("the checkpoint holds the model's parameters, whose shapes the layers fix");
-  if (under("data"))
-    return no("the data fixes the input and output shapes and which samples train, validate and test");
+  if (under("data")) return no("the data fixes the input and output shapes and which samples train, validate and test");
   if (under("seed")) return no("every random stream of the run (split, shuffle, dropout, noise) derives from it");
   if (under("loss") || under("regularizers"))
     return no("they define the objective train_loss measures; metrics.csv's rows would not compare");
@@ -118,8 +119,7 @@ void check_continuation(const std::vector<ConfigChange>& changes, const std::vec
 }
 
 bool continuation_needed(const std::string& run_dir, const std::string& status, const std::string& stop_reason,
-                         int done_epochs, const Node& config, const std::vector<ConfigChange>& changes,
-                         bool any_set) {
+                         int done_epochs, const Node& config, const std::vector<ConfigChange>& changes, bool any_set) {
   const long long epochs = config.at("train").at("epochs").as_int().value_or(0);
   const bool epochs_changed = changed_under(changes, "train.epochs");
   const std::string done = std::to_string(done_epochs);

@@ -31,7 +31,8 @@ const Schema& data_host_schema() {
   static const Schema s = [] {
     Schema t("data", "host options of the data block");
     t.integer("validation", 0, "samples held out of the training split for validation (seeded)").at_least(0);
-    t.boolean("standardize", false, "scale each input feature to mean 0, std 1 with statistics of the training "
+    t.boolean("standardize", false,
+              "scale each input feature to mean 0, std 1 with statistics of the training "
               "split (after the validation hold-out), saved as standardize.json in the run folder");
     return t;
   }();
@@ -75,10 +76,14 @@ const std::string& section_default(const std::string& key) {
 void check_run_name(const Node& name) {
   const std::string& s = name.text();
   const char* why = nullptr;
-  if (s.empty()) why = "is empty";
-  else if (s == "." || s == "..") why = "is a relative folder";
-  else if (s.find_first_of("/\\") != std::string::npos) why = "contains a path separator";
-  else if (s.size() > 200) why = "is longer than 200 characters";
+  if (s.empty())
+    why = "is empty";
+  else if (s == "." || s == "..")
+    why = "is a relative folder";
+  else if (s.find_first_of("/\\") != std::string::npos)
+    why = "contains a path separator";
+  else if (s.size() > 200)
+    why = "is longer than 200 characters";
   else if (std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
     why = "contains a control character";
   if (why)
@@ -95,14 +100,17 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
 
   // plugins: extra libraries or folders, loaded before anything is validated.
   if (const Node* plugins = root.find("plugins"); plugins && !plugins->is_null()) {
-    if (!plugins->is_sequence()) diag.add(plugins->loc().str() + ": 'plugins' expects a list of paths");
+    if (!plugins->is_sequence())
+      diag.add(plugins->loc().str() + ": 'plugins' expects a list of paths");
     else
       for (const Node& p : plugins->items()) {
         fs::path path = p.text();
         if (path.is_relative()) path = fs::path(base_dir) / path;
         try {
-          if (fs::is_directory(path)) host.load_directory(path);
-          else host.load_library(path);
+          if (fs::is_directory(path))
+            host.load_directory(path);
+          else
+            host.load_library(path);
         } catch (const Error& e) {
           diag.add(p.loc().str() + ": " + e.what());
         }
@@ -115,7 +123,8 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
       std::string hint = nearest(key, sections);
       diag.add(value.key_loc().str() + ": unknown key '" + key + "' in the experiment" +
-               (hint.empty() ? "" : " (did you mean '" + hint + "'?)") + "; valid keys: name, description, seed, "
+               (hint.empty() ? "" : " (did you mean '" + hint + "'?)") +
+               "; valid keys: name, description, seed, "
                "plugins, data, model, loss, optimizer, schedule, regularizers, train");
     }
 
@@ -144,8 +153,10 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
     out.set(key, validate_component(block, kind, host, diag, extra));
   };
 
-  if (root.find("data")) component("data", Kind::Dataset, "", &data_host_schema());
-  else diag.add(root.loc().str() + ": the experiment has no 'data' block (e.g. data: {kind: fashion_mnist})");
+  if (root.find("data"))
+    component("data", Kind::Dataset, "", &data_host_schema());
+  else
+    diag.add(root.loc().str() + ": the experiment has no 'data' block (e.g. data: {kind: fashion_mnist})");
 
   const Node* model = root.find("model");
   if (!model || !model->is_sequence() || model->items().empty()) {
@@ -181,14 +192,16 @@ Node resolve_experiment(const Node& root_in, PluginHost& host, const std::string
   out.set("regularizers", regs);
 
   const Node* train = root.find("train");
-  out.set("train", validate_block(train && !train->is_null() ? *train : Node::map(root.loc()), train_schema(), &host, diag));
+  out.set("train",
+          validate_block(train && !train->is_null() ? *train : Node::map(root.loc()), train_schema(), &host, diag));
   diag.throw_if_any();
   return out;
 }
 
 Experiment load_experiment(const std::string& file, const std::vector<std::string>& sets, PluginHost& host) {
   Node root = load_composed(file);  // resolves `extends:` chains
-  if (!root.is_map()) throw Error(root.loc().str() + ": an experiment must be a mapping of sections (data, model, ...)");
+  if (!root.is_map())
+    throw Error(root.loc().str() + ": an experiment must be a mapping of sections (data, model, ...)");
   for (const auto& s : sets) apply_set(root, s);
   Experiment e;
   e.file = file;

@@ -23,8 +23,8 @@ constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 
 // Everything the handler needs, prepared by arm_fatal_signal_report.
 char g_summary[kPath], g_summary_tmp[kPath], g_log[kPath], g_stack[kPath];
-char g_name_json[512];  // the run name, already JSON-escaped
-char g_out[16384];      // the summary being composed
+char g_name_json[512];                   // the run name, already JSON-escaped
+char g_out[16384];                       // the summary being composed
 volatile sig_atomic_t g_in_handler = 0;  // a fault inside the handler itself
 
 // Appending into fixed buffers without allocating (async-signal-safe).
@@ -201,7 +201,7 @@ void arm_fatal_signal_report(const std::string& run_dir, const std::string& run_
   // Resolve the unwinder now: its first use loads libgcc_s, which must not happen in the handler.
   boost::stacktrace::stacktrace warm_up(0, 1);
   (void)warm_up;
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_sigaction = on_fatal_signal;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
   sigemptyset(&sa.sa_mask);

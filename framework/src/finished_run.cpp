@@ -22,8 +22,7 @@ namespace unroll {
 
 FinishedRun open_finished_run(const std::string& run_dir, const std::string& which,
                               const std::vector<std::string>& sets, PluginHost& host) {
-  if (which != "last" && which != "best")
-    throw Error("--checkpoint must be 'best' or 'last', got '" + which + "'");
+  if (which != "last" && which != "best") throw Error("--checkpoint must be 'best' or 'last', got '" + which + "'");
   FinishedRun run;
   run.dir = run_dir;
   if (!fs::exists(run_dir + "/config.yaml")) throw Error(run_dir + ": not a run folder (no config.yaml)");
@@ -81,7 +80,8 @@ void load_model(FinishedRun& run, int input_size, PluginHost& host, int input_vo
 std::shared_ptr<Dataset> run_dataset(const FinishedRun& run, const Node& data_block, PluginHost& host) {
   const uint64_t seed = static_cast<uint64_t>(run.exp.config.at("seed").as_int().value_or(1));
   HostBuildContext dctx(host, "data", 0, seed, run.exp.base_dir);
-  const Node block = with_run_vocab(data_block, host.entry(Kind::Dataset, data_block.at("kind").text()).schema, run.dir);
+  const Node block =
+      with_run_vocab(data_block, host.entry(Kind::Dataset, data_block.at("kind").text()).schema, run.dir);
   auto data = host.build<Dataset>(Kind::Dataset, block, dctx);
   check_run_vocab(*data, run.dir);
   return apply_run_data(std::move(data), run.dir);
@@ -119,8 +119,10 @@ Node eval_data_block(const FinishedRun& run, const std::string& arg, PluginHost&
     block = load_yaml_file(arg);
   } else if (ext == ".csv") {
     if (own != "csv")
-      throw Error(origin + ": the run trained on '" + own + "' data, so it does not know which columns of a CSV file "
-                  "are features and target; give a block: --data '{kind: csv, path: " + arg + ", target: ...}'");
+      throw Error(origin + ": the run trained on '" + own +
+                  "' data, so it does not know which columns of a CSV file "
+                  "are features and target; give a block: --data '{kind: csv, path: " +
+                  arg + ", target: ...}'");
     block = derived_block(run, "csv", {{"path", fs::absolute(arg).string()}, {"test_path", ""}, {"test_fraction", "0"}},
                           origin);
   } else if (ext == ".txt") {
@@ -131,10 +133,12 @@ Node eval_data_block(const FinishedRun& run, const std::string& arg, PluginHost&
     if (own != "npy")
       throw Error(origin + ": the run trained on '" + own + "' data; give a block: --data '{kind: npy, npz: " + arg +
                   ", x: NAME, y: NAME}'");
-    block = derived_block(run, "npy", {{"npz", fs::absolute(arg).string()}, {"x_test", ""}, {"y_test", ""},
-                                       {"test_fraction", "0"}}, origin);
+    block = derived_block(run, "npy",
+                          {{"npz", fs::absolute(arg).string()}, {"x_test", ""}, {"y_test", ""}, {"test_fraction", "0"}},
+                          origin);
   } else {
-    throw Error(origin + ": expected a YAML block ('{kind: npy, x: X.npy, y: y.npy}'), a .yaml file with one, or a "
+    throw Error(origin +
+                ": expected a YAML block ('{kind: npy, x: X.npy, y: y.npy}'), a .yaml file with one, or a "
                 ".csv/.npz file, or a .txt file for a run on char_text (an .npy file holds inputs only: give the "
                 "targets in a block)");
   }
@@ -155,12 +159,14 @@ Node predict_data_block(const FinishedRun& run, const std::string& file, PluginH
              {"x", path}, {"y", ""}, {"scale", scale}, {"inputs_only", "true"}})
       block.set(k, Node::scalar(v, SourceLoc{origin, 0, 0}));
   } else if (ext == ".npz") {
-    block = derived_block(run, "npy", {{"npz", path}, {"y", ""}, {"x_test", ""}, {"y_test", ""}, {"test_fraction", "0"},
-                                       {"inputs_only", "true"}}, origin);
+    block = derived_block(
+        run, "npy",
+        {{"npz", path}, {"y", ""}, {"x_test", ""}, {"y_test", ""}, {"test_fraction", "0"}, {"inputs_only", "true"}},
+        origin);
     if (!block.has("x")) block.set("x", Node::scalar("x", SourceLoc{origin, 0, 0}));
   } else if (ext == ".csv") {
-    block = derived_block(run, "csv", {{"path", path}, {"test_path", ""}, {"test_fraction", "0"}, {"inputs_only", "true"}},
-                          origin);
+    block = derived_block(run, "csv",
+                          {{"path", path}, {"test_path", ""}, {"test_fraction", "0"}, {"inputs_only", "true"}}, origin);
     if (!block.has("target")) block.set("target", Node::scalar("", SourceLoc{origin, 0, 0}));
     // The run's feature columns by name, in the run's order, wherever they sit in this file.
     std::string features;
@@ -299,7 +305,7 @@ void write_predictions(const std::string& path, const Predictions& p, const std:
   for (int k = 0; k < p.outputs; ++k) {
     const bool named = p.probabilities && static_cast<std::size_t>(k) < names.size();
     csv += "," + csv_field(p.probabilities ? "p_" + (named ? names[static_cast<std::size_t>(k)] : std::to_string(k))
-                                            : "y" + std::to_string(k));
+                                           : "y" + std::to_string(k));
   }
   if (p.probabilities) csv += ",label";
   csv += "\n";

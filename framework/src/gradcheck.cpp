@@ -59,7 +59,9 @@ struct Checker {
     TensorCheck& t = res.tensors.back();
     const std::string what = t.name + where;
     const double numeric = (plus - minus) / (2 * opt.step);
-    const double tol = [&](double a, double n) { return opt.rel_tol * std::max(std::fabs(a), std::fabs(n)) + opt.abs_tol; }(analytic, numeric);
+    const double tol = [&](double a, double n) {
+      return opt.rel_tol * std::max(std::fabs(a), std::fabs(n)) + opt.abs_tol;
+    }(analytic, numeric);
     double err = std::fabs(analytic - numeric);
     ++res.checked;
     ++t.checked;

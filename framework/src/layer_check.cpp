@@ -58,8 +58,7 @@ std::string differ(const Matrix& a, const Matrix& b, double tol, int batch) {
 }
 
 std::string differ_states(const std::vector<Matrix>& a, const std::vector<Matrix>& b, double tol) {
-  if (a.size() != b.size())
-    return std::to_string(a.size()) + " state matrices against " + std::to_string(b.size());
+  if (a.size() != b.size()) return std::to_string(a.size()) + " state matrices against " + std::to_string(b.size());
   for (size_t k = 0; k < a.size(); ++k)
     if (std::string d = differ(a[k], b[k], tol, 0); !d.empty()) return "state " + std::to_string(k) + ": " + d;
   return "";
@@ -81,7 +80,8 @@ std::vector<std::string> check_recurrent_state(Layer& layer, int vocab) {
   fill_input(x.data, rng, vocab);
   layer.reset_state(B);
   std::vector<Matrix> s0 = layer.state();
-  if (s0.empty()) return {"state() after reset_state(" + std::to_string(B) + ") is empty: a recurrent layer has a state"};
+  if (s0.empty())
+    return {"state() after reset_state(" + std::to_string(B) + ") is empty: a recurrent layer has a state"};
   for (const Matrix& m : s0)
     if (m.cols() != B || !m.isZero(0))
       return {"reset_state(" + std::to_string(B) + ") must leave a zero state of " + std::to_string(B) +
@@ -144,8 +144,10 @@ std::vector<std::string> check_recurrent_state(Layer& layer, int vocab) {
       layer.set_state(at_mid);
       layer.forward(slice(x, T1, T - T1), resumed, Mode::Eval);
       if (std::string d = differ(whole_tail, resumed.data, kSameTol, B); !d.empty())
-        problems.push_back("set_state(state_at(" + std::to_string(T1 - 1) + ")) does not continue the sequence: the "
-                           "next steps differ from the whole forward's (" + d + ")");
+        problems.push_back("set_state(state_at(" + std::to_string(T1 - 1) +
+                           ")) does not continue the sequence: the "
+                           "next steps differ from the whole forward's (" +
+                           d + ")");
     }
   }
   layer.reset_state(B);
@@ -192,7 +194,8 @@ std::vector<std::string> check_thread_counts(Layer& layer, int vocab) {
     out.tensors.emplace_back("dL/dx", dx.data);
     for (Param* p : layer.params()) out.tensors.emplace_back(p->name + " gradient", p->grad);
     const std::vector<Matrix> ds = layer.initial_state_grad();
-    for (size_t k = 0; k < ds.size(); ++k) out.tensors.emplace_back("dL/d(initial state " + std::to_string(k) + ")", ds[k]);
+    for (size_t k = 0; k < ds.size(); ++k)
+      out.tensors.emplace_back("dL/d(initial state " + std::to_string(k) + ")", ds[k]);
     return out;
   };
   const int before = pool::threads();

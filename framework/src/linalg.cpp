@@ -42,8 +42,10 @@ void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float
   const int k = static_cast<int>(ta == Trans::No ? A.cols() : A.rows());
   if (C.size() == 0) return;
   if (k == 0) {
-    if (beta == 0.0f) C.setZero();
-    else C *= beta;
+    if (beta == 0.0f)
+      C.setZero();
+    else
+      C *= beta;
     return;
   }
   cblas_sgemm(kColMajor, ta == Trans::No ? kNoTrans : kTrans, tb == Trans::No ? kNoTrans : kTrans,
@@ -90,21 +92,27 @@ void gemm_kernel(MatRef C, ConstMatRef A, ConstMatRef B, Eigen::Index k, float a
   ei::gemm_blocking_space<Eigen::ColMajor, float, float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Dynamic> blocking(
       C.rows(), C.cols(), k, 1, true);
   ei::general_matrix_matrix_product<Eigen::Index, float, LhsOrder, false, float, RhsOrder, false, Eigen::ColMajor,
-                                    1>::run(C.rows(), C.cols(), k, A.data(), A.outerStride(), B.data(),
-                                            B.outerStride(), C.data(), 1, C.outerStride(), alpha, blocking);
+                                    1>::run(C.rows(), C.cols(), k, A.data(), A.outerStride(), B.data(), B.outerStride(),
+                                            C.data(), 1, C.outerStride(), alpha, blocking);
 }
 
 void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
-  if (beta == 0.0f) C.setZero();
-  else if (beta != 1.0f) C *= beta;
+  if (beta == 0.0f)
+    C.setZero();
+  else if (beta != 1.0f)
+    C *= beta;
   const Eigen::Index k = ta == Trans::No ? A.cols() : A.rows();
   if (C.size() == 0 || k == 0) return;
   // A transposed column-major operand is the same memory read row-major.
   constexpr int N = Eigen::ColMajor, T = Eigen::RowMajor;
-  if (ta == Trans::No && tb == Trans::No) gemm_kernel<N, N>(C, A, B, k, alpha);
-  else if (ta == Trans::Yes && tb == Trans::No) gemm_kernel<T, N>(C, A, B, k, alpha);
-  else if (ta == Trans::No && tb == Trans::Yes) gemm_kernel<N, T>(C, A, B, k, alpha);
-  else gemm_kernel<T, T>(C, A, B, k, alpha);
+  if (ta == Trans::No && tb == Trans::No)
+    gemm_kernel<N, N>(C, A, B, k, alpha);
+  else if (ta == Trans::Yes && tb == Trans::No)
+    gemm_kernel<T, N>(C, A, B, k, alpha);
+  else if (ta == Trans::No && tb == Trans::Yes)
+    gemm_kernel<N, T>(C, A, B, k, alpha);
+  else
+    gemm_kernel<T, T>(C, A, B, k, alpha);
 }
 
 void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
@@ -123,11 +131,15 @@ void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float
     const Eigen::Index from = std::min(len, per * t), cnt = std::min(len, from + per) - from;
     if (cnt > 0) {
       if (split_rows) {
-        if (ta == Trans::No) product(C.middleRows(from, cnt), A.middleRows(from, cnt), ta, B, tb, alpha, beta);
-        else product(C.middleRows(from, cnt), A.middleCols(from, cnt), ta, B, tb, alpha, beta);
+        if (ta == Trans::No)
+          product(C.middleRows(from, cnt), A.middleRows(from, cnt), ta, B, tb, alpha, beta);
+        else
+          product(C.middleRows(from, cnt), A.middleCols(from, cnt), ta, B, tb, alpha, beta);
       } else {
-        if (tb == Trans::No) product(C.middleCols(from, cnt), A, ta, B.middleCols(from, cnt), tb, alpha, beta);
-        else product(C.middleCols(from, cnt), A, ta, B.middleRows(from, cnt), tb, alpha, beta);
+        if (tb == Trans::No)
+          product(C.middleCols(from, cnt), A, ta, B.middleCols(from, cnt), tb, alpha, beta);
+        else
+          product(C.middleCols(from, cnt), A, ta, B.middleRows(from, cnt), tb, alpha, beta);
       }
     }
   });
@@ -138,8 +150,6 @@ void set_blas_threads(int) {}
 
 #endif
 
-void add_row_sums(Eigen::Ref<Vector> c, ConstMatRef A, float alpha) {
-  c.noalias() += alpha * A.rowwise().sum();
-}
+void add_row_sums(Eigen::Ref<Vector> c, ConstMatRef A, float alpha) { c.noalias() += alpha * A.rowwise().sum(); }
 
 }  // namespace unroll

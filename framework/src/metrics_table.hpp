@@ -27,12 +27,12 @@ struct Tally {
 
 /// What one epoch measured; a metrics row is computed from it.
 struct EpochMeasures {
-  int epoch = 0;            // 1-based
-  Tally train, val;         // val is empty without a validation split
-  double lr = 0;            // the learning rate of the epoch's last update
-  double grad_norm = 0;     // mean global gradient norm per update (before clipping)
-  double clip_rate = 0;     // fraction of updates that were clipped
-  double seconds = 0;       // wall clock of training and validation
+  int epoch = 0;         // 1-based
+  Tally train, val;      // val is empty without a validation split
+  double lr = 0;         // the learning rate of the epoch's last update
+  double grad_norm = 0;  // mean global gradient norm per update (before clipping)
+  double clip_rate = 0;  // fraction of updates that were clipped
+  double seconds = 0;    // wall clock of training and validation
 };
 
 /// A metrics.csv column that a rule watches (best/, early stopping), and which way is better.

@@ -67,7 +67,8 @@ void initialize_param(Param& p, const PluginHost& host, uint64_t seed, const std
     if (b.init.is_null()) continue;
     if (b.row0 < 0 || b.rows < 1 || b.row0 + b.rows > p.value.rows())
       throw Error(p.name + ": init block '" + b.block + "' covers rows [" + std::to_string(b.row0) + ", " +
-                  std::to_string(b.row0 + b.rows) + ") of a parameter with " + std::to_string(p.value.rows()) + " rows");
+                  std::to_string(b.row0 + b.rows) + ") of a parameter with " + std::to_string(p.value.rows()) +
+                  " rows");
     // The block as a parameter of its own, so every initializer (orthogonal, constant, ...) works
     // on it unchanged; it gets its own stream, so adding a block leaves the other rows' numbers.
     Param part(p.name + "[" + b.block + "]", b.rows, static_cast<int>(p.value.cols()), b.fan_in, b.fan_out, b.init);
@@ -102,7 +103,8 @@ void Model::backward(const Seq& dy) {
     const auto t0 = std::chrono::steady_clock::now();
     layers_[i]->backward(*d, grads_[i], i > 0);
     if (GemmProfile* p = GemmProfile::get())
-      p->add_layer(layers_[i]->name(), "backward", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      p->add_layer(layers_[i]->name(), "backward",
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     d = &grads_[i];
   }
 }
@@ -128,8 +130,7 @@ bool Model::recurrent() const {
 }
 
 void Model::reset_state(int batch) {
-  for (auto& l : layers_)
-    l->reset_state(batch);  // recurrent state, and per-sequence randomness (variational dropout)
+  for (auto& l : layers_) l->reset_state(batch);  // recurrent state, and per-sequence randomness (variational dropout)
 }
 
 void Model::set_epoch(uint64_t seed, int epoch, int rank) {

@@ -53,8 +53,10 @@ bool parse_shape(const std::string& header, std::vector<Eigen::Index>& dims) {
     dims.push_back(v);
     i = static_cast<size_t>(end - header.data());
     skip();
-    if (i < header.size() && header[i] == ',') ++i;
-    else if (i >= header.size() || header[i] != ')') return false;
+    if (i < header.size() && header[i] == ',')
+      ++i;
+    else if (i >= header.size() || header[i] != ')')
+      return false;
   }
 }
 

@@ -83,8 +83,9 @@ Header parse_header(const std::string& h, const std::string& where) {
     ws();
     if (key == "descr") {
       if (p < h.size() && h[p] == '[')
-        throw Error(where + ": structured arrays (a record dtype) are not supported; save one plain numeric array "
-                            "per file");
+        throw Error(where +
+                    ": structured arrays (a record dtype) are not supported; save one plain numeric array "
+                    "per file");
       out.descr = quoted();
       out.has_descr = true;
     } else if (key == "fortran_order") {
@@ -123,7 +124,10 @@ Header parse_header(const std::string& h, const std::string& where) {
   }
   if (!out.has_descr || !out.has_order || !out.has_shape)
     throw Error(where + ": .npy header lacks '" +
-                std::string(!out.has_descr ? "descr" : !out.has_order ? "fortran_order" : "shape") + "': " + h);
+                std::string(!out.has_descr   ? "descr"
+                            : !out.has_order ? "fortran_order"
+                                             : "shape") +
+                "': " + h);
   return out;
 }
 
@@ -191,10 +195,9 @@ void NpyArray::parse(const char* b, std::size_t n, const std::string& where) {
     const char* code;
     Type type;
   };
-  static const Known known[] = {{"f4", Type::Float32}, {"f8", Type::Float64}, {"i1", Type::Int8},
-                                {"u1", Type::UInt8},   {"i2", Type::Int16},   {"u2", Type::UInt16},
-                                {"i4", Type::Int32},   {"u4", Type::UInt32},  {"i8", Type::Int64},
-                                {"u8", Type::UInt64},  {"b1", Type::Bool}};
+  static const Known known[] = {{"f4", Type::Float32}, {"f8", Type::Float64}, {"i1", Type::Int8},  {"u1", Type::UInt8},
+                                {"i2", Type::Int16},   {"u2", Type::UInt16},  {"i4", Type::Int32}, {"u4", Type::UInt32},
+                                {"i8", Type::Int64},   {"u8", Type::UInt64},  {"b1", Type::Bool}};
   bool found = false;
   for (const auto& k : known)
     if (code == k.code) {
@@ -243,8 +246,7 @@ struct Zip {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) throw Error(path + ": no such .npz file");
     z = unzOpen64(path.c_str());
-    if (!z)
-      throw Error(path + ": not a .npz archive (no zip central directory: not a zip file, or a truncated one)");
+    if (!z) throw Error(path + ": not a .npz archive (no zip central directory: not a zip file, or a truncated one)");
   }
   ~Zip() {
     if (z) unzClose(z);
@@ -338,8 +340,8 @@ NpyArray NpyArray::open_npz(const std::string& path, const std::string& name) {
 }
 
 std::string NpyArray::type_name() const {
-  static const char* const names[] = {"float32", "float64", "int8",   "uint8",  "int16", "uint16",
-                                      "int32",   "uint32",  "int64",  "uint64", "bool"};
+  static const char* const names[] = {"float32", "float64", "int8",  "uint8",  "int16", "uint16",
+                                      "int32",   "uint32",  "int64", "uint64", "bool"};
   return names[static_cast<int>(type_)];
 }
 

@@ -7,11 +7,13 @@ namespace unroll {
 Matrix& StatefulOptimizer::slot(const Param& p, const char* suffix, float init) {
   key_.assign(p.name).append(suffix);  // reused buffer: no allocation per step
   auto it = state_.find(key_);
-  if (it == state_.end()) return state_.emplace(key_, Matrix::Constant(p.value.rows(), p.value.cols(), init)).first->second;
+  if (it == state_.end())
+    return state_.emplace(key_, Matrix::Constant(p.value.rows(), p.value.cols(), init)).first->second;
   if (it->second.rows() != p.value.rows() || it->second.cols() != p.value.cols())
     throw Error(name_ + ": state '" + key_ + "' is " + std::to_string(it->second.rows()) + "x" +
-                std::to_string(it->second.cols()) + " but parameter " + p.name + " is " + std::to_string(p.value.rows()) +
-                "x" + std::to_string(p.value.cols()) + " (a checkpoint from a different model?)");
+                std::to_string(it->second.cols()) + " but parameter " + p.name + " is " +
+                std::to_string(p.value.rows()) + "x" + std::to_string(p.value.cols()) +
+                " (a checkpoint from a different model?)");
   return it->second;
 }
 

@@ -12,7 +12,8 @@ constexpr int kMaxRegionThreads = 256;  // parallel_sum keeps one partial sum pe
 int threads_for(Eigen::Index n, Eigen::Index grain) {
   if (pool::in_region()) return 1;
   const Eigen::Index by_size = n / std::max<Eigen::Index>(grain, 1);
-  return static_cast<int>(std::clamp<Eigen::Index>(std::min<Eigen::Index>(pool::threads(), by_size), 1, kMaxRegionThreads));
+  return static_cast<int>(
+      std::clamp<Eigen::Index>(std::min<Eigen::Index>(pool::threads(), by_size), 1, kMaxRegionThreads));
 }
 
 // Chunk t of n split over `threads`: bounds rounded up to whole 64-byte lines of floats.

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 namespace unroll {
 
 int PluginCheckReport::count(ComponentCheck::Status s) const {
-  return static_cast<int>(std::count_if(components.begin(), components.end(), [s](const auto& c) { return c.status == s; }));
+  return static_cast<int>(
+      std::count_if(components.begin(), components.end(), [s](const auto& c) { return c.status == s; }));
 }
 
 bool PluginCheckReport::ok() const {
@@ -66,9 +67,12 @@ std::string synthesize(const OptionSpec& o, const PluginHost& host) {
     const bool lo_bad = std::isfinite(lo) && (want < lo || (!integer && o.min_exclusive && want <= lo));
     const bool hi_bad = std::isfinite(hi) && (want > hi || (!integer && o.max_exclusive && want >= hi));
     if (lo_bad || hi_bad) {
-      if (std::isfinite(lo) && std::isfinite(hi)) want = integer ? lo : (lo + hi) / 2;
-      else if (lo_bad) want = integer ? lo : lo + 1;
-      else want = integer ? hi : hi - 1;
+      if (std::isfinite(lo) && std::isfinite(hi))
+        want = integer ? lo : (lo + hi) / 2;
+      else if (lo_bad)
+        want = integer ? lo : lo + 1;
+      else
+        want = integer ? hi : hi - 1;
     }
     if (integer) return std::to_string(static_cast<long long>(want));
     return num(want);
@@ -151,7 +155,8 @@ std::vector<std::string> compare_thread_counts(F&& f) {
     const double scale = 1 + one[i].cwiseAbs().maxCoeff();
     const double d12 = (one[i] - two[i]).cwiseAbs().maxCoeff(), d22 = (two[i] - again[i]).cwiseAbs().maxCoeff();
     if (!(d12 <= 1e-5 * scale))
-      problems.push_back("threads: result " + std::to_string(i) + " with 2 threads differs from 1 thread by " + num(d12));
+      problems.push_back("threads: result " + std::to_string(i) + " with 2 threads differs from 1 thread by " +
+                         num(d12));
     if (d22 != 0)
       problems.push_back("threads: two runs with 2 threads differ by " + num(d22) + " in result " + std::to_string(i));
   }
@@ -249,8 +254,7 @@ void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const Plug
         fill_normal(p->value, noise, 0.5);  // the initializer is not available here
       }
     }
-    for (Eigen::Index k = 0; k < p->value.size(); ++k)
-      p->value.data()[k] += static_cast<Scalar>(noise.normal(0, 0.1));
+    for (Eigen::Index k = 0; k < p->value.size(); ++k) p->value.data()[k] += static_cast<Scalar>(noise.normal(0, 0.1));
   }
 
   // Several steps too: recurrent layers carry state through them, and sequence reducers
@@ -266,8 +270,8 @@ void check_layer(ComponentCheck& out, const ComponentTable::Entry& e, const Plug
     const GradCheckResult r = check_layer_gradients(*layer, opt);
     worst = std::max(worst, r.relative_error);
     if (!detail.empty()) detail += "; ";
-    detail += "steps " + std::to_string(steps) + (steps > 1 && layer->is_recurrent() ? " from a non-zero state" : "") + ": " +
-              std::to_string(r.checked) + " elements, relative error " + num(r.relative_error);
+    detail += "steps " + std::to_string(steps) + (steps > 1 && layer->is_recurrent() ? " from a non-zero state" : "") +
+              ": " + std::to_string(r.checked) + " elements, relative error " + num(r.relative_error);
     if (!r.ok) {
       out.status = Status::Fail;
       detail += ", " + std::to_string(r.failures) + " wrong; worst " + r.worst;
@@ -494,7 +498,9 @@ void check_schedule(ComponentCheck& out, const PluginHost& host, const Node& blo
       hi = std::max(hi, f);
     }
     const double loss = 1.0 / (1 + epoch % 10);  // improves, then stalls and restarts
-    sched->end_epoch(epoch, {{"train_loss", loss}, {"val_loss", loss + 0.1}, {"train_accuracy", 1 - loss / 2},
+    sched->end_epoch(epoch, {{"train_loss", loss},
+                             {"val_loss", loss + 0.1},
+                             {"train_accuracy", 1 - loss / 2},
                              {"val_accuracy", 0.9 - loss / 2}});
   }
   out.detail = "factor over 100 epochs in [" + num(lo) + ", " + num(hi) + "]";
@@ -537,7 +543,11 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
       v = orig;
       const Elem el{ps[i]->name + "(" + std::to_string(k % ps[i]->value.rows()) + "," +
                         std::to_string(k / ps[i]->value.rows()) + ")",
-                    analytic[i].data()[k], (plus - minus) / (2 * h), (base - minus) / h, (plus - base) / h, i};
+                    analytic[i].data()[k],
+                    (plus - minus) / (2 * h),
+                    (base - minus) / h,
+                    (plus - base) / h,
+                    i};
       scale = std::max({scale, std::fabs(el.an), std::fabs(el.numeric)});
       elems.push_back(el);
     }
@@ -584,7 +594,8 @@ void check_regularizer(ComponentCheck& out, const PluginHost& host, const Node& 
   out.detail = "penalty gradient: " + std::to_string(checked) + " elements, relative error " + num(out.error);
   if (wrong) {
     out.status = Status::Fail;
-    out.detail += ", " + std::to_string(wrong) + " wrong; worst " + worst_text + "; per tensor: " + per.tensor_summary();
+    out.detail +=
+        ", " + std::to_string(wrong) + " wrong; worst " + worst_text + "; per tensor: " + per.tensor_summary();
   }
 
   // perturb() then restore() must give the exact values back.
@@ -652,8 +663,8 @@ void check_dataset(ComponentCheck& out, const ComponentTable::Entry& e, const Pl
     if (x1.features() != info.input_size || x1.steps != info.steps || x1.batch != B ||
         x1.data.cols() != static_cast<Eigen::Index>(info.steps) * B)
       problems.push_back(w + "x is " + std::to_string(x1.data.rows()) + "x" + std::to_string(x1.data.cols()) +
-                         " (steps " + std::to_string(x1.steps) + ", batch " + std::to_string(x1.batch) + "), expected " +
-                         std::to_string(info.input_size) + "x" + std::to_string(info.steps * B));
+                         " (steps " + std::to_string(x1.steps) + ", batch " + std::to_string(x1.batch) +
+                         "), expected " + std::to_string(info.input_size) + "x" + std::to_string(info.steps * B));
     const int tsteps = info.every_step ? info.steps : 1;
     if (y1.steps != tsteps || y1.batch != B)
       problems.push_back(w + "targets have steps " + std::to_string(y1.steps) + ", batch " + std::to_string(y1.batch) +
@@ -664,7 +675,8 @@ void check_dataset(ComponentCheck& out, const ComponentTable::Entry& e, const Pl
         problems.push_back(w + std::to_string(y1.labels.size()) + " labels, expected " + std::to_string(cols));
       for (int32_t l : y1.labels)
         if (l < -1 || l >= info.output_size) {
-          problems.push_back(w + "label " + std::to_string(l) + " outside [-1, " + std::to_string(info.output_size) + ")");
+          problems.push_back(w + "label " + std::to_string(l) + " outside [-1, " + std::to_string(info.output_size) +
+                             ")");
           break;
         }
     } else if (y1.values.rows() != info.output_size || y1.values.cols() != cols || !finite(y1.values)) {
@@ -854,9 +866,8 @@ std::string format_report(const PluginCheckReport& r) {
     if (label.size() < 26) label.resize(26, ' ');
     s << "  " << tag << "  " << label << " " << c.detail << "\n";
   }
-  s << r.components.size() << " component" << (r.components.size() == 1 ? "" : "s") << ": "
-    << r.count(Status::Pass) << " passed, " << r.count(Status::Fail) << " failed, " << r.count(Status::Skip)
-    << " skipped\n";
+  s << r.components.size() << " component" << (r.components.size() == 1 ? "" : "s") << ": " << r.count(Status::Pass)
+    << " passed, " << r.count(Status::Fail) << " failed, " << r.count(Status::Skip) << " skipped\n";
   return s.str();
 }
 

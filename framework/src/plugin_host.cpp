@@ -122,8 +122,10 @@ std::vector<fs::path> PluginHost::search_path(const std::vector<std::string>& ex
 
 void PluginHost::load_default(const std::vector<std::string>& extra_dirs) {
   for (const auto& d : search_path({})) {
-    if (fs::is_directory(d)) load_directory(d);
-    else searched_.push_back(fs::absolute(d).lexically_normal().string() + " (absent)");
+    if (fs::is_directory(d))
+      load_directory(d);
+    else
+      searched_.push_back(fs::absolute(d).lexically_normal().string() + " (absent)");
   }
   for (const auto& d : extra_dirs) load_directory(d);
 }
@@ -137,7 +139,8 @@ std::string PluginHost::search_note() const {
   }
   const char* env = std::getenv("UNROLL_PLUGIN_PATH");
   return "\n  plugin folders searched: " + (folders.empty() ? std::string("none") : folders) +
-         (env && *env ? std::string(" (UNROLL_PLUGIN_PATH=") + env + ")" : std::string(" (UNROLL_PLUGIN_PATH is not set)")) +
+         (env && *env ? std::string(" (UNROLL_PLUGIN_PATH=") + env + ")"
+                      : std::string(" (UNROLL_PLUGIN_PATH is not set)")) +
          (own.empty() ? "" : "; libraries loaded by path: " + own) +
          "\n  to use a component of another plugin library, load it: list the library or its folder in the "
          "experiment (plugins: [build/libmy_plugin.so], relative to the experiment file), or pass --plugin-dir DIR, "

@@ -18,9 +18,12 @@ const char* kBanner =
 std::string cell(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -70,7 +73,8 @@ std::string title(std::string plural) {
 std::map<std::string, std::string> reference_pages(const ComponentTable& registry) {
   std::map<std::string, std::string> pages;
   std::ostringstream index;
-  index << "# Reference\n\n" << kBanner << "\n"
+  index << "# Reference\n\n"
+        << kBanner << "\n"
         << "Every component's options, generated from the schemas the plugins register (what "
            "`unroll plugins --describe NAME` prints). The hand-written guides in `docs/` explain when and why "
            "to use each.\n\n";
@@ -94,7 +98,9 @@ std::map<std::string, std::string> reference_pages(const ComponentTable& registr
   }
   {
     std::ostringstream s;
-    s << "# The `train:` block\n\n" << kBanner << "\n" << train_schema().summary()
+    s << "# The `train:` block\n\n"
+      << kBanner << "\n"
+      << train_schema().summary()
       << ": options of the host's training loop (not a plugin). Nested blocks are written "
          "`train: {stop: {early: {patience: 5}}}`; the table spells them with dots.\n\n";
     table(s, train_schema());

@@ -169,7 +169,8 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
   const fs::path dir = sweep_dir;
   const fs::path man_path = dir / "sweep.json";
   if (!fs::exists(man_path))
-    throw Error(sweep_dir + " is not a sweep folder (no sweep.json); run `unroll sweep FILE --out " + sweep_dir + "` first");
+    throw Error(sweep_dir + " is not a sweep folder (no sweep.json); run `unroll sweep FILE --out " + sweep_dir +
+                "` first");
   Json man;
   try {
     man = Json::parse(read_file(man_path.string()));
@@ -180,7 +181,8 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
     std::string name;
     bool higher;
   };
-  std::vector<Metric> metrics{{man["metric"]["name"].get<std::string>(), man["metric"]["higher_is_better"].get<bool>()}};
+  std::vector<Metric> metrics{
+      {man["metric"]["name"].get<std::string>(), man["metric"]["higher_is_better"].get<bool>()}};
   for (const auto& m : man["metrics"])
     if (m["name"].get<std::string>() != metrics[0].name) metrics.push_back({m["name"], m["higher_is_better"]});
 
@@ -214,10 +216,10 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
             row.values[m.name].push_back(sum["final"][m.name].get<double>());
         if (sum.contains("seconds_per_epoch")) row.sec_per_epoch.push_back(sum["seconds_per_epoch"].get<double>());
       } else {
-        std::string err = rec.is_object() && rec.contains("error") ? rec["error"].get<std::string>()
+        std::string err = rec.is_object() && rec.contains("error")   ? rec["error"].get<std::string>()
                           : sum.is_object() && sum.contains("error") ? sum["error"].get<std::string>()
-                          : fs::exists(run) ? "interrupted (no final summary)"
-                                            : "not run yet";
+                          : fs::exists(run)                          ? "interrupted (no final summary)"
+                                                                     : "not run yet";
         // A task that Slurm ended: its state and exit code, as sacct/scontrol reported them.
         if (rec.is_object() && rec.contains("slurm") && rec["slurm"].contains("state")) {
           const Json& sl = rec["slurm"];
@@ -248,7 +250,8 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
   });
 
   // CSV: one row per variant and metric.
-  std::string csv = "rank,variant,metric,higher_is_better,n,runs,failed,mean,sd,diff,ci_low,ci_high,t,df,p,seconds_per_epoch\n";
+  std::string csv =
+      "rank,variant,metric,higher_is_better,n,runs,failed,mean,sd,diff,ci_low,ci_high,t,df,p,seconds_per_epoch\n";
   std::ostringstream md;
   const std::string name = man.value("name", std::string("sweep"));
   md << "# Sweep report: " << name << "\n\n";
@@ -257,7 +260,8 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
   for (size_t i = 0; i < man["seeds"].size(); ++i) md << (i ? ", " : "") << man["seeds"][i].get<long long>();
   md << "  \nMain metric: **" << main.name << "** (" << (main.higher ? "higher" : "lower")
      << " is better); the table is sorted by it, best first.  \n";
-  md << "Δ = variant − base, with a Welch 95% confidence interval and two-sided p-value (n ≥ 2 seeds on both sides).\n\n";
+  md << "Δ = variant − base, with a Welch 95% confidence interval and two-sided p-value (n ≥ 2 seeds on both "
+        "sides).\n\n";
 
   md << "| rank | variant | n |";
   for (const auto& m : metrics) md << " " << m.name << " (mean ± sd) |";
@@ -277,8 +281,8 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
     ++rank;
     const bool is_base = i == 0;
     const double spe = r.sec_per_epoch.empty() ? NAN : sample_stats(r.sec_per_epoch).mean;
-    md << "| " << rank << " | " << md_cell(r.name) << (is_base && r.name != "base" ? " (base)" : "") << " | " << r.completed << "/" << r.runs
-       << " |";
+    md << "| " << rank << " | " << md_cell(r.name) << (is_base && r.name != "base" ? " (base)" : "") << " | "
+       << r.completed << "/" << r.runs << " |";
     std::vector<std::string> deltas;
     for (const auto& m : metrics) {
       const auto it = r.values.find(m.name);
@@ -323,18 +327,23 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
   bool plotted = false;
   if (!opt.plot_script.empty()) {
     std::string why;
-    if (!fs::exists(opt.python)) why = opt.python + " not found";
-    else if (!fs::exists(opt.plot_script)) why = opt.plot_script + " not found";
+    if (!fs::exists(opt.python))
+      why = opt.python + " not found";
+    else if (!fs::exists(opt.plot_script))
+      why = opt.plot_script + " not found";
     else {
-      const std::string cmd = "'" + opt.python + "' '" + opt.plot_script + "' '" + fs::absolute(dir).string() + "' 2>&1";
+      const std::string cmd =
+          "'" + opt.python + "' '" + opt.plot_script + "' '" + fs::absolute(dir).string() + "' 2>&1";
       FILE* p = ::popen(cmd.c_str(), "r");
       std::string out;
       if (p) {
         char buf[512];
         while (std::fgets(buf, sizeof buf, p)) out += buf;
         const int st = ::pclose(p);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) plotted = true;
-        else why = "the plot script failed: " + out.substr(0, 600);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+          plotted = true;
+        else
+          why = "the plot script failed: " + out.substr(0, 600);
       } else {
         why = "cannot start " + opt.python;
       }
@@ -343,8 +352,10 @@ std::string write_report(const std::string& sweep_dir, const ReportOptions& opt)
   }
   if (plotted) {
     md << "\n## Plots\n\n";
-    if (fs::exists(dir / "plots" / "curves.png")) md << "Learning curves (mean over seeds, band: ± sd):\n\n![learning curves](plots/curves.png)\n\n";
-    if (fs::exists(dir / "plots" / "bars.png")) md << main.name << " per variant (error bars: ± sd over seeds):\n\n![" << main.name << "](plots/bars.png)\n";
+    if (fs::exists(dir / "plots" / "curves.png"))
+      md << "Learning curves (mean over seeds, band: ± sd):\n\n![learning curves](plots/curves.png)\n\n";
+    if (fs::exists(dir / "plots" / "bars.png"))
+      md << main.name << " per variant (error bars: ± sd over seeds):\n\n![" << main.name << "](plots/bars.png)\n";
   }
   const std::string text = md.str();
   write_file_atomic((dir / "report.md").string(), text);

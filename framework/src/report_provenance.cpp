@@ -79,8 +79,10 @@ std::string provenance_report(const std::string& sweep_dir) {
       std::string diff;
       for (const auto& [k, val] : id) {
         const auto it = ref.find(k);
-        if (it == ref.end()) diff += (diff.empty() ? "" : "; ") + k + " (only here)";
-        else if (it->second != val) diff += (diff.empty() ? "" : "; ") + k + ": " + short_value(it->second) + " → " + short_value(val);
+        if (it == ref.end())
+          diff += (diff.empty() ? "" : "; ") + k + " (only here)";
+        else if (it->second != val)
+          diff += (diff.empty() ? "" : "; ") + k + ": " + short_value(it->second) + " → " + short_value(val);
       }
       for (const auto& [k, val] : ref)
         if (!id.count(k)) diff += (diff.empty() ? "" : "; ") + k + " (missing)";

@@ -86,6 +86,8 @@ std::vector<std::string> names_file(const std::string& path) {
 }  // namespace
 
 std::vector<std::string> run_class_names(const std::string& run_dir) { return names_file(run_dir + "/classes.json"); }
-std::vector<std::string> run_feature_names(const std::string& run_dir) { return names_file(run_dir + "/features.json"); }
+std::vector<std::string> run_feature_names(const std::string& run_dir) {
+  return names_file(run_dir + "/features.json");
+}
 
 }  // namespace unroll

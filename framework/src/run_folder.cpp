@@ -33,9 +33,9 @@ bool is_temporary_output(const std::string& name) {
 }  // namespace
 
 const std::vector<std::string>& run_output_names() {
-  static const std::vector<std::string> names{
-      "config.yaml",    "metrics.csv",    "summary.json", "log.txt",  "grad_lags.csv", "crash.stack",
-      "checkpoint",     "checkpoint.tmp", "checkpoint.old", "best",   "best.tmp",      "best.old"};
+  static const std::vector<std::string> names{"config.yaml",    "metrics.csv", "summary.json", "log.txt",
+                                              "grad_lags.csv",  "crash.stack", "checkpoint",   "checkpoint.tmp",
+                                              "checkpoint.old", "best",        "best.tmp",     "best.old"};
   return names;
 }
 
@@ -64,14 +64,14 @@ void prepare_run_folder(const std::string& dir, bool force) {
   if (!old.empty() && !force) {
     std::string list;
     for (const auto& o : old) list += (list.empty() ? "" : ", ") + o;
-    throw Error(dir + " already holds a run (" + list + "); use --force to replace it, or `unroll run --resume " +
-                dir + "` to continue it");
+    throw Error(dir + " already holds a run (" + list + "); use --force to replace it, or `unroll run --resume " + dir +
+                "` to continue it");
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
-    throw Error("cannot create the run folder " + dir + ": " + (ec ? ec.message() + " (errno " +
-                std::to_string(ec.value()) + ")" : std::string("not a folder")));
+    throw Error("cannot create the run folder " + dir + ": " +
+                (ec ? ec.message() + " (errno " + std::to_string(ec.value()) + ")" : std::string("not a folder")));
 }
 
 void clear_run_outputs(const std::string& dir) {

@@ -74,8 +74,8 @@ int record_unfinished_child(const std::string& dir, int status, const marker::Ma
   // What the dead process was writing goes, so that it cannot keep a nearly full disk full.
   best_effort("clean up after the run process", [&] { clean_interrupted_writes(dir); });
 
-  const std::string reason = exit_description(status) + " during " + phase +
-                             (component[0] ? std::string(", in ") + component : std::string());
+  const std::string reason =
+      exit_description(status) + " during " + phase + (component[0] ? std::string(", in ") + component : std::string());
   if (stopped) {
     record_run_failure(dir, "interrupted", "stopped before the checkpoint was saved: " + reason);
     std::fprintf(stderr, "interrupted: resume with `unroll run --resume %s`\n", dir.c_str());
@@ -84,7 +84,8 @@ int record_unfinished_child(const std::string& dir, int status, const marker::Ma
   // The fatal-signal handler may have written "crashed" already; otherwise (SIGKILL, exit(0), a
   // stack overflow on a thread without a signal stack) it is written here.
   record_run_failure(dir, "crashed", reason, "signal", signaled ? signal_name(sig) : "");
-  std::fprintf(stderr, "error: the run crashed: %s\nthe last good checkpoint is kept: resume with `unroll run --resume %s`\n",
+  std::fprintf(stderr,
+               "error: the run crashed: %s\nthe last good checkpoint is kept: resume with `unroll run --resume %s`\n",
                reason.c_str(), dir.c_str());
   return kExitCrashed;
 }
@@ -126,10 +127,11 @@ int supervise_run(const std::string& run_dir, const std::string& run_name, const
   g_parent = ::getpid();
   g_child = 0;
   g_stop_requests = 0;
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_parent_signal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int{}, old_term{};
+  struct sigaction old_int {
+  }, old_term{};
   ::sigaction(SIGINT, &sa, &old_int);
   ::sigaction(SIGTERM, &sa, &old_term);
   std::fflush(nullptr);  // nothing buffered may be written twice

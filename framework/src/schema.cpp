@@ -81,11 +81,7 @@ OptionSpec& Schema::integers(const std::string& name, const std::string& def_yam
 }
 OptionSpec& Schema::component(const std::string& name, const std::string& kind, const std::string& def_yaml,
                               const std::string& doc) {
-  return add({.name = name,
-              .type = OptType::Component,
-              .doc = doc,
-              .default_yaml = def_yaml,
-              .component_kind = kind});
+  return add({.name = name, .type = OptType::Component, .doc = doc, .default_yaml = def_yaml, .component_kind = kind});
 }
 
 OptionSpec& Schema::mapping(const std::string& name, const std::string& def_yaml, const std::string& doc) {

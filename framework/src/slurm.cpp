@@ -153,7 +153,8 @@ Json read_json_or_null(const fs::path& p) {
 
 std::string job_name(const std::string& sweep_name) {
   std::string n = "unroll-";
-  for (unsigned char c : sweep_name) n += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? static_cast<char>(c) : '_';
+  for (unsigned char c : sweep_name)
+    n += std::isalnum(c) || c == '-' || c == '_' || c == '.' ? static_cast<char>(c) : '_';
   return n.substr(0, 60);
 }
 
@@ -200,7 +201,8 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
     const int rc = run_capture({"sinfo", "-h", "-o", "%P"}, &probe, true);
     if (rc != 0) {
       const auto ls = lines_of(probe);
-      slurm_down = rc == 127 ? "sinfo not found" : "sinfo: " + (ls.empty() ? "exit code " + std::to_string(rc) : ls.back());
+      slurm_down =
+          rc == 127 ? "sinfo not found" : "sinfo: " + (ls.empty() ? "exit code " + std::to_string(rc) : ls.back());
     }
   }
   std::map<std::string, std::map<long, TaskInfo>> arrays;
@@ -214,7 +216,7 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
     const std::string folder = run_folder_state(run.dir);
     const Json rec = read_json_or_null(fs::path(run.dir) / "sweep_run.json");
     const Json sum = read_json_or_null(fs::path(run.dir) / "summary.json");
-    std::string folder_error = rec.is_object() && rec.contains("error") ? rec["error"].get<std::string>()
+    std::string folder_error = rec.is_object() && rec.contains("error")   ? rec["error"].get<std::string>()
                                : sum.is_object() && sum.contains("error") ? sum["error"].get<std::string>()
                                                                           : "";
     const TaskInfo* info = nullptr;
@@ -248,8 +250,9 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
         const bool had_end = r.value("status", "") != "running" && r.contains("status");
         r["status"] = "failed";
         if (!had_end && !r.contains("error"))
-          r["error"] = "the task ended without recording its run's end (killed outright: out of memory, node "
-                       "failure, SIGKILL, or cancelled before it started)";
+          r["error"] =
+              "the task ended without recording its run's end (killed outright: out of memory, node "
+              "failure, SIGKILL, or cancelled before it started)";
         Json sl = r.contains("slurm") && r["slurm"].is_object() ? r["slurm"] : Json::object();
         sl["job"] = st.job;
         sl["state"] = info->state;
@@ -284,10 +287,10 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
       st.source = "run folder";
       st.detail = folder_error.empty() ? "no completed summary" : folder_error;
       if (rec.is_object() && rec.contains("slurm") && rec["slurm"].contains("state"))
-        st.detail = "Slurm " + rec["slurm"]["state"].get<std::string>() +
-                    (rec["slurm"].contains("exit_code") ? ", exit code " + rec["slurm"]["exit_code"].get<std::string>()
-                                                        : "") +
-                    " (job " + rec["slurm"].value("job", std::string("?")) + ", recorded): " + st.detail;
+        st.detail =
+            "Slurm " + rec["slurm"]["state"].get<std::string>() +
+            (rec["slurm"].contains("exit_code") ? ", exit code " + rec["slurm"]["exit_code"].get<std::string>() : "") +
+            " (job " + rec["slurm"].value("job", std::string("?")) + ", recorded): " + st.detail;
     } else if (st.job.empty()) {
       st.state = "pending";
       st.source = "run folder";
@@ -300,8 +303,10 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
       st.source = listed.empty() ? "run folder" : listed.begin()->second.source;
       st.detail = "submitted as " + st.job + ", never started, and Slurm no longer lists it (cancelled while pending?)";
       if (record) {
-        Json r = {{"variant", run.variant}, {"seed", run.seed}, {"status", "failed"}, {"launcher", "slurm"},
-                  {"error", st.detail}, {"slurm", {{"job", st.job}, {"state", "NOT_LISTED"}, {"source", st.source}}}};
+        Json r = {
+            {"variant", run.variant}, {"seed", run.seed},
+            {"status", "failed"},     {"launcher", "slurm"},
+            {"error", st.detail},     {"slurm", {{"job", st.job}, {"state", "NOT_LISTED"}, {"source", st.source}}}};
         fs::create_directories(run.dir);
         write_file_atomic((fs::path(run.dir) / "sweep_run.json").string(), r.dump(2) + "\n");
       }
@@ -335,9 +340,12 @@ SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& 
       throw Error("cannot tell which runs of " + dir.string() + " are still queued: " + s.detail +
                   "; submit from a machine where squeue answers");
     ++sub.total;
-    if (s.state == "done") ++sub.completed;
-    else if (s.in_slurm_queue) ++sub.active;
-    else to_submit.push_back(s.run.rel);
+    if (s.state == "done")
+      ++sub.completed;
+    else if (s.in_slurm_queue)
+      ++sub.active;
+    else
+      to_submit.push_back(s.run.rel);
   }
   sub.submitted = static_cast<int>(to_submit.size());
   sub.script = (dir / "slurm" / "array.sbatch").string();
@@ -354,8 +362,8 @@ SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& 
     << "# and records the outcome in runs/RUN/sweep_run.json. The sweep folder must be on a file\n"
     << "# system shared by the login node and the compute nodes.\n"
     << "#SBATCH --job-name=" << job_name(spec.name) << "\n"
-    << "#SBATCH --array=0-" << to_submit.size() - 1 << (opt.max_parallel > 0 ? "%" + std::to_string(opt.max_parallel) : "")
-    << "\n"
+    << "#SBATCH --array=0-" << to_submit.size() - 1
+    << (opt.max_parallel > 0 ? "%" + std::to_string(opt.max_parallel) : "") << "\n"
     << "#SBATCH --output=" << (dir / "slurm" / "logs" / "%A_%a.out").string() << "\n"
     << "#SBATCH --cpus-per-task=" << opt.cpus_per_task << "\n"
     << "#SBATCH --ntasks=1\n";
@@ -427,8 +435,12 @@ int run_slurm_task(const std::string& sweep_dir, const std::string& rel, RunComm
   const std::vector<SweepRun> runs = list_sweep_runs(sweep_dir);
   for (const auto& r : runs)
     if (r.rel == rel) run = &r;
-  if (!run) throw Error("sweep " + sweep_dir + " has no run '" + rel + "' (expected VARIANT_DIR/seedS from its sweep.json)");
-  auto env = [](const char* k) { const char* v = std::getenv(k); return v ? std::string(v) : std::string(); };
+  if (!run)
+    throw Error("sweep " + sweep_dir + " has no run '" + rel + "' (expected VARIANT_DIR/seedS from its sweep.json)");
+  auto env = [](const char* k) {
+    const char* v = std::getenv(k);
+    return v ? std::string(v) : std::string();
+  };
   const std::string job_id = env("SLURM_JOB_ID");
   cmd.launcher = "slurm";
   if (!env("SLURM_ARRAY_JOB_ID").empty()) {
@@ -454,15 +466,17 @@ int run_slurm_task(const std::string& sweep_dir, const std::string& rel, RunComm
       stop_signal = stop_requested();
       // Why: Slurm's --signal warning before the time limit, or a cancellation. Ask the controller.
       std::string out;
-      if (!job_id.empty() && run_capture({"squeue", "-h", "-j", job_id, "-o", "%T|%L"}, &out) == 0 && !lines_of(out).empty()) {
+      if (!job_id.empty() && run_capture({"squeue", "-h", "-j", job_id, "-o", "%T|%L"}, &out) == 0 &&
+          !lines_of(out).empty()) {
         const std::string l = lines_of(out)[0];
         const size_t bar = l.find('|');
-        reason = "Slurm job state " + l.substr(0, bar) + (bar == std::string::npos ? "" : ", time left " + l.substr(bar + 1));
+        reason = "Slurm job state " + l.substr(0, bar) +
+                 (bar == std::string::npos ? "" : ", time left " + l.substr(bar + 1));
       } else {
         reason = "from Slurm or a user";
       }
-      std::fprintf(stderr, "sweep-task: %s (%s): passing it on to the run\n", std::string(signal_name(stop_signal)).c_str(),
-                   reason.c_str());
+      std::fprintf(stderr, "sweep-task: %s (%s): passing it on to the run\n",
+                   std::string(signal_name(stop_signal)).c_str(), reason.c_str());
       signal_child_group(started.pid, SIGTERM);
       // Slurm sends SIGKILL KillWait (default 30 s) after SIGTERM on a cancel; stay well inside.
       kill_at = std::chrono::steady_clock::now() + std::chrono::seconds(25);

@@ -3,7 +3,9 @@
 namespace unroll {
 
 StopRules::StopRules(const TrainSettings& s, const MetricsTable& table, bool validation, std::string& note)
-    : loss_below_(s.loss_below), max_seconds_(s.max_seconds), train_loss_column_(table.find("train_loss")),
+    : loss_below_(s.loss_below),
+      max_seconds_(s.max_seconds),
+      train_loss_column_(table.find("train_loss")),
       patience_(s.early_patience) {
   early_.min_delta = s.early_min_delta;
   if (patience_ > 0) early_.monitor = table.monitor(s.early, validation, note);

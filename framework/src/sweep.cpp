@@ -34,8 +34,8 @@ namespace unroll {
 
 namespace {
 
-const std::vector<std::string> kSweepKeys{"seeds", "vary", "grid", "variants", "metric", "metrics", "jobs",
-                                          "threads_per_run", "base_name"};
+const std::vector<std::string> kSweepKeys{
+    "seeds", "vary", "grid", "variants", "metric", "metrics", "jobs", "threads_per_run", "base_name"};
 
 // Folder names: readable, but nothing a shell or a file system minds.
 std::string dir_name(const std::string& name) {
@@ -93,9 +93,12 @@ std::string strip_locs_yaml(const Node& n) { return to_yaml(n); }
 
 std::string fmt_duration(double s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
-  else std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s) / 3600, static_cast<int>(s) % 3600 / 60);
   return buf;
 }
 
@@ -113,8 +116,10 @@ std::string value_label(const Node& v) {
     case Node::Type::Map: {
       std::string head, args;
       for (const auto& [k, x] : v.entries()) {
-        if (k == "kind" && x.is_scalar()) head = x.text();
-        else args += (args.empty() ? "" : ",") + k + "=" + value_label(x);
+        if (k == "kind" && x.is_scalar())
+          head = x.text();
+        else
+          args += (args.empty() ? "" : ",") + k + "=" + value_label(x);
       }
       if (head.empty()) return "{" + args + "}";
       return args.empty() ? head : head + "(" + args + ")";
@@ -168,7 +173,8 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
   std::string base_name = "base";
   if (const Node* b = sweep.find("base_name"); b && !b->is_null()) {
     if (!b->is_scalar() || b->text().empty())
-      throw Error(b->loc().str() + ": 'base_name' expects a non-empty name for the base variant, e.g. base_name: baseline");
+      throw Error(b->loc().str() +
+                  ": 'base_name' expects a non-empty name for the base variant, e.g. base_name: baseline");
     base_name = b->text();
   }
 
@@ -249,7 +255,8 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
         throw Error(over.key_loc().str() + ": variant '" + name + "' has the name of the base variant; rename it" +
                     (base_name == "base" ? " or name the base otherwise (base_name: ...)" : " or change base_name"));
       if (!over.is_map())
-        throw Error(over.loc().str() + ": variant '" + name + "' expects a mapping of overrides, e.g. {optimizer.lr: 0.01}");
+        throw Error(over.loc().str() + ": variant '" + name +
+                    "' expects a mapping of overrides, e.g. {optimizer.lr: 0.01}");
       Draft d{name, over.key_loc().str(), root};
       Node o = over;
       absolutize_paths(o);
@@ -316,7 +323,8 @@ std::vector<SweepRun> prepare_sweep_folder(const SweepSpec& spec, const std::str
   man["seeds"] = spec.seeds;
   man["metric"] = {{"name", spec.metric.name}, {"higher_is_better", spec.metric.higher_is_better}};
   Json extra = Json::array();
-  for (const auto& m : spec.extra_metrics) extra.push_back({{"name", m.name}, {"higher_is_better", m.higher_is_better}});
+  for (const auto& m : spec.extra_metrics)
+    extra.push_back({{"name", m.name}, {"higher_is_better", m.higher_is_better}});
   man["metrics"] = extra;
   Json vars = Json::array();
   for (const auto& v : spec.variants) {
@@ -349,7 +357,7 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   // Default: one single-threaded run per core. Measured on 2 cores (docs/ablations.md): 12
   // small MLP runs took 13.1 s as 2 x 1 thread and 20.4 s as 1 x 2 threads.
   res.jobs = opt.jobs > 0 ? opt.jobs : spec.jobs > 0 ? spec.jobs : cores;
-  res.threads_per_run = opt.threads_per_run > 0   ? opt.threads_per_run
+  res.threads_per_run = opt.threads_per_run > 0    ? opt.threads_per_run
                         : spec.threads_per_run > 0 ? spec.threads_per_run
                                                    : std::max(1, cores / res.jobs);
   if (opt.unroll_binary.empty() || !fs::exists(opt.unroll_binary))
@@ -403,7 +411,8 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   auto last_draw = t0 - std::chrono::seconds(10);
   const int to_run = static_cast<int>(pending.size());
   if (opt.progress)
-    std::fprintf(stderr, "sweep %s: %zu variant(s) x %zu seed(s) = %d runs (%d done before), %d at a time, %d thread(s) each\n",
+    std::fprintf(stderr,
+                 "sweep %s: %zu variant(s) x %zu seed(s) = %d runs (%d done before), %d at a time, %d thread(s) each\n",
                  spec.name.c_str(), spec.variants.size(), spec.seeds.size(), res.total, res.skipped, res.jobs,
                  res.threads_per_run);
 
@@ -420,8 +429,10 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   };
   auto say = [&](const std::string& line) {
     if (!opt.progress) return;
-    if (tty) std::fprintf(stderr, "\r\033[K%s\n", line.c_str());
-    else std::fprintf(stderr, "%s\n", line.c_str());
+    if (tty)
+      std::fprintf(stderr, "\r\033[K%s\n", line.c_str());
+    else
+      std::fprintf(stderr, "%s\n", line.c_str());
   };
 
   int stop_signal = 0;
@@ -437,8 +448,8 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       say("sweep: " + std::string(signal_name(stop_signal)) + ": stopping " + std::to_string(running.size()) +
           " run(s); they checkpoint and the next invocation resumes them");
       for (const auto& r : running) signal_child_group(r.pid, SIGTERM);
-      kill_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(opt.stop_grace_seconds));
+      kill_at = Clock::now() +
+                std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.stop_grace_seconds));
     }
     if (stop_signal && Clock::now() > kill_at)
       for (const auto& r : running) signal_child_group(r.pid, SIGKILL);
@@ -464,17 +475,22 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       running.erase(running.begin() + i);
       changed = true;
       std::string error;
-      const std::string st = finish_run(run, r > 0 ? status : 0, stop_signal,
-                                        stop_signal ? "the sweep was stopped" : "", &error);
+      const std::string st =
+          finish_run(run, r > 0 ? status : 0, stop_signal, stop_signal ? "the sweep was stopped" : "", &error);
       const double secs = std::chrono::duration<double>(Clock::now().time_since_epoch()).count() - run.start_seconds;
       seconds_done += secs;
       ++finished_now;
-      if (st == "completed") ++res.completed;
-      else if (st == "interrupted") ++res.interrupted_runs;
-      else ++res.failed;
+      if (st == "completed")
+        ++res.completed;
+      else if (st == "interrupted")
+        ++res.interrupted_runs;
+      else
+        ++res.failed;
       std::ostringstream line;
-      line << (st == "completed" ? "done   " : st == "interrupted" ? "stopped " : "FAILED ") << run.run.variant
-           << " seed " << run.run.seed << " (" << fmt_duration(secs) << ")";
+      line << (st == "completed"     ? "done   "
+               : st == "interrupted" ? "stopped "
+                                     : "FAILED ")
+           << run.run.variant << " seed " << run.run.seed << " (" << fmt_duration(secs) << ")";
       if (st != "completed") line << ": " << error.substr(0, 300);
       say(line.str() + (tty ? "" : "  [" + status_line().substr(7) + "]"));
     }

@@ -177,12 +177,14 @@ std::string finish_run(const StartedRun& r, int wait_status, int stop_signal, co
   if (!ok && stop_signal && summary_status == "interrupted") status = "interrupted";
   if (!ok) {
     if (status == "interrupted") {
-      error = "stopped by " + std::string(signal_name(stop_signal)) + (stop_reason.empty() ? "" : " (" + stop_reason + ")") +
-              "; checkpointed, the next sweep resumes it";
+      error = "stopped by " + std::string(signal_name(stop_signal)) +
+              (stop_reason.empty() ? "" : " (" + stop_reason + ")") + "; checkpointed, the next sweep resumes it";
     } else if (error.empty()) {
       error = ex.describe();
       if (!ex.signaled && ex.code == 0) error += " without a completed summary.json";
-      if (stop_signal) error += " after " + std::string(signal_name(stop_signal)) + (stop_reason.empty() ? "" : " (" + stop_reason + ")");
+      if (stop_signal)
+        error +=
+            " after " + std::string(signal_name(stop_signal)) + (stop_reason.empty() ? "" : " (" + stop_reason + ")");
       const std::string tail = tail_lines((dir / "stderr.txt").string(), 5);
       if (!tail.empty()) error += ": " + tail;
     }
@@ -190,10 +192,14 @@ std::string finish_run(const StartedRun& r, int wait_status, int stop_signal, co
   rec["status"] = status;
   rec.erase("exit_code");
   rec.erase("signal");
-  if (ex.signaled) rec["signal"] = std::string(signal_name(ex.signal));
-  else rec["exit_code"] = ex.code;
-  if (ok) rec.erase("error");
-  else rec["error"] = error;
+  if (ex.signaled)
+    rec["signal"] = std::string(signal_name(ex.signal));
+  else
+    rec["exit_code"] = ex.code;
+  if (ok)
+    rec.erase("error");
+  else
+    rec["error"] = error;
   if (const Json m = read_json_or_null(dir / "checkpoint" / "manifest.json"); !ok && m.is_object())
     rec["checkpoint_epoch"] = m.value("epoch", 0);
   rec["seconds"] = steady_seconds() - r.start_seconds;
@@ -216,15 +222,15 @@ std::vector<std::string> reap_stale_children(const std::string& sweep_dir, doubl
       continue;
     const pid_t pid = rec.value("pid", -1);
     const long long start = rec.value("pid_start", -2LL);
-    if (pid > 0 && pid != ::getpid() && process_start_ticks(pid) == start) stale.push_back({pid, e.path().parent_path()});
+    if (pid > 0 && pid != ::getpid() && process_start_ticks(pid) == start)
+      stale.push_back({pid, e.path().parent_path()});
   }
   for (const auto& [pid, dir] : stale) signal_child_group(pid, SIGTERM);
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_seconds);
   for (const auto& [pid, dir] : stale) {
     // Not our child: wait by polling /proc until it is gone.
     const long long start = process_start_ticks(pid);
-    while (process_start_ticks(pid) == start && start >= 0 && std::chrono::steady_clock::now() < end)
-      ::usleep(50000);
+    while (process_start_ticks(pid) == start && start >= 0 && std::chrono::steady_clock::now() < end) ::usleep(50000);
     if (process_start_ticks(pid) == start && start >= 0) signal_child_group(pid, SIGKILL);
     notes.push_back("stopped pid " + std::to_string(pid) + ", left running by an earlier sweep in " + dir.string());
   }

@@ -57,10 +57,11 @@ class Pool {
     done_ = std::make_unique<Ack[]>(static_cast<size_t>(n));
     // Each worker gets a signal stack, so that a stack overflow in a plugin's parallel loop is
     // reported like one on the main thread (signal_stack.hpp).
-    for (int t = 1; t < n; ++t) workers_.emplace_back([this, t, now] {
-      install_signal_stack();
-      work(t, now);
-    });
+    for (int t = 1; t < n; ++t)
+      workers_.emplace_back([this, t, now] {
+        install_signal_stack();
+        work(t, now);
+      });
   }
 
   void run(int n, const std::function<void(int)>& body) {
@@ -155,7 +156,8 @@ Pool& the_pool() {
 
 void set_threads(int n) {
   if (n < 1 || n > kMaxThreads)
-    throw Error("thread pool: " + std::to_string(n) + " threads (at least 1, at most " + std::to_string(kMaxThreads) + ")");
+    throw Error("thread pool: " + std::to_string(n) + " threads (at least 1, at most " + std::to_string(kMaxThreads) +
+                ")");
   if (in_region()) throw Error("thread pool: set_threads inside a parallel region");
   the_pool().resize(n);
 }

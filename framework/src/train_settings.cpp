@@ -15,8 +15,10 @@ namespace unroll {
 namespace {
 
 std::shared_ptr<const Schema> early_schema() {
-  auto t = std::make_shared<Schema>("early", "Early stopping: stop when a metric has not improved for `patience` epochs");
-  t->string("metric", "val_loss", "metrics.csv column to watch (val_* falls back to train_* without a validation split)");
+  auto t =
+      std::make_shared<Schema>("early", "Early stopping: stop when a metric has not improved for `patience` epochs");
+  t->string("metric", "val_loss",
+            "metrics.csv column to watch (val_* falls back to train_* without a validation split)");
   t->choice("mode", "auto", {"auto", "min", "max"}, "lower or higher is better (auto: max for *accuracy, else min)");
   t->integer("patience", 0, "epochs without improvement before stopping (0: off)").at_least(0);
   t->real("min_delta", 0, "an improvement must beat the best value by more than this").at_least(0);
@@ -28,7 +30,8 @@ std::shared_ptr<const Schema> stop_schema() {
   t->real("train_loss_below", "stop when the epoch's mean training loss falls below this (the textbook rule)")
       .above(0)
       .optional();
-  t->real("max_seconds", "wall-clock budget: stop after the first epoch that ends past this many seconds of "
+  t->real("max_seconds",
+          "wall-clock budget: stop after the first epoch that ends past this many seconds of "
           "training (counted across --resume)")
       .above(0)
       .optional();
@@ -74,8 +77,9 @@ std::shared_ptr<const Schema> clip_schema() {
 
 std::shared_ptr<const Schema> diagnostics_schema() {
   auto t = std::make_shared<Schema>("diagnostics", "Extra measurements written to the run folder");
-  t->boolean("grad_lags", false, "write ||dL/dh|| at each time lag per epoch to grad_lags.csv, and at initialization as epoch 0 "
-                 "(recurrent models)");
+  t->boolean("grad_lags", false,
+             "write ||dL/dh|| at each time lag per epoch to grad_lags.csv, and at initialization as epoch 0 "
+             "(recurrent models)");
   return t;
 }
 
@@ -119,9 +123,9 @@ double parse_bytes(const Node& n) {
   }
   std::string unit = text.substr(used);
   while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
-  static const std::pair<const char*, double> units[] = {{"", 1},          {"B", 1},           {"kB", 1e3},
-                                                         {"KB", 1e3},      {"MB", 1e6},        {"GB", 1e9},
-                                                         {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+  static const std::pair<const char*, double> units[] = {{"", 1},         {"B", 1},           {"kB", 1e3},
+                                                         {"KB", 1e3},     {"MB", 1e6},        {"GB", 1e9},
+                                                         {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
   for (const auto& [name, scale] : units)
     if (used > 0 && unit == name && v > 0 && std::isfinite(v)) return v * scale;
   throw Error(n.loc().str() + ": bptt.memory.budget '" + text +

@@ -23,7 +23,7 @@ struct TrainSettings {
   int epochs = 1, batch = 32, eval_batch = 1000;
   int threads = 0;  // 0: --threads, else all cores
   bool shuffle = true;
-  Node loss_at;     // auto, last or every (a node: the error for a dataset without per-step targets points at it)
+  Node loss_at;  // auto, last or every (a node: the error for a dataset without per-step targets points at it)
 
   // Truncated BPTT (k1 = 0: full BPTT).
   int k1 = 0, k2 = 0;

@@ -110,8 +110,8 @@ class Trainer {
   int threads_ = 1;
   std::string config_text_;
 
-  RunComponents c_;         // data, model, loss, optimizer, schedule, regularizers
-  SampleSplit samples_;     // train / validation / test samples
+  RunComponents c_;      // data, model, loss, optimizer, schedule, regularizers
+  SampleSplit samples_;  // train / validation / test samples
   long long batches_per_epoch_ = 0;
   long long updates_per_epoch_ = 0;  // batches x truncation windows with a loss
 
@@ -429,11 +429,12 @@ RunResult Trainer::run() {
   out_.log("unroll: " + cfg().at("name").text() + " (" + exp_.file + ") -> " + opt_.out_dir);
   marker::set_phase("build");
   build();
-  out_.log("data: " + cfg().at("data").at("kind").text() + ", " + std::to_string(samples_.train.size()) +
-           " train / " + std::to_string(samples_.validation.size()) + " validation / " +
-           std::to_string(samples_.test.size()) + " test samples, " + std::to_string(c_.info.steps) + " step(s) of " +
-           std::to_string(c_.info.input_size) + " features");
-  out_.log("model:\n" + model_summary(*c_.model, cfg().at("model"), c_.info.steps, s_.batch, cfg().at("optimizer").at("kind").text()));
+  out_.log("data: " + cfg().at("data").at("kind").text() + ", " + std::to_string(samples_.train.size()) + " train / " +
+           std::to_string(samples_.validation.size()) + " validation / " + std::to_string(samples_.test.size()) +
+           " test samples, " + std::to_string(c_.info.steps) + " step(s) of " + std::to_string(c_.info.input_size) +
+           " features");
+  out_.log("model:\n" + model_summary(*c_.model, cfg().at("model"), c_.info.steps, s_.batch,
+                                      cfg().at("optimizer").at("kind").text()));
   out_.log("threads: " + std::to_string(threads_) + ", seed " + std::to_string(seed_), false);
   if (comm_.size() > 1) {
     out_.log("ranks: " + std::to_string(comm_.size()) + " (data-parallel, " + comm_.describe() + "), " +
@@ -444,7 +445,8 @@ RunResult Trainer::run() {
                      "rank 0 was stopped by a signal while training with " + std::to_string(comm_.size()) +
                          " ranks; mpirun stops a job this way when one of its ranks died (its message names the "
                          "rank). checkpoint/ holds the last checkpointed epoch; continue with any number of ranks: "
-                         "unroll run --resume " + opt_.out_dir + "\n");
+                         "unroll run --resume " +
+                         opt_.out_dir + "\n");
   }
   if (opt_.resume) resume();
   if (s_.grad_lags && first_epoch_ == 0) grad_lags_at_init();

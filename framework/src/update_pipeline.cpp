@@ -16,15 +16,18 @@ double gradient_squared_norm(const std::vector<Param*>& params, bool zero) {
   double sq = 0;
   for (Param* p : params) {
     float* g = p->grad.data();
-    sq += parallel_sum(p->grad.size(), [g, zero](Eigen::Index from, Eigen::Index to) {
-      double s = 0;
-      for (Eigen::Index b = from; b < to; b += 1024) {
-        ArrayMap block(g + b, std::min<Eigen::Index>(1024, to - b));
-        s += static_cast<double>(block.square().sum());
-        if (zero) block = 0.0f;
-      }
-      return s;
-    }, kMinBytesPerThread / static_cast<Eigen::Index>(sizeof(float)));
+    sq += parallel_sum(
+        p->grad.size(),
+        [g, zero](Eigen::Index from, Eigen::Index to) {
+          double s = 0;
+          for (Eigen::Index b = from; b < to; b += 1024) {
+            ArrayMap block(g + b, std::min<Eigen::Index>(1024, to - b));
+            s += static_cast<double>(block.square().sum());
+            if (zero) block = 0.0f;
+          }
+          return s;
+        },
+        kMinBytesPerThread / static_cast<Eigen::Index>(sizeof(float)));
   }
   return sq;
 }
@@ -32,8 +35,12 @@ double gradient_squared_norm(const std::vector<Param*>& params, bool zero) {
 
 UpdatePipeline::UpdatePipeline(std::vector<Param*> params, std::vector<std::shared_ptr<Regularizer>> regularizers,
                                Optimizer& optimizer, Schedule& schedule, double clip_norm, double clip_value)
-    : params_(std::move(params)), regs_(std::move(regularizers)), optim_(optimizer), sched_(schedule),
-      clip_norm_(clip_norm), clip_value_(clip_value) {}
+    : params_(std::move(params)),
+      regs_(std::move(regularizers)),
+      optim_(optimizer),
+      sched_(schedule),
+      clip_norm_(clip_norm),
+      clip_value_(clip_value) {}
 
 void UpdatePipeline::start_epoch(uint64_t seed, int epoch) {
   rng_ = Rng::derive(seed, "regularizers/epoch" + std::to_string(epoch));

@@ -66,8 +66,9 @@ Vocabulary parse_vocabulary(std::string_view text, const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // written on Windows
     if (line_no == 1) {
       if (line.substr(0, kHeader.size()) != kHeader)
-        fail(path, 1, 1, "not an unroll vocabulary file: the first line must start with '" + std::string(kHeader) +
-                             "' (then the settings, e.g. tokens=word lowercase=false)");
+        fail(path, 1, 1,
+             "not an unroll vocabulary file: the first line must start with '" + std::string(kHeader) +
+                 "' (then the settings, e.g. tokens=word lowercase=false)");
       std::string_view rest = line.substr(kHeader.size());
       std::size_t p = 0;
       while (p < rest.size()) {
@@ -111,10 +112,12 @@ Vocabulary parse_vocabulary(std::string_view text, const std::string& path) {
     std::uint64_t count = 0;
     const auto [ptr, ec] = std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
     if (count_text.empty() || ec != std::errc() || ptr != count_text.data() + count_text.size())
-      fail(path, line_no, tab + 2, "expected the token's count (a non-negative integer), got '" + std::string(count_text) + "'");
+      fail(path, line_no, tab + 2,
+           "expected the token's count (a non-negative integer), got '" + std::string(count_text) + "'");
     if (auto [it, fresh] = seen.emplace(token, line_no); !fresh)
-      fail(path, line_no, 1, "token '" + escape_token(token) + "' is already on line " + std::to_string(it->second) +
-                                 ": each token has one index");
+      fail(path, line_no, 1,
+           "token '" + escape_token(token) + "' is already on line " + std::to_string(it->second) +
+               ": each token has one index");
     v.tokens.push_back(std::move(token));
     v.counts.push_back(count);
   }

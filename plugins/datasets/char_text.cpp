@@ -100,7 +100,8 @@ class CharText final : public unroll::Dataset {
     }
     const int V = static_cast<int>(vocab_.tokens.size());
     if (s_.index && V >= (1 << 24))
-      throw Error("char_text: " + std::to_string(V) + " tokens are too many for input: index (exact up to 16777215); "
+      throw Error("char_text: " + std::to_string(V) +
+                  " tokens are too many for input: index (exact up to 16777215); "
                   "set max_vocab");
 
     std::unordered_map<std::string, uint32_t> id;
@@ -129,14 +130,20 @@ class CharText final : public unroll::Dataset {
                   std::to_string(train_end_) + ") needs at least length + 1 = " + std::to_string(T + 1));
     if (s_.test_fraction > 0 && windows_[1] == 0)
       throw Error("char_text: the test part of " + s_.path + " (" + std::to_string(test_tokens) + unit +
-                  ", test_fraction " + std::to_string(s_.test_fraction) + ") needs at least length + 1 = " +
-                  std::to_string(T + 1) + "; raise test_fraction or set it to 0");
+                  ", test_fraction " + std::to_string(s_.test_fraction) +
+                  ") needs at least length + 1 = " + std::to_string(T + 1) + "; raise test_fraction or set it to 0");
   }
 
   unroll::DatasetInfo info() const override {
     const int V = static_cast<int>(vocab_.tokens.size());
-    return {.input_size = s_.index ? 1 : V, .steps = s_.length, .output_size = V, .labels = true, .every_step = true,
-            .has_test = windows_[1] > 0, .bits_per_symbol = true, .input_vocab = s_.index ? V : 0};
+    return {.input_size = s_.index ? 1 : V,
+            .steps = s_.length,
+            .output_size = V,
+            .labels = true,
+            .every_step = true,
+            .has_test = windows_[1] > 0,
+            .bits_per_symbol = true,
+            .input_vocab = s_.index ? V : 0};
   }
   std::size_t size(Split s) const override { return windows_[s == Split::Train ? 0 : 1]; }
   Vocabulary vocabulary() const override { return vocab_; }
@@ -209,7 +216,8 @@ class CharText final : public unroll::Dataset {
       const auto it = vocab_.settings.find(key);
       if (it != vocab_.settings.end() && it->second != want)
         throw Error("char_text: the vocabulary " + s_.vocab + " was made with " + key + "=" + it->second +
-                    ", but this data block has " + key + ": " + want + "; a vocabulary only fits the tokens it was "
+                    ", but this data block has " + key + ": " + want +
+                    "; a vocabulary only fits the tokens it was "
                     "made from");
     }
     vocab_.settings = settings();
@@ -223,9 +231,10 @@ class CharText final : public unroll::Dataset {
 };
 
 unroll::Schema schema() {
-  unroll::Schema s("char_text",
-                   "Language-model data from a text file (Elman 1990; Sutskever, Martens & Hinton 2011; Bengio et al. "
-                   "2003): token x_t in, the next token x_{t+1} as the target at every step; tokens are bytes or words");
+  unroll::Schema s(
+      "char_text",
+      "Language-model data from a text file (Elman 1990; Sutskever, Martens & Hinton 2011; Bengio et al. "
+      "2003): token x_t in, the next token x_{t+1} as the target at every step; tokens are bytes or words");
   s.string("path", "", "text file; relative to the experiment file").required = true;
   s.integer("length", 50, "steps T per sequence (consecutive, non-overlapping windows)").at_least(1);
   s.real("test_fraction", 0.1, "fraction of the tokens, taken from the end of the file, used as the test split")

@@ -71,7 +71,8 @@ std::vector<std::size_t> feature_columns(const Table& t, const std::string& spec
       at = comma + 1;
       if (item.empty()) continue;
       const std::size_t colon = item.find(':');
-      if (colon == std::string::npos || std::any_of(t.header.begin(), t.header.end(), [&](auto& h) { return h == item; })) {
+      if (colon == std::string::npos ||
+          std::any_of(t.header.begin(), t.header.end(), [&](auto& h) { return h == item; })) {
         cols.push_back(column_of(t, item, "features"));
         continue;
       }
@@ -102,8 +103,8 @@ class CsvDataset final : public unroll::Dataset {
     Table train = unroll::csv::read_table(o.path, o.delimiter);
     if (train.rows.empty()) throw Error(o.path + ": the CSV file has a header but no data rows");
     std::size_t target_col = 0;
-    const bool has_target = !o.target.empty() &&
-                            std::find(train.header.begin(), train.header.end(), o.target) != train.header.end();
+    const bool has_target =
+        !o.target.empty() && std::find(train.header.begin(), train.header.end(), o.target) != train.header.end();
     if (!inputs_only_) target_col = column_of(train, o.target, "target");
     feature_names_.clear();
     cols_ = feature_columns(train, o.features, has_target || !inputs_only_ ? o.target : std::string());
@@ -194,7 +195,8 @@ class CsvDataset final : public unroll::Dataset {
     }
     for (int b = 0; b < B; ++b) {
       if (indices[b] >= p.n)
-        throw Error("csv dataset: sample " + std::to_string(indices[b]) + " requested, the split has " + std::to_string(p.n));
+        throw Error("csv dataset: sample " + std::to_string(indices[b]) + " requested, the split has " +
+                    std::to_string(p.n));
       const std::size_t id = p.ids.empty() ? indices[b] : p.ids[indices[b]];
       x.data.col(b) = Eigen::Map<const unroll::Vector>(p.x.data() + id * F, F);
       if (labels_)
@@ -233,12 +235,14 @@ class CsvDataset final : public unroll::Dataset {
       if (words_) {
         const auto it = ids_.find(trim(cell.text));
         if (it == ids_.end())
-          throw Error(where(t, r, target_col) + ": class '" + trim(cell.text) + "' does not occur in the training file");
+          throw Error(where(t, r, target_col) + ": class '" + trim(cell.text) +
+                      "' does not occur in the training file");
         p.labels.push_back(it->second);
         continue;
       }
       const auto v = number(cell.text);
-      if (!v || !std::isfinite(*v)) throw Error(where(t, r, target_col) + ": '" + cell.text + "' is not a finite number");
+      if (!v || !std::isfinite(*v))
+        throw Error(where(t, r, target_col) + ": '" + cell.text + "' is not a finite number");
       if (labels_) {
         if (*v < 0 || *v != std::floor(*v) || *v > 1e9)
           throw Error(where(t, r, target_col) + ": label '" + cell.text + "' is not a class index (0, 1, 2, ...)");

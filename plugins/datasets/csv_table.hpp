@@ -60,7 +60,8 @@ inline Table read_table(const std::string& path, char delimiter) {
     state->row = Row{};
   };
   csv_parser p;
-  if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_EMPTY_IS_NULL) != 0) throw Error(path + ": cannot start the CSV parser");
+  if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_EMPTY_IS_NULL) != 0)
+    throw Error(path + ": cannot start the CSV parser");
   csv_set_delim(&p, static_cast<unsigned char>(delimiter));
   // Fed one line at a time, so that a row's line number is the line being read when it ends.
   std::string line;
@@ -75,13 +76,15 @@ inline Table read_table(const std::string& path, char delimiter) {
     ++st.line;
   }
   --st.line;
-  if (csv_fini(&p, on_field, on_row, &st) != 0) throw fail("malformed CSV: a quoted field is not closed before the end of the file");
+  if (csv_fini(&p, on_field, on_row, &st) != 0)
+    throw fail("malformed CSV: a quoted field is not closed before the end of the file");
   csv_free(&p);
 
   if (st.t.header.empty()) throw Error(path + ": empty CSV file (expected a header row of column names)");
   for (std::size_t c = 0; c < st.t.header.size(); ++c) {
     if (st.t.header[c].empty())
-      throw Error(path + ":1:" + std::to_string(c + 1) + ": column " + std::to_string(c + 1) + " of the header has no name");
+      throw Error(path + ":1:" + std::to_string(c + 1) + ": column " + std::to_string(c + 1) +
+                  " of the header has no name");
     for (std::size_t d = 0; d < c; ++d)
       if (st.t.header[d] == st.t.header[c])
         throw Error(path + ":1:" + std::to_string(c + 1) + ": column name '" + st.t.header[c] + "' appears twice");

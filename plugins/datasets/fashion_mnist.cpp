@@ -21,7 +21,8 @@ std::string find_file(const std::string& dir, const std::string& stem) {
     if (std::filesystem::exists(std::filesystem::path(dir) / name)) return (std::filesystem::path(dir) / name).string();
   throw unroll::Error("Fashion-MNIST not found in " + dir +
                       ": install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) "
-                      "or set data.dir (missing " + stem + ".gz)");
+                      "or set data.dir (missing " +
+                      stem + ".gz)");
 }
 
 }  // namespace

@@ -141,8 +141,12 @@ inline Array decode_array(const std::vector<uint8_t>& raw, const std::string& pa
                   " header declares (a corrupt or concatenated file?)");
     return a;
   } catch (const boost::iostreams::gzip_error& e) {
-    static const char* const why[] = {"unknown error", "corrupt compressed data", "checksum mismatch",
-                                      "length mismatch", "malformed gzip header", "malformed gzip footer",
+    static const char* const why[] = {"unknown error",
+                                      "corrupt compressed data",
+                                      "checksum mismatch",
+                                      "length mismatch",
+                                      "malformed gzip header",
+                                      "malformed gzip footer",
                                       "unsupported compression method"};
     throw decompress_error(why[e.error() >= 1 && e.error() <= 6 ? e.error() : 0]);
   } catch (const Error&) {
@@ -230,24 +234,27 @@ class Dataset final : public unroll::Dataset {
     }
     // uint8 -> float per batch (the dataset stays uint8 in memory), split over the run's threads
     // by sample; each thread's columns then sit in its cache for the first layer.
-    parallel_for(B, [&](Eigen::Index from, Eigen::Index to) {
-      // Shuffled samples are scattered over the whole split: samples kAhead places ahead are
-      // requested while this one converts, so their DRAM latency overlaps the work.
-      constexpr Eigen::Index kAhead = 2;
-      auto image = [&](Eigen::Index b) { return s.pixels.data() + indices[b] * pixels; };
-      for (Eigen::Index b = from; b < std::min(to, from + kAhead); ++b) prefetch(image(b), pixels);
-      for (Eigen::Index b = from; b < to; ++b) {
-        if (b + kAhead < to) prefetch(image(b + kAhead), pixels);
-        const uint8_t* img = image(b);
-        using Bytes = Eigen::Map<const Eigen::Array<uint8_t, Eigen::Dynamic, 1>>;
-        if (sequential_) {  // image row r is step r: column r*B + b
-          for (int r = 0; r < rows; ++r)
-            x.data.col(r * B + b).array() = Bytes(img + r * cols, cols).cast<float>() * scale_;
-        } else {
-          x.data.col(b).array() = Bytes(img, static_cast<Eigen::Index>(pixels)).cast<float>() * scale_;
-        }
-      }
-    }, /*grain=*/16);
+    parallel_for(
+        B,
+        [&](Eigen::Index from, Eigen::Index to) {
+          // Shuffled samples are scattered over the whole split: samples kAhead places ahead are
+          // requested while this one converts, so their DRAM latency overlaps the work.
+          constexpr Eigen::Index kAhead = 2;
+          auto image = [&](Eigen::Index b) { return s.pixels.data() + indices[b] * pixels; };
+          for (Eigen::Index b = from; b < std::min(to, from + kAhead); ++b) prefetch(image(b), pixels);
+          for (Eigen::Index b = from; b < to; ++b) {
+            if (b + kAhead < to) prefetch(image(b + kAhead), pixels);
+            const uint8_t* img = image(b);
+            using Bytes = Eigen::Map<const Eigen::Array<uint8_t, Eigen::Dynamic, 1>>;
+            if (sequential_) {  // image row r is step r: column r*B + b
+              for (int r = 0; r < rows; ++r)
+                x.data.col(r * B + b).array() = Bytes(img + r * cols, cols).cast<float>() * scale_;
+            } else {
+              x.data.col(b).array() = Bytes(img, static_cast<Eigen::Index>(pixels)).cast<float>() * scale_;
+            }
+          }
+        },
+        /*grain=*/16);
   }
 
  private:

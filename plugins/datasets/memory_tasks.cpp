@@ -39,7 +39,8 @@ class SymbolTask final : public unroll::Dataset {
     for (int b = 0; b < B; ++b) {
       const std::size_t i = indices[b];
       if (i >= p.samples)
-        throw Error("sequence task: sample " + std::to_string(i) + " requested, the split has " + std::to_string(p.samples));
+        throw Error("sequence task: sample " + std::to_string(i) + " requested, the split has " +
+                    std::to_string(p.samples));
       for (int t = 0; t < T; ++t) {
         const std::size_t at = i * T + t, col = static_cast<std::size_t>(t) * B + b;
         if (p.in[at] != kPad) x.data(p.in[at], static_cast<Eigen::Index>(col)) = 1.0f;
@@ -77,9 +78,11 @@ unroll::Schema delayed_recall_schema() {
 std::unique_ptr<unroll::Dataset> make_delayed_recall(const unroll::Options& o, unroll::BuildContext& ctx) {
   const int L = o.i("lag"), A = o.i("alphabet"), T = o.i("length");
   const int min_len = o.i("min_length");
-  if (T <= L) throw Error("delayed_recall: length (" + std::to_string(T) + ") must exceed lag (" + std::to_string(L) + ")");
+  if (T <= L)
+    throw Error("delayed_recall: length (" + std::to_string(T) + ") must exceed lag (" + std::to_string(L) + ")");
   if (min_len > T)
-    throw Error("delayed_recall: min_length (" + std::to_string(min_len) + ") exceeds length (" + std::to_string(T) + ")");
+    throw Error("delayed_recall: min_length (" + std::to_string(min_len) + ") exceeds length (" + std::to_string(T) +
+                ")");
   unroll::Rng rng = data_rng(ctx);
   auto fill = [&](std::size_t n) {
     SymbolTask::Part p;
@@ -148,7 +151,11 @@ class Adding final : public unroll::Dataset {
   };
   Adding(int T, Part train, Part test) : T_(T), parts_{std::move(train), std::move(test)} {}
   unroll::DatasetInfo info() const override {
-    return {.input_size = 2, .steps = T_, .output_size = 1, .labels = false, .every_step = false,
+    return {.input_size = 2,
+            .steps = T_,
+            .output_size = 1,
+            .labels = false,
+            .every_step = false,
             .has_test = parts_[1].samples > 0};
   }
   std::size_t size(Split s) const override { return part(s).samples; }

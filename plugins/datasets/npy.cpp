@@ -62,7 +62,8 @@ class NpyDataset final : public unroll::Dataset {
       if (o.x_test.empty() || o.y_test.empty())
         throw Error("npy dataset: x_test and y_test must be given together (got only " +
                     (o.x_test.empty() ? o.y_test : o.x_test) + ")");
-      if (o.test_fraction > 0) throw Error("npy dataset: give either test files (x_test, y_test) or test_fraction, not both");
+      if (o.test_fraction > 0)
+        throw Error("npy dataset: give either test files (x_test, y_test) or test_fraction, not both");
       parts_[1].x = o.src.open(o.x_test);
       parts_[1].y = o.src.open(o.y_test);
       check_inputs(parts_[1].x);
@@ -216,12 +217,13 @@ class NpyDataset final : public unroll::Dataset {
         return l;
       }
       throw Error(y.source() + ": labels must be [N] (one per sample)" +
-                  std::string(x.ndim() == 3 ? " or [N, T] = [" + std::to_string(N) + ", " + std::to_string(T) +
-                                                  "] (one per step)"
-                                            : "") +
+                  std::string(x.ndim() == 3
+                                  ? " or [N, T] = [" + std::to_string(N) + ", " + std::to_string(T) + "] (one per step)"
+                                  : "") +
                   ", got shape " + y.shape_text() +
-                  (ys.size() == 2 && x.ndim() == 2 ? "; for real-valued targets [N, K] save floats or set targets: values"
-                                                   : ""));
+                  (ys.size() == 2 && x.ndim() == 2
+                       ? "; for real-valued targets [N, K] save floats or set targets: values"
+                       : ""));
     }
     if (ys.size() == 1) return {false, false, 1};
     if (ys.size() == 2) return {false, false, ys[1]};
@@ -239,7 +241,9 @@ class NpyDataset final : public unroll::Dataset {
       const double v = y.at(i);
       if (!std::isfinite(v)) throw Error(y.source() + ": " + non_finite(y, i, v));
       if (!layout_.labels) continue;
-      if (v != std::floor(v)) throw Error(y.source() + ": label " + std::to_string(v) + " at index " + std::to_string(i) + " is not a whole number");
+      if (v != std::floor(v))
+        throw Error(y.source() + ": label " + std::to_string(v) + " at index " + std::to_string(i) +
+                    " is not a whole number");
       const double lowest = layout_.every_step ? -1 : 0;
       if (v < lowest || v > 1e9)
         throw Error(y.source() + ": label " + whole_number(v) + " at index " + std::to_string(i) +
@@ -266,7 +270,8 @@ class NpyDataset final : public unroll::Dataset {
   }
 
   static void same_sample_shape(const NpyArray& test, const NpyArray& train) {
-    if (test.ndim() != train.ndim() || !std::equal(test.shape().begin() + 1, test.shape().end(), train.shape().begin() + 1))
+    if (test.ndim() != train.ndim() ||
+        !std::equal(test.shape().begin() + 1, test.shape().end(), train.shape().begin() + 1))
       throw Error(test.source() + ": shape " + test.shape_text() + " does not match the training array " +
                   train.source() + " " + train.shape_text() + " beyond the first (sample) dimension");
   }
@@ -289,7 +294,8 @@ unroll::Schema schema() {
   s.string("x_test", "", "test inputs (same form as x); empty = no test files");
   s.string("y_test", "", "test targets; given together with x_test");
   s.string("npz", "", "a .npz archive (np.savez or np.savez_compressed); x, y, x_test, y_test then name its arrays");
-  s.real("test_fraction", 0, "without test files: this fraction of the samples (a seeded random subset) is the test split")
+  s.real("test_fraction", 0,
+         "without test files: this fraction of the samples (a seeded random subset) is the test split")
       .range(0, 1)
       .below(1);
   s.choice("targets", "auto", {"auto", "labels", "values"},
@@ -312,7 +318,9 @@ UNROLL_PLUGIN(registry) {
     NpyDataset::Options d;
     d.src.npz = resolve(o.string("npz"), ctx.base_dir);
     // Inside an archive the names are member names; otherwise they are paths.
-    auto name = [&](const char* key) { return d.src.npz.empty() ? resolve(o.string(key), ctx.base_dir) : o.string(key); };
+    auto name = [&](const char* key) {
+      return d.src.npz.empty() ? resolve(o.string(key), ctx.base_dir) : o.string(key);
+    };
     d.x = name("x");
     d.y = name("y");
     d.x_test = name("x_test");

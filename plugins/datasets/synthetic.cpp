@@ -92,8 +92,8 @@ std::unique_ptr<unroll::Dataset> make_xor(const unroll::Options& o, unroll::Buil
 // ---- blobs ----
 
 unroll::Schema blobs_schema() {
-  unroll::Schema s("blobs",
-                   "Gaussian blobs: class k's points are x ~ N(mu_k, spread^2 I), centres mu_k ~ U[-box, box]^features");
+  unroll::Schema s(
+      "blobs", "Gaussian blobs: class k's points are x ~ N(mu_k, spread^2 I), centres mu_k ~ U[-box, box]^features");
   s.integer("classes", 3, "number of blobs (classes)").at_least(2);
   s.integer("features", 2, "input dimension").at_least(1);
   s.integer("samples", 100, "training points per class").at_least(1);

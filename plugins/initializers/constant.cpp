@@ -21,8 +21,7 @@ UNROLL_PLUGIN(registry) {
   registry.add_initializer(std::move(s), [](const Options& o, BuildContext&) -> std::unique_ptr<Initializer> {
     return std::make_unique<Constant>(o.real("value"));
   });
-  registry.add_initializer(Schema("zeros", "Zero initialization: w = 0 (the same as {kind: constant, value: 0})."),
-                           [](const Options&, BuildContext&) -> std::unique_ptr<Initializer> {
-                             return std::make_unique<Constant>(0.0);
-                           });
+  registry.add_initializer(
+      Schema("zeros", "Zero initialization: w = 0 (the same as {kind: constant, value: 0})."),
+      [](const Options&, BuildContext&) -> std::unique_ptr<Initializer> { return std::make_unique<Constant>(0.0); });
 }

@@ -24,8 +24,7 @@ class HeNormal final : public Initializer {
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
-  Schema s("he_normal",
-           "He normal: w ~ N(0, gain^2 / fan_in), gain = sqrt(2) for ReLU (He et al. 2015, eq. 10).");
+  Schema s("he_normal", "He normal: w ~ N(0, gain^2 / fan_in), gain = sqrt(2) for ReLU (He et al. 2015, eq. 10).");
   s.real("gain", std::sqrt(2.0), "sqrt(2) for ReLU; sqrt(2 / (1 + a^2)) for PReLU slope a (eq. 15).").above(0);
   registry.add_initializer(std::move(s), [](const Options& o, BuildContext&) -> std::unique_ptr<Initializer> {
     return std::make_unique<HeNormal>(o.real("gain"));

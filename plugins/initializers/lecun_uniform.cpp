@@ -19,7 +19,8 @@ class LecunUniform final : public Initializer {
 
 UNROLL_PLUGIN(registry) {
   registry.add_initializer(
-      Schema("lecun_uniform",
-             "LeCun uniform: w ~ U(-a, a), a = sqrt(3 / fan_in), so Var(w) = 1 / fan_in (LeCun et al. 1998, sec. 4.6)."),
+      Schema(
+          "lecun_uniform",
+          "LeCun uniform: w ~ U(-a, a), a = sqrt(3 / fan_in), so Var(w) = 1 / fan_in (LeCun et al. 1998, sec. 4.6)."),
       [](const Options&, BuildContext&) -> std::unique_ptr<Initializer> { return std::make_unique<LecunUniform>(); });
 }

@@ -26,8 +26,10 @@ class Orthogonal final : public Initializer {
     qr.householderQ().applyThisOnTheLeft(q);  // the thin Q, m x n
     for (Eigen::Index k = 0; k < n; ++k)
       if (qr.matrixQR()(k, k) < 0) q.col(k) = -q.col(k);
-    if (rows >= cols) p.value = (gain_ * q).cast<Scalar>();
-    else p.value = (gain_ * q.transpose()).cast<Scalar>();
+    if (rows >= cols)
+      p.value = (gain_ * q).cast<Scalar>();
+    else
+      p.value = (gain_ * q.transpose()).cast<Scalar>();
   }
 
  private:

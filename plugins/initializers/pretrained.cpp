@@ -19,7 +19,10 @@ std::string shape(long r, long c) { return std::to_string(r) + "x" + std::to_str
 class Pretrained final : public Initializer {
  public:
   Pretrained(std::string run, std::string which, std::string param, std::string file, bool freeze)
-      : run_(std::move(run)), which_(std::move(which)), param_(std::move(param)), file_(std::move(file)),
+      : run_(std::move(run)),
+        which_(std::move(which)),
+        param_(std::move(param)),
+        file_(std::move(file)),
         freeze_(freeze) {}
 
   void fill(Param& p, Rng&) override {
@@ -43,8 +46,9 @@ class Pretrained final : public Initializer {
                   (param_.empty() ? " (set the initializer's `param` option to load from another name)" : ""));
     }
     if (it->rows != p.value.rows() || it->cols != p.value.cols())
-      throw Error("pretrained: shape mismatch: this model's " + p.name + " is " + shape(p.value.rows(), p.value.cols()) +
-                  " but '" + want + "' in " + dir + " is " + shape(it->rows, it->cols));
+      throw Error("pretrained: shape mismatch: this model's " + p.name + " is " +
+                  shape(p.value.rows(), p.value.cols()) + " but '" + want + "' in " + dir + " is " +
+                  shape(it->rows, it->cols));
     p.value = ckpt.read(*it);
     if (freeze_) p.frozen = true;
   }
@@ -61,8 +65,8 @@ class Pretrained final : public Initializer {
     std::vector<float> rows(a.size());
     a.to_float(0, a.size(), rows.data());
     for (float v : rows)
-      if (!std::isfinite(v)) throw Error("pretrained: " + file_ + " holds a value that is not finite (" +
-                                         std::to_string(v) + ")");
+      if (!std::isfinite(v))
+        throw Error("pretrained: " + file_ + " holds a value that is not finite (" + std::to_string(v) + ")");
     // C order in the file, column-major in Eigen.
     p.value = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
         rows.data(), p.value.rows(), p.value.cols());
@@ -76,8 +80,10 @@ class Pretrained final : public Initializer {
 
 UNROLL_PLUGIN(registry) {
   Schema s("pretrained", "Weights copied from a checkpoint of an earlier run, by parameter name (optionally frozen).");
-  s.string("run", "", "A run folder (its checkpoint/ or best/ is read) or a checkpoint folder; relative to the experiment file.");
-  s.string("file", "", "Instead of run: a .npy file holding the matrix, shape [rows, cols] of the parameter (an "
+  s.string("run", "",
+           "A run folder (its checkpoint/ or best/ is read) or a checkpoint folder; relative to the experiment file.");
+  s.string("file", "",
+           "Instead of run: a .npy file holding the matrix, shape [rows, cols] of the parameter (an "
            "embedding's W: [vocab, dim]), any numeric dtype; relative to the experiment file.");
   s.choice("checkpoint", "checkpoint", {"checkpoint", "best"},
            "Which checkpoint of a run folder: the latest (checkpoint/) or the best by the monitored metric (best/).");
@@ -87,7 +93,8 @@ UNROLL_PLUGIN(registry) {
     fs::path run = o.string("run"), file = o.string("file");
     if (run.empty() == file.empty())
       throw Error(std::string("pretrained: give either `run` (a run folder or a checkpoint folder) or `file` (a .npy "
-                              "file), ") + (run.empty() ? "got neither" : "not both"));
+                              "file), ") +
+                  (run.empty() ? "got neither" : "not both"));
     for (fs::path* p : {&run, &file})
       if (!p->empty() && p->is_relative() && !ctx.base_dir.empty()) *p = fs::path(ctx.base_dir) / *p;
     return std::make_unique<Pretrained>(run.lexically_normal().string(), o.string("checkpoint"), o.string("param"),

@@ -24,8 +24,7 @@ class XavierNormal final : public Initializer {
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
-  Schema s("xavier_normal",
-           "Glorot normal: w ~ N(0, gain^2 * 2 / (fan_in + fan_out)) (Glorot & Bengio 2010, eq. 12).");
+  Schema s("xavier_normal", "Glorot normal: w ~ N(0, gain^2 * 2 / (fan_in + fan_out)) (Glorot & Bengio 2010, eq. 12).");
   s.real("gain", 1.0, "Scale factor on the standard deviation.").above(0);
   registry.add_initializer(std::move(s), [](const Options& o, BuildContext&) -> std::unique_ptr<Initializer> {
     return std::make_unique<XavierNormal>(o.real("gain"));

@@ -22,11 +22,16 @@ using namespace unroll;
 class BatchNorm final : public Layer {
  public:
   BatchNorm(const Options& o, const BuildContext& c)
-      : momentum_(o.real("momentum")), eps_(o.real("eps")), sync_(o.boolean("sync")), n_(c.input_size),
+      : momentum_(o.real("momentum")),
+        eps_(o.real("eps")),
+        sync_(o.boolean("sync")),
+        n_(c.input_size),
         gamma_(c.name + ".gamma", n_, 1, 1, 1, o.block("gamma_init")),
         beta_(c.name + ".beta", n_, 1, 1, 1, o.block("beta_init")),
-        mean_name_(c.name + ".running_mean"), var_name_(c.name + ".running_var"),
-        running_mean_(Matrix::Zero(n_, 1)), running_var_(Matrix::Ones(n_, 1)) {
+        mean_name_(c.name + ".running_mean"),
+        var_name_(c.name + ".running_var"),
+        running_mean_(Matrix::Zero(n_, 1)),
+        running_var_(Matrix::Ones(n_, 1)) {
     gamma_.value.setOnes();  // usable before the host runs the init blocks
   }
 
@@ -94,10 +99,10 @@ class BatchNorm final : public Layer {
     if (!need_dx) return;
     dx.resize(n_, dy.steps, dy.batch);
     scale_ = gamma_.value.col(0).array() * inv_std_.array() / N;
-    dx.data.array() = (((dy.data.array() * N).colwise() - sum_dy_.array()) -
-                       xhat_.array().colwise() * sum_dy_xhat_.array())
-                          .colwise() *
-                      scale_.array();
+    dx.data.array() =
+        (((dy.data.array() * N).colwise() - sum_dy_.array()) - xhat_.array().colwise() * sum_dy_xhat_.array())
+            .colwise() *
+        scale_.array();
   }
 
  private:

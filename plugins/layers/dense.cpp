@@ -8,7 +8,8 @@ using namespace unroll;
 class Dense final : public Layer {
  public:
   Dense(const std::string& name, int inputs, int units, bool bias, const Node& init, const Node& bias_init)
-      : units_(units), bias_(bias),
+      : units_(units),
+        bias_(bias),
         W_(name + ".W", units, inputs, /*fan_in=*/inputs, /*fan_out=*/units, init),
         b_(name + ".b", bias ? units : 0, 1, inputs, units, bias_init) {}
 
@@ -51,13 +52,17 @@ UNROLL_PLUGIN(registry) {
   s.boolean("bias", true, "Add the bias vector b.");
   s.component("init", "initializer", "{kind: xavier_uniform}", "Initializer of W (fan_in = input, fan_out = units).");
   s.component("bias_init", "initializer", "{kind: constant, value: 0}", "Initializer of b.");
-  registry.add_layer(std::move(s), [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
-    if (c.input_size < 1)
-      throw Error(c.name + ": dense needs at least one input feature, got " + std::to_string(c.input_size));
-    return std::make_unique<Dense>(c.name, c.input_size, o.i("units"), o.boolean("bias"), o.block("init"),
-                                   o.block("bias_init"));
-  }, [](const Options& o, int in) {  // memory estimate: W and b; it caches only a pointer to x
-    const long long units = o.integer("units");
-    return LayerFootprint{static_cast<int>(units), static_cast<double>(units) * (in + (o.boolean("bias") ? 1 : 0)), 0};
-  });
+  registry.add_layer(
+      std::move(s),
+      [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
+        if (c.input_size < 1)
+          throw Error(c.name + ": dense needs at least one input feature, got " + std::to_string(c.input_size));
+        return std::make_unique<Dense>(c.name, c.input_size, o.i("units"), o.boolean("bias"), o.block("init"),
+                                       o.block("bias_init"));
+      },
+      [](const Options& o, int in) {  // memory estimate: W and b; it caches only a pointer to x
+        const long long units = o.integer("units");
+        return LayerFootprint{static_cast<int>(units), static_cast<double>(units) * (in + (o.boolean("bias") ? 1 : 0)),
+                              0};
+      });
 }

@@ -10,7 +10,9 @@ using namespace unroll;
 class Dropout final : public Layer {
  public:
   Dropout(const Options& o, const BuildContext& c)
-      : rate_(o.real("rate")), variational_(o.boolean("variational")), size_(c.input_size),
+      : rate_(o.real("rate")),
+        variational_(o.boolean("variational")),
+        size_(c.input_size),
         rng_(Rng::derive(c.seed, c.name)) {}
 
   int output_size() const override { return size_; }
@@ -32,8 +34,8 @@ class Dropout final : public Layer {
       return;
     }
     if (variational_ && static_cast<Eigen::Index>(x.steps) * x.batch != x.data.cols())
-      throw Error(name() + ": variational dropout needs steps*batch == columns, got " + std::to_string(x.steps) +
-                  "*" + std::to_string(x.batch) + " != " + std::to_string(x.data.cols()));
+      throw Error(name() + ": variational dropout needs steps*batch == columns, got " + std::to_string(x.steps) + "*" +
+                  std::to_string(x.batch) + " != " + std::to_string(x.data.cols()));
     const Eigen::Index cols = variational_ ? x.batch : x.data.cols();
     if (!variational_ || fresh_ || mask_.rows() != x.features() || mask_.cols() != cols) {
       mask_.resize(x.features(), cols);

@@ -20,7 +20,9 @@ using namespace unroll;
 class Elman final : public RecurrentLayer {
  public:
   Elman(const Options& o, const BuildContext& c)
-      : RecurrentLayer(o.i("units"), {"h"}), H_(o.i("units")), relu_(o.string("activation") == "relu"),
+      : RecurrentLayer(o.i("units"), {"h"}),
+        H_(o.i("units")),
+        relu_(o.string("activation") == "relu"),
         W_(c.name + ".W", H_, c.input_size, /*fan_in=*/c.input_size, /*fan_out=*/H_, o.block("init")),
         U_(c.name + ".U", H_, H_, H_, H_, o.block("recurrent_init")),
         b_(c.name + ".b", H_, 1, c.input_size, H_, o.block("bias_init")) {}
@@ -38,8 +40,10 @@ class Elman final : public RecurrentLayer {
       for (int t = 0; t < T; ++t) {
         auto a = cols.at(hs, t + 1);
         gemm(a, U_.value, Trans::No, cols.at(hs, t), Trans::No, 1.0f, 1.0f);
-        if (relu_) a = a.cwiseMax(0.0f);
-        else a.array() = a.array().tanh();
+        if (relu_)
+          a = a.cwiseMax(0.0f);
+        else
+          a.array() = a.array().tanh();
       }
     });
   }
@@ -57,8 +61,10 @@ class Elman final : public RecurrentLayer {
         record_grad(t, cols, g);
         auto h = cols.at(hs, t + 1);
         auto da = cols.at(da_, t);
-        if (relu_) da.array() = (h.array() > 0.0f).select(g.array(), 0.0f);
-        else da.array() = g.array() * (1.0f - h.array().square());
+        if (relu_)
+          da.array() = (h.array() > 0.0f).select(g.array(), 0.0f);
+        else
+          da.array() = g.array() * (1.0f - h.array().square());
         gemm(dh, U_.value, Trans::Yes, da, Trans::No);
       }
     });
@@ -81,19 +87,22 @@ class Elman final : public RecurrentLayer {
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
-  Schema s("elman",
-           "Elman recurrent layer: h_t = f(W x_t + U h_{t-1} + b), output h_t at every step (Elman 1990).");
+  Schema s("elman", "Elman recurrent layer: h_t = f(W x_t + U h_{t-1} + b), output h_t at every step (Elman 1990).");
   s.integer("units", "Hidden units H (size of h_t and of the output).").at_least(1);
   s.choice("activation", "tanh", {"tanh", "relu"}, "f: tanh, or relu (Le et al. 2015, with an identity U).");
-  s.component("init", "initializer", "{kind: xavier_uniform}", "Initializer of W (H x input; fan_in = input, fan_out = H).");
+  s.component("init", "initializer", "{kind: xavier_uniform}",
+              "Initializer of W (H x input; fan_in = input, fan_out = H).");
   s.component("recurrent_init", "initializer", "{kind: orthogonal}", "Initializer of U (H x H).");
   s.component("bias_init", "initializer", "{kind: constant, value: 0}", "Initializer of b (H).");
-  registry.add_layer(std::move(s), [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
-    if (c.input_size < 1)
-      throw Error(c.name + ": elman needs at least one input feature, got " + std::to_string(c.input_size));
-    return std::make_unique<Elman>(o, c);
-  }, [](const Options& o, int in) {  // memory estimate: W, U, b; pre-activations and h per step
-    const long long H = o.integer("units");
-    return LayerFootprint{static_cast<int>(H), H * (in + H + 1.0), 2 * H};
-  });
+  registry.add_layer(
+      std::move(s),
+      [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
+        if (c.input_size < 1)
+          throw Error(c.name + ": elman needs at least one input feature, got " + std::to_string(c.input_size));
+        return std::make_unique<Elman>(o, c);
+      },
+      [](const Options& o, int in) {  // memory estimate: W, U, b; pre-activations and h per step
+        const long long H = o.integer("units");
+        return LayerFootprint{static_cast<int>(H), H * (in + H + 1.0), 2 * H};
+      });
 }

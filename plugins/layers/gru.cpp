@@ -34,7 +34,8 @@ void sigmoid(Block&& a) {
 class Gru final : public RecurrentLayer {
  public:
   Gru(const Options& o, const BuildContext& c)
-      : RecurrentLayer(o.i("units"), {"h"}), H_(o.i("units")),
+      : RecurrentLayer(o.i("units"), {"h"}),
+        H_(o.i("units")),
         W_(c.name + ".W", 3 * H_, c.input_size, /*fan_in=*/c.input_size, /*fan_out=*/H_, o.block("init")),
         U_(c.name + ".U", 3 * H_, H_, H_, H_, o.block("recurrent_init")),
         b_(c.name + ".b", 4 * H_, 1, c.input_size, H_, o.block("bias_init")) {}
@@ -110,9 +111,9 @@ class Gru final : public RecurrentLayer {
  private:
   int H_;
   Param W_, U_, b_;
-  Matrix hn_;      // H x TB: U_n h_{t-1} + b_hn
-  Matrix gates_;   // 3H x TB: r, z, n after their nonlinearities
-  Matrix p_;       // 3H x B: U h_{t-1} of the current step
+  Matrix hn_;           // H x TB: U_n h_{t-1} + b_hn
+  Matrix gates_;        // 3H x TB: r, z, n after their nonlinearities
+  Matrix p_;            // 3H x B: U h_{t-1} of the current step
   Matrix da_, dp_, g_;  // backward: gradients w.r.t. W x + b and U h + b_hn; total dL/dh_t
 };
 
@@ -128,12 +129,15 @@ UNROLL_PLUGIN(registry) {
   s.component("recurrent_init", "initializer", "{kind: orthogonal}",
               "Initializer of U (3H x H, filled as a whole: orthogonal gives orthonormal columns).");
   s.component("bias_init", "initializer", "{kind: constant, value: 0}", "Initializer of b (4H: b_r, b_z, b_n, b_hn).");
-  registry.add_layer(std::move(s), [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
-    if (c.input_size < 1)
-      throw Error(c.name + ": gru needs at least one input feature, got " + std::to_string(c.input_size));
-    return std::make_unique<Gru>(o, c);
-  }, [](const Options& o, int in) {  // memory estimate: W, U, b; gates and the candidate per step
-    const long long H = o.integer("units");
-    return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 5 * H};
-  });
+  registry.add_layer(
+      std::move(s),
+      [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
+        if (c.input_size < 1)
+          throw Error(c.name + ": gru needs at least one input feature, got " + std::to_string(c.input_size));
+        return std::make_unique<Gru>(o, c);
+      },
+      [](const Options& o, int in) {  // memory estimate: W, U, b; gates and the candidate per step
+        const long long H = o.integer("units");
+        return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 5 * H};
+      });
 }

@@ -33,7 +33,8 @@ void sigmoid(Block&& a) {
 class Lstm final : public RecurrentLayer {
  public:
   Lstm(const Options& o, const BuildContext& c)
-      : RecurrentLayer(o.i("units"), {"h", "c"}), H_(o.i("units")),
+      : RecurrentLayer(o.i("units"), {"h", "c"}),
+        H_(o.i("units")),
         W_(c.name + ".W", 4 * H_, c.input_size, /*fan_in=*/c.input_size, /*fan_out=*/H_, o.block("init")),
         U_(c.name + ".U", 4 * H_, H_, H_, H_, o.block("recurrent_init")),
         b_(c.name + ".b", 4 * H_, 1, c.input_size, H_, o.block("bias_init")) {
@@ -69,7 +70,8 @@ class Lstm final : public RecurrentLayer {
         a.middleRows(2 * H, H).array() = a.middleRows(2 * H, H).array().tanh();
         sigmoid(a.bottomRows(H));  // o
         auto c = cols.at(cs, t + 1), tc = cols.at(tc_, t);
-        c.array() = a.middleRows(H, H).array() * cols.at(cs, t).array() + a.topRows(H).array() * a.middleRows(2 * H, H).array();
+        c.array() =
+            a.middleRows(H, H).array() * cols.at(cs, t).array() + a.topRows(H).array() * a.middleRows(2 * H, H).array();
         tc.array() = c.array().tanh();
         cols.at(hs, t + 1).array() = a.bottomRows(H).array() * tc.array();
       }
@@ -115,9 +117,9 @@ class Lstm final : public RecurrentLayer {
  private:
   int H_;
   Param W_, U_, b_;
-  Matrix tc_;       // H x TB: tanh(c_t)
-  Matrix gates_;    // 4H x TB: i, f, g, o after their nonlinearities
-  Matrix da_, g_;   // backward: pre-activation gradients of all steps; total dL/dh_t of the step
+  Matrix tc_;      // H x TB: tanh(c_t)
+  Matrix gates_;   // 4H x TB: i, f, g, o after their nonlinearities
+  Matrix da_, g_;  // backward: pre-activation gradients of all steps; total dL/dh_t of the step
 };
 
 }  // namespace
@@ -135,12 +137,15 @@ UNROLL_PLUGIN(registry) {
   s.component("recurrent_init", "initializer", "{kind: orthogonal}",
               "Initializer of U (4H x H, filled as a whole: orthogonal gives orthonormal columns).");
   s.component("bias_init", "initializer", "{kind: constant, value: 0}", "Initializer of b (4H).");
-  registry.add_layer(std::move(s), [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
-    if (c.input_size < 1)
-      throw Error(c.name + ": lstm needs at least one input feature, got " + std::to_string(c.input_size));
-    return std::make_unique<Lstm>(o, c);
-  }, [](const Options& o, int in) {  // memory estimate: W, U, b; gates, c and tanh(c) per step
-    const long long H = o.integer("units");
-    return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), 7 * H};
-  });
+  registry.add_layer(
+      std::move(s),
+      [](const Options& o, BuildContext& c) -> std::unique_ptr<Layer> {
+        if (c.input_size < 1)
+          throw Error(c.name + ": lstm needs at least one input feature, got " + std::to_string(c.input_size));
+        return std::make_unique<Lstm>(o, c);
+      },
+      [](const Options& o, int in) {  // memory estimate: W, U, b; gates, c and tanh(c) per step
+        const long long H = o.integer("units");
+        return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), 7 * H};
+      });
 }

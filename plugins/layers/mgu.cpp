@@ -9,8 +9,9 @@
 
 UNROLL_PLUGIN(registry) {
   using namespace unroll;
-  Schema s = cell_schema("mgu", "Minimal gated unit (Zhou et al. 2016): f = sigmoid(W_f x + U_f h + b_f), "
-                                "h_t = (1-f)*h + f*tanh(W_h x + U_h (f*h) + b_h); output h_t at every step.");
+  Schema s = cell_schema("mgu",
+                         "Minimal gated unit (Zhou et al. 2016): f = sigmoid(W_f x + U_f h + b_f), "
+                         "h_t = (1-f)*h + f*tanh(W_h x + U_h (f*h) + b_h); output h_t at every step.");
   s.real("gate_bias", 1.0, "Initial b_f: a positive value starts f open, so early gradients pass through time.");
   auto mgu = [](CellDef& c, const Options& o) {
     auto W = c.input_weights("W", {"f", "h"});      // 2H x input

@@ -44,8 +44,7 @@ class CrossEntropy final : public Loss {
         // -sum_i t_i (y_i - lse); its gradient is p * sum(t) - t (targets need not sum to 1).
         const double tsum = t.values.col(j).cast<double>().sum();
         sum += tsum * lse - ((out.col(j).array() - m).cast<double>() * t.values.col(j).array().cast<double>()).sum();
-        if (grad)
-          grad->col(j) = ((out.col(j).array() - m).exp() * float(tsum / s) - t.values.col(j).array()).matrix();
+        if (grad) grad->col(j) = ((out.col(j).array() - m).exp() * float(tsum / s) - t.values.col(j).array()).matrix();
       }
     }
     return sum;
@@ -55,8 +54,9 @@ class CrossEntropy final : public Loss {
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
-  registry.add_loss(Schema("cross_entropy",
-                           "Softmax cross-entropy: sum over columns of -sum_i t_i log softmax(y)_i, via log-sum-exp; "
-                           "class labels (-1 masks a column) or probability targets."),
-                    [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return std::make_unique<CrossEntropy>(); });
+  registry.add_loss(
+      Schema("cross_entropy",
+             "Softmax cross-entropy: sum over columns of -sum_i t_i log softmax(y)_i, via log-sum-exp; "
+             "class labels (-1 masks a column) or probability targets."),
+      [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return std::make_unique<CrossEntropy>(); });
 }

@@ -21,8 +21,8 @@ class SquaredError final : public Loss {
           continue;
         }
         if (label >= n)
-          throw Error("squared_error: label " + std::to_string(label) + " is out of range for " +
-                      std::to_string(n) + " outputs");
+          throw Error("squared_error: label " + std::to_string(label) + " is out of range for " + std::to_string(n) +
+                      " outputs");
         // ||y - e_label||^2 = ||y||^2 - 2 y_label + 1, without building the one-hot vector.
         sum += 0.5 * (out.col(j).cast<double>().squaredNorm() - 2.0 * out(label, j) + 1.0);
         if (grad) {
@@ -44,8 +44,9 @@ class SquaredError final : public Loss {
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
-  registry.add_loss(Schema("squared_error",
-                           "Squared error: sum over columns of 0.5 * ||y - t||^2; class labels are read as "
-                           "one-hot targets, label -1 masks a column."),
-                    [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return std::make_unique<SquaredError>(); });
+  registry.add_loss(
+      Schema("squared_error",
+             "Squared error: sum over columns of 0.5 * ||y - t||^2; class labels are read as "
+             "one-hot targets, label -1 masks a column."),
+      [](const Options&, BuildContext&) -> std::unique_ptr<Loss> { return std::make_unique<SquaredError>(); });
 }

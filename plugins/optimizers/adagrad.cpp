@@ -18,10 +18,12 @@ class Adagrad final : public StatefulOptimizer {
     const float a = static_cast<float>(lr), eps = eps_;
     for (Param* p : params) {
       if (p->frozen) continue;
-      for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap sum) {
-        sum += g.square();
-        w -= a * g / (sum.sqrt() + eps);
-      }, p->value, p->grad, slot(*p, "/sum", initial_));
+      for_each_block(
+          [=](ArrayMap w, ArrayMap g, ArrayMap sum) {
+            sum += g.square();
+            w -= a * g / (sum.sqrt() + eps);
+          },
+          p->value, p->grad, slot(*p, "/sum", initial_));
     }
   }
 
@@ -33,8 +35,7 @@ class Adagrad final : public StatefulOptimizer {
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
-  Schema s("adagrad",
-           "AdaGrad (Duchi, Hazan & Singer 2011), diagonal: G += grad^2; p -= lr * grad / (sqrt(G) + eps).");
+  Schema s("adagrad", "AdaGrad (Duchi, Hazan & Singer 2011), diagonal: G += grad^2; p -= lr * grad / (sqrt(G) + eps).");
   s.real("lr", 0.01, "Learning rate (base value; the schedule multiplies it).").above(0);
   s.real("eps", 1e-10, "Added to sqrt(G) in the denominator.").above(0);
   s.real("initial_accumulator", 0.0, "Starting value of every entry of G.").at_least(0);

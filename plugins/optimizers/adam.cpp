@@ -10,7 +10,11 @@ using namespace unroll;
 class Adam final : public StatefulOptimizer {
  public:
   explicit Adam(const Options& o)
-      : StatefulOptimizer("adam"), lr_(o.real("lr")), beta1_(o.real("beta1")), beta2_(o.real("beta2")), eps_(o.f("eps")),
+      : StatefulOptimizer("adam"),
+        lr_(o.real("lr")),
+        beta1_(o.real("beta1")),
+        beta2_(o.real("beta2")),
+        eps_(o.f("eps")),
         wd_(o.f("weight_decay")) {}
 
   double base_lr() const override { return lr_; }
@@ -26,12 +30,14 @@ class Adam final : public StatefulOptimizer {
     const float b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_), eps = eps_, wd = wd_;
     for (Param* p : params) {
       if (p->frozen) continue;
-      for_each_block([=](ArrayMap w, ArrayMap grad, ArrayMap m, ArrayMap v) {
-        auto g = grad + wd * w;
-        m = b1 * m + (1 - b1) * g;
-        v = b2 * v + (1 - b2) * g.square();
-        w -= step_size * m / (v.sqrt() / root_bc2 + eps);
-      }, p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
+      for_each_block(
+          [=](ArrayMap w, ArrayMap grad, ArrayMap m, ArrayMap v) {
+            auto g = grad + wd * w;
+            m = b1 * m + (1 - b1) * g;
+            v = b2 * v + (1 - b2) * g.square();
+            w -= step_size * m / (v.sqrt() / root_bc2 + eps);
+          },
+          p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
     }
   }
 

@@ -12,7 +12,11 @@ using namespace unroll;
 class AdamW final : public StatefulOptimizer {
  public:
   explicit AdamW(const Options& o)
-      : StatefulOptimizer("adamw"), lr_(o.real("lr")), beta1_(o.real("beta1")), beta2_(o.real("beta2")), eps_(o.f("eps")),
+      : StatefulOptimizer("adamw"),
+        lr_(o.real("lr")),
+        beta1_(o.real("beta1")),
+        beta2_(o.real("beta2")),
+        eps_(o.f("eps")),
         wd_(o.real("weight_decay")) {}
 
   double base_lr() const override { return lr_; }
@@ -30,11 +34,13 @@ class AdamW final : public StatefulOptimizer {
     const float eps = eps_;
     for (Param* p : params) {
       if (p->frozen) continue;
-      for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap m, ArrayMap v) {
-        m = b1 * m + (1 - b1) * g;
-        v = b2 * v + (1 - b2) * g.square();
-        w = shrink * w - step_size * m / (v.sqrt() / root_bc2 + eps);
-      }, p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
+      for_each_block(
+          [=](ArrayMap w, ArrayMap g, ArrayMap m, ArrayMap v) {
+            m = b1 * m + (1 - b1) * g;
+            v = b2 * v + (1 - b2) * g.square();
+            w = shrink * w - step_size * m / (v.sqrt() / root_bc2 + eps);
+          },
+          p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
     }
   }
 

@@ -19,16 +19,20 @@ class RmsProp final : public StatefulOptimizer {
     for (Param* p : params) {
       if (p->frozen) continue;
       if (mu == 0) {
-        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap ms) {
-          ms = alpha * ms + (1 - alpha) * g.square();
-          w -= a * g / (ms.sqrt() + eps);
-        }, p->value, p->grad, slot(*p, "/square_avg"));
+        for_each_block(
+            [=](ArrayMap w, ArrayMap g, ArrayMap ms) {
+              ms = alpha * ms + (1 - alpha) * g.square();
+              w -= a * g / (ms.sqrt() + eps);
+            },
+            p->value, p->grad, slot(*p, "/square_avg"));
       } else {
-        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap ms, ArrayMap buf) {
-          ms = alpha * ms + (1 - alpha) * g.square();
-          buf = mu * buf + g / (ms.sqrt() + eps);
-          w -= a * buf;
-        }, p->value, p->grad, slot(*p, "/square_avg"), slot(*p, "/momentum"));
+        for_each_block(
+            [=](ArrayMap w, ArrayMap g, ArrayMap ms, ArrayMap buf) {
+              ms = alpha * ms + (1 - alpha) * g.square();
+              buf = mu * buf + g / (ms.sqrt() + eps);
+              w -= a * buf;
+            },
+            p->value, p->grad, slot(*p, "/square_avg"), slot(*p, "/momentum"));
       }
     }
   }

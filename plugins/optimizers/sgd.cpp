@@ -9,7 +9,11 @@ using namespace unroll;
 class Sgd final : public StatefulOptimizer {
  public:
   explicit Sgd(const Options& o)
-      : StatefulOptimizer("sgd"), lr_(o.real("lr")), mu_(o.f("momentum")), wd_(o.f("weight_decay")), nesterov_(o.boolean("nesterov")) {
+      : StatefulOptimizer("sgd"),
+        lr_(o.real("lr")),
+        mu_(o.f("momentum")),
+        wd_(o.f("weight_decay")),
+        nesterov_(o.boolean("nesterov")) {
     if (nesterov_ && mu_ == 0)
       throw Error(o.node().at("nesterov").loc().str() +
                   ": sgd: 'nesterov: true' needs a momentum > 0 (the look-ahead is taken along the velocity); "
@@ -26,15 +30,19 @@ class Sgd final : public StatefulOptimizer {
       if (mu == 0) {
         for_each_block([=](ArrayMap w, ArrayMap g) { w -= a * (g + wd * w); }, p->value, p->grad);
       } else if (nesterov_) {
-        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap v) {
-          v = mu * v + g + wd * w;
-          w -= a * (g + wd * w + mu * v);
-        }, p->value, p->grad, slot(*p, "/momentum"));
+        for_each_block(
+            [=](ArrayMap w, ArrayMap g, ArrayMap v) {
+              v = mu * v + g + wd * w;
+              w -= a * (g + wd * w + mu * v);
+            },
+            p->value, p->grad, slot(*p, "/momentum"));
       } else {
-        for_each_block([=](ArrayMap w, ArrayMap g, ArrayMap v) {
-          v = mu * v + g + wd * w;
-          w -= a * v;
-        }, p->value, p->grad, slot(*p, "/momentum"));
+        for_each_block(
+            [=](ArrayMap w, ArrayMap g, ArrayMap v) {
+              v = mu * v + g + wd * w;
+              w -= a * v;
+            },
+            p->value, p->grad, slot(*p, "/momentum"));
       }
     }
   }

@@ -12,7 +12,8 @@ using namespace unroll;
 class GradientNoise final : public Regularizer {
  public:
   GradientNoise(const Options& o, const BuildContext& c)
-      : eta_(o.real("eta")), gamma_(o.real("gamma")),
+      : eta_(o.real("eta")),
+        gamma_(o.real("gamma")),
         select_(o.string("params"), "gradient_noise regularizer '" + c.name + "'") {}
 
   void transform_gradients(const std::vector<Param*>& params, long long step, Rng& rng) override {

@@ -13,7 +13,8 @@ using namespace unroll;
 class MaxNorm final : public Regularizer {
  public:
   MaxNorm(const Options& o, const BuildContext& c)
-      : max_(o.real("max")), rows_(o.string("axis") == "rows"),
+      : max_(o.real("max")),
+        rows_(o.string("axis") == "rows"),
         select_(o.string("params"), "max_norm regularizer '" + c.name + "'") {}
 
   void after_step(const std::vector<Param*>& params) override {
@@ -45,7 +46,9 @@ UNROLL_PLUGIN(registry) {
            "max-norm constraint: after each step, rows w of W with ||w||_2 > c become c * w / ||w||_2 "
            "(Srebro & Shraibman 2005; Hinton et al. 2012)");
   s.real("max", 3.0, "the bound c on each row's (or column's) L2 norm").above(0);
-  s.choice("axis", "rows", {"rows", "cols"}, "rows: incoming weights of each unit (W is units x inputs); cols: outgoing");
+  s.choice("axis", "rows", {"rows", "cols"},
+           "rows: incoming weights of each unit (W is units x inputs); cols: outgoing");
   add_params_option(s);
-  registry.add_regularizer(std::move(s), [](const Options& o, BuildContext& c) { return std::make_unique<MaxNorm>(o, c); });
+  registry.add_regularizer(std::move(s),
+                           [](const Options& o, BuildContext& c) { return std::make_unique<MaxNorm>(o, c); });
 }

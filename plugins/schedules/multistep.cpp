@@ -35,8 +35,7 @@ class MultiStep final : public Schedule {
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
-  Schema s("multistep",
-           "Multi-step decay: factor(t) = gamma^(number of milestones <= t), t in epochs (or steps).");
+  Schema s("multistep", "Multi-step decay: factor(t) = gamma^(number of milestones <= t), t in epochs (or steps).");
   s.integers("milestones", "[]", "Epochs (or steps) at which the lr is multiplied by gamma; strictly increasing.");
   s.real("gamma", 0.1, "Multiplier applied at each milestone.").above(0);
   s.choice("by", "epoch", {"epoch", "step"}, "Time unit t: 0-based epoch, or updates done so far.");

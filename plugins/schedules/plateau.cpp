@@ -11,9 +11,14 @@ using namespace unroll;
 class Plateau final : public Schedule {
  public:
   explicit Plateau(const Options& o)
-      : metric_(o.string("metric")), maximize_(o.string("mode") == "max"), relative_(o.string("threshold_mode") == "rel"),
-        factor_(o.real("factor")), patience_(o.i("patience")), threshold_(o.real("threshold")),
-        cooldown_(o.i("cooldown")), min_factor_(o.real("min_factor")) {
+      : metric_(o.string("metric")),
+        maximize_(o.string("mode") == "max"),
+        relative_(o.string("threshold_mode") == "rel"),
+        factor_(o.real("factor")),
+        patience_(o.i("patience")),
+        threshold_(o.real("threshold")),
+        cooldown_(o.i("cooldown")),
+        min_factor_(o.real("min_factor")) {
     const float inf = std::numeric_limits<float>::infinity();
     state_["factor"] = Matrix::Constant(1, 1, 1);
     state_["best"] = Matrix::Constant(1, 1, maximize_ ? -inf : inf);

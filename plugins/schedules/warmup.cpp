@@ -32,9 +32,7 @@ class Warmup final : public Schedule {
     return ramp * then_->factor(after);
   }
 
-  void end_epoch(int epoch, const std::map<std::string, double>& metrics) override {
-    then_->end_epoch(epoch, metrics);
-  }
+  void end_epoch(int epoch, const std::map<std::string, double>& metrics) override { then_->end_epoch(epoch, metrics); }
   StateMap* state() override { return then_->state(); }
 
  private:

@@ -58,11 +58,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       << (eol == std::string::npos ? std::string() : in.substr(eol + 1));
   // A JSON string is a YAML double-quoted scalar: the features text reaches the plugin as written
   // (bytes that are not UTF-8 are replaced, as a YAML file could not hold them either).
-  const std::string quoted =
-      nlohmann::json(features).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  for (const std::string& options : {"target: y, features: " + quoted,
-                                     "target: y, features: " + quoted + ", test_fraction: 0.25",
-                                     "target: y, inputs_only: true, features: " + quoted}) {
+  const std::string quoted = nlohmann::json(features).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  for (const std::string& options :
+       {"target: y, features: " + quoted, "target: y, features: " + quoted + ", test_fraction: 0.25",
+        "target: y, inputs_only: true, features: " + quoted}) {
     try {
       build_and_read(options);
     } catch (const unroll::Error&) {

@@ -11,7 +11,8 @@ using namespace unroll;
 class BenchElman final : public Layer {
  public:
   BenchElman(const Options& o, const BuildContext& c)
-      : H_(o.i("units")), W_(c.name + ".W", H_, c.input_size, c.input_size, H_, o.block("init")),
+      : H_(o.i("units")),
+        W_(c.name + ".W", H_, c.input_size, c.input_size, H_, o.block("init")),
         U_(c.name + ".U", H_, H_, H_, H_, o.block("recurrent_init")),
         b_(c.name + ".b", H_, 1, c.input_size, H_, o.block("bias_init")) {}
   int output_size() const override { return H_; }

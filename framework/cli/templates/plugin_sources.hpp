@@ -4,7 +4,8 @@
 // working, trivial component, so a fresh skeleton builds and passes `unroll check-plugin`.
 namespace unroll::cli::templates {
 
-inline constexpr const char* kLayer = R"TPL(// @NAME@: a layer plugin for unroll (skeleton written by `unroll new-plugin layer @NAME@`).
+inline constexpr const char* kLayer =
+    R"TPL(// @NAME@: a layer plugin for unroll (skeleton written by `unroll new-plugin layer @NAME@`).
 //
 // As written it is a per-feature scale, y_i = s_i * x_i, with s initialized to 1: trivial, but it
 // shows every part a layer has (options, a trainable parameter, forward, backward). Replace the
@@ -70,7 +71,8 @@ UNROLL_PLUGIN(registry) {
 }
 )TPL";
 
-inline constexpr const char* kLoss = R"TPL(// @NAME@: a loss plugin for unroll (skeleton written by `unroll new-plugin loss @NAME@`).
+inline constexpr const char* kLoss =
+    R"TPL(// @NAME@: a loss plugin for unroll (skeleton written by `unroll new-plugin loss @NAME@`).
 //
 // As written it is the squared error 0.5 * weight * ||out - t||^2 per column, with class labels
 // turned into one-hot targets. `unroll check-plugin build/lib@NAME@.so` checks the gradient
@@ -121,7 +123,8 @@ UNROLL_PLUGIN(registry) {
 }
 )TPL";
 
-inline constexpr const char* kInitializer = R"TPL(// @NAME@: an initializer plugin for unroll (skeleton written by `unroll new-plugin initializer @NAME@`).
+inline constexpr const char* kInitializer =
+    R"TPL(// @NAME@: an initializer plugin for unroll (skeleton written by `unroll new-plugin initializer @NAME@`).
 //
 // As written it draws w ~ N(0, std^2). `unroll check-plugin build/lib@NAME@.so` checks that what
 // it produces is finite and the same for the same seed, and prints its mean and std.
@@ -156,7 +159,8 @@ UNROLL_PLUGIN(registry) {
 }
 )TPL";
 
-inline constexpr const char* kOptimizer = R"TPL(// @NAME@: an optimizer plugin for unroll (skeleton written by `unroll new-plugin optimizer @NAME@`).
+inline constexpr const char* kOptimizer =
+    R"TPL(// @NAME@: an optimizer plugin for unroll (skeleton written by `unroll new-plugin optimizer @NAME@`).
 //
 // As written it is plain gradient descent, w -= lr * g. `unroll check-plugin build/lib@NAME@.so`
 // checks that 200 steps lower a quadratic and that frozen parameters are left alone.
@@ -205,7 +209,8 @@ UNROLL_PLUGIN(registry) {
 }
 )TPL";
 
-inline constexpr const char* kSchedule = R"TPL(// @NAME@: a learning-rate schedule plugin for unroll (skeleton written by `unroll new-plugin schedule @NAME@`).
+inline constexpr const char* kSchedule =
+    R"TPL(// @NAME@: a learning-rate schedule plugin for unroll (skeleton written by `unroll new-plugin schedule @NAME@`).
 //
 // As written it is inverse-time decay, factor = 1 / (1 + decay * epoch).
 // `unroll check-plugin build/lib@NAME@.so` checks that the factor is finite and positive over
@@ -242,7 +247,8 @@ UNROLL_PLUGIN(registry) {
 }
 )TPL";
 
-inline constexpr const char* kRegularizer = R"TPL(// @NAME@: a parameter regularizer plugin for unroll (skeleton written by `unroll new-plugin regularizer @NAME@`).
+inline constexpr const char* kRegularizer =
+    R"TPL(// @NAME@: a parameter regularizer plugin for unroll (skeleton written by `unroll new-plugin regularizer @NAME@`).
 //
 // As written it is an L2 penalty 0.5 * lambda * ||W||^2 on weight matrices (parameters whose
 // name ends in ".W"). `unroll check-plugin build/lib@NAME@.so` checks the penalty's gradient
@@ -293,7 +299,8 @@ UNROLL_PLUGIN(registry) {
 }
 )TPL";
 
-inline constexpr const char* kDataset = R"TPL(// @NAME@: a dataset plugin for unroll (skeleton written by `unroll new-plugin dataset @NAME@`).
+inline constexpr const char* kDataset =
+    R"TPL(// @NAME@: a dataset plugin for unroll (skeleton written by `unroll new-plugin dataset @NAME@`).
 //
 // As written it is two Gaussian blobs in the plane, labelled 0 and 1. `unroll check-plugin
 // build/lib@NAME@.so` checks that batches have the shapes info() declares and that the same

@@ -23,7 +23,8 @@ add_test(NAME run_@NAME@ COMMAND "${UNROLL_EXECUTABLE}" run "${CMAKE_CURRENT_SOU
   --set "plugins=[$<TARGET_FILE:@NAME@>]" --set train.epochs=2 --out "${CMAKE_CURRENT_BINARY_DIR}/test-run")
 )TPL";
 
-inline constexpr const char* kExperiment = R"TPL(# An experiment using the @KIND@ plugin @NAME@ (after building it into build/):
+inline constexpr const char* kExperiment =
+    R"TPL(# An experiment using the @KIND@ plugin @NAME@ (after building it into build/):
 #   unroll run experiment.yaml
 name: @NAME@_demo
 seed: 1

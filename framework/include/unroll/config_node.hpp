@@ -48,7 +48,7 @@ class Node {
   bool has(const std::string& key) const;
   const Node* find(const std::string& key) const;
   Node* find(const std::string& key);
-  const Node& at(const std::string& key) const;  // throws Error naming the location
+  const Node& at(const std::string& key) const;   // throws Error naming the location
   Node& set(const std::string& key, Node value);  // insert or replace, keeps position
   bool erase(const std::string& key);
   std::vector<std::pair<std::string, Node>>& entries() { return entries_; }

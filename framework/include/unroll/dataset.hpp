@@ -14,10 +14,10 @@ namespace unroll {
 enum class Split { Train, Test };
 
 struct DatasetInfo {
-  int input_size = 0;    // features per step
-  int steps = 1;         // T (1 for non-sequential data)
-  int output_size = 0;   // classes (labels) or target features (values)
-  bool labels = true;    // targets are class labels (else real-valued `values`)
+  int input_size = 0;   // features per step
+  int steps = 1;        // T (1 for non-sequential data)
+  int output_size = 0;  // classes (labels) or target features (values)
+  bool labels = true;   // targets are class labels (else real-valued `values`)
   /// Targets at every step (labelling, language modelling) rather than the last step only.
   bool every_step = false;
   /// Whether a Test split exists.

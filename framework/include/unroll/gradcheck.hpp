@@ -23,12 +23,12 @@
 namespace unroll {
 
 struct GradCheckOptions {
-  int steps = 1;            // sequence length T (recurrent layers: > 1)
+  int steps = 1;  // sequence length T (recurrent layers: > 1)
   int batch = 3;
-  double step = 1e-2;       // finite-difference step
+  double step = 1e-2;  // finite-difference step
   double rel_tol = 1e-2;
   double abs_tol = 1e-3;
-  double input_scale = 1.0; // inputs ~ N(0, input_scale^2)
+  double input_scale = 1.0;   // inputs ~ N(0, input_scale^2)
   bool nonzero_state = true;  // recurrent layers start from a random state, not zero
   uint64_t seed = 1;
   int max_per_tensor = 400;  // elements checked per tensor (a random subset when larger)
@@ -43,11 +43,11 @@ struct GradCheckOptions {
 /// elements checked, kinks excluded; the relative error of an element is
 /// |analytic - numeric| / max(|analytic|, |numeric|, abs_tol).
 struct TensorCheck {
-  std::string name;           // "dense0.W", "dense0.input", "lstm0.state1"
+  std::string name;  // "dense0.W", "dense0.input", "lstm0.state1"
   long checked = 0;
   long failures = 0;
   double max_abs_error = 0;
-  std::string max_abs_at{};   // "(3,1)": row, column of the tensor
+  std::string max_abs_at{};  // "(3,1)": row, column of the tensor
   double max_rel_error = 0;
   std::string max_rel_at{};
 };
@@ -56,9 +56,9 @@ struct GradCheckResult {
   bool ok = true;
   long checked = 0;
   long failures = 0;
-  long kinks = 0;            // elements accepted as subgradients at a kink
-  double relative_error = 0; // ||a - n|| / (||a|| + ||n||)
-  std::string worst;         // description of the worst element ("dense0.W(3,1): analytic ... numeric ...")
+  long kinks = 0;                    // elements accepted as subgradients at a kink
+  double relative_error = 0;         // ||a - n|| / (||a|| + ||n||)
+  std::string worst;                 // description of the worst element ("dense0.W(3,1): analytic ... numeric ...")
   std::vector<TensorCheck> tensors;  // in the order checked: input, parameters, initial states
   std::string summary() const;
   /// One line per tensor with a wrong element ("lstm0.b: 3 of 16 wrong, max abs error 0.41 at

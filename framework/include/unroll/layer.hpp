@@ -8,8 +8,8 @@
 //
 // Sequences: x holds all T steps at once (see types.hpp). A feed-forward layer maps the whole
 // (features x T*B) matrix in one pass. A sequence reducer (last_step) may instead output one
-// step per sequence (features x B); the layers after it see one-step sequences. A recurrent layer walks steps 0..T-1 starting from its
-// carried state; its per-step contract is:
+// step per sequence (features x B); the layers after it see one-step sequences. A recurrent layer walks steps 0..T-1
+// starting from its carried state; its per-step contract is:
 //   forward  at step t stores whatever backward needs for step t (pre-activations, gates, h_t);
 //   backward runs t = T-1 .. 0, receiving dL/dh_t from above (dy) plus the recurrent gradient
 //            carried from t+1, and leaves the gradient w.r.t. the state at t-1 for the next step;
@@ -58,7 +58,8 @@ class StepGradNorms {
   /// ||dL/dh_t|| over the batch, for each step t.
   std::vector<double> norms() const {
     std::vector<double> out(static_cast<size_t>(sq_.rows()));
-    for (Eigen::Index t = 0; t < sq_.rows(); ++t) out[static_cast<size_t>(t)] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
+    for (Eigen::Index t = 0; t < sq_.rows(); ++t)
+      out[static_cast<size_t>(t)] = std::sqrt(static_cast<double>(sq_.row(t).sum()));
     return out;
   }
 
@@ -104,8 +105,8 @@ class Layer {
       throw Error(name_ + ": backward got a gradient with " + std::to_string(dy.features()) + " features, expected " +
                   std::to_string(output_size()));
     do_backward(dy, dx, need_dx);
-    if (need_dx && (dx.features() != input_size_ || dx.batch != dy.batch ||
-                    (dx.data.cols() != dy.data.cols() && dy.steps != 1)))
+    if (need_dx &&
+        (dx.features() != input_size_ || dx.batch != dy.batch || (dx.data.cols() != dy.data.cols() && dy.steps != 1)))
       throw Error(name_ + ": backward produced a dx of the wrong shape");
     forwarded_ = false;
   }
@@ -113,7 +114,10 @@ class Layer {
   const std::string& name() const { return name_; }
   int input_size() const { return input_size_; }
   /// Called once by the host right after the factory returns.
-  void bind(const LayerContext& ctx) { name_ = ctx.name; input_size_ = ctx.input_size; }
+  void bind(const LayerContext& ctx) {
+    name_ = ctx.name;
+    input_size_ = ctx.input_size;
+  }
 
   // ---- Recurrent layers (feed-forward layers keep the defaults) ----
   /// True for layers that carry state across steps.
@@ -127,13 +131,19 @@ class Layer {
   /// The state the next forward starts from. Setting it also cuts the gradient there.
   virtual void set_state(const std::vector<Matrix>& s) { (void)s; }
   /// The state after step t (0-based) of the last forward; used by truncated BPTT with k2 > k1.
-  virtual std::vector<Matrix> state_at(int t) const { (void)t; return {}; }
+  virtual std::vector<Matrix> state_at(int t) const {
+    (void)t;
+    return {};
+  }
   /// dL/d(initial state) from the last backward, same layout as state().
   virtual std::vector<Matrix> initial_state_grad() const { return {}; }
   /// Keep only some steps for backward and recompute the others (train.bptt.memory). Returns
   /// false when the layer cannot recompute its steps (the default; RecurrentLayer can), and the
   /// host then refuses the setting. Gradients are the same as with full storage.
-  virtual bool set_step_storage(const StepStorage& s) { (void)s; return false; }
+  virtual bool set_step_storage(const StepStorage& s) {
+    (void)s;
+    return false;
+  }
   /// ||dL/dh_t|| summed over the batch, for each step t of the last backward (diagnostics of
   /// vanishing/exploding gradients). Empty for feed-forward layers.
   virtual std::vector<double> hidden_grad_norms() const { return {}; }

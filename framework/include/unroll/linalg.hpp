@@ -13,8 +13,7 @@ enum class Trans { No, Yes };
 
 /// C = alpha * op(A) * op(B) + beta * C. C must already have the right shape; with beta = 0
 /// its old contents are ignored. Never allocates for the result.
-void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha = 1.0f,
-          float beta = 0.0f);
+void gemm(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha = 1.0f, float beta = 0.0f);
 
 /// Threads of the BLAS backend when unroll is built with -DUNROLL_OPENBLAS=ON (else nothing);
 /// the host calls it with the run's thread count.

@@ -40,8 +40,10 @@ using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 namespace detail {
 template <class M>
 auto block_of(M& m, Eigen::Index from, Eigen::Index len) {
-  if constexpr (std::is_const_v<M>) return ConstArrayMap(m.data() + from, len);
-  else return ArrayMap(m.data() + from, len);
+  if constexpr (std::is_const_v<M>)
+    return ConstArrayMap(m.data() + from, len);
+  else
+    return ArrayMap(m.data() + from, len);
 }
 }  // namespace detail
 
@@ -66,12 +68,15 @@ void for_each_block(Body&& body, First& first, Rest&... rest) {
   const Eigen::Index n = first.size();
   if (((rest.size() != n) || ...))
     throw Error("for_each_block: matrices of different sizes (the first has " + std::to_string(n) + " elements)");
-  parallel_for(n, [&](Eigen::Index from, Eigen::Index to) {
-    for (Eigen::Index b = from; b < to; b += kBlock) {
-      const Eigen::Index len = std::min(kBlock, to - b);
-      body(detail::block_of(first, b, len), detail::block_of(rest, b, len)...);
-    }
-  }, kGrain);
+  parallel_for(
+      n,
+      [&](Eigen::Index from, Eigen::Index to) {
+        for (Eigen::Index b = from; b < to; b += kBlock) {
+          const Eigen::Index len = std::min(kBlock, to - b);
+          body(detail::block_of(first, b, len), detail::block_of(rest, b, len)...);
+        }
+      },
+      kGrain);
 }
 
 }  // namespace unroll

@@ -41,8 +41,12 @@ struct Param {
 
   Param() = default;
   Param(std::string name_, int rows, int cols, int fan_in_, int fan_out_, Node init_)
-      : name(std::move(name_)), value(Matrix::Zero(rows, cols)), grad(Matrix::Zero(rows, cols)),
-        fan_in(fan_in_), fan_out(fan_out_), init(std::move(init_)) {}
+      : name(std::move(name_)),
+        value(Matrix::Zero(rows, cols)),
+        grad(Matrix::Zero(rows, cols)),
+        fan_in(fan_in_),
+        fan_out(fan_out_),
+        init(std::move(init_)) {}
 };
 
 }  // namespace unroll

@@ -58,8 +58,7 @@ class ParamSelection {
       try {
         regex_ = std::regex(pattern_.substr(1, pattern_.size() - 2), std::regex::ECMAScript);
       } catch (const std::regex_error& e) {
-        throw Error(owner_ + ": params '" + pattern_ + "' is not a valid regular expression (" + e.what() +
-                            ")");
+        throw Error(owner_ + ": params '" + pattern_ + "' is not a valid regular expression (" + e.what() + ")");
       }
     } else {
       for (size_t start = 0;;) {
@@ -91,7 +90,7 @@ class ParamSelection {
       for (const Param* p : all) names += (names.empty() ? "" : ", ") + p->name;
       last_all_.clear();
       throw Error(owner_ + ": params '" + pattern_ + "' matches none of the model's parameters (" +
-                          (names.empty() ? std::string("the model has none") : names) + ")");
+                  (names.empty() ? std::string("the model has none") : names) + ")");
     }
     return selected_;
   }

@@ -31,26 +31,26 @@ using PluginRegisterFn = const char*(Registry&);  // nullptr on success, else an
 
 }  // namespace unroll
 
-#define UNROLL_PLUGIN(registry_var)                                                         \
-  static void unroll_plugin_body(::unroll::Registry& registry_var);                          \
-  namespace unroll_plugin_entry {                                                            \
-  const ::unroll::PluginInfo* info() noexcept {                                              \
-    static const ::unroll::PluginInfo i{UNROLL_API_VERSION, UNROLL_ABI_FINGERPRINT};         \
-    return &i;                                                                               \
-  }                                                                                          \
-  const char* do_register(::unroll::Registry& r) noexcept {                                  \
-    static std::string message;                                                              \
-    try {                                                                                    \
-      unroll_plugin_body(r);                                                                 \
-      return nullptr;                                                                        \
-    } catch (const std::exception& e) {                                                      \
-      message = e.what();                                                                    \
-    } catch (...) {                                                                          \
-      message = "unknown exception";                                                         \
-    }                                                                                        \
-    return message.c_str();                                                                  \
-  }                                                                                          \
-  }                                                                                          \
-  BOOST_DLL_ALIAS(unroll_plugin_entry::info, unroll_plugin_info)                             \
-  BOOST_DLL_ALIAS(unroll_plugin_entry::do_register, unroll_register)                         \
+#define UNROLL_PLUGIN(registry_var)                                                  \
+  static void unroll_plugin_body(::unroll::Registry& registry_var);                  \
+  namespace unroll_plugin_entry {                                                    \
+  const ::unroll::PluginInfo* info() noexcept {                                      \
+    static const ::unroll::PluginInfo i{UNROLL_API_VERSION, UNROLL_ABI_FINGERPRINT}; \
+    return &i;                                                                       \
+  }                                                                                  \
+  const char* do_register(::unroll::Registry& r) noexcept {                          \
+    static std::string message;                                                      \
+    try {                                                                            \
+      unroll_plugin_body(r);                                                         \
+      return nullptr;                                                                \
+    } catch (const std::exception& e) {                                              \
+      message = e.what();                                                            \
+    } catch (...) {                                                                  \
+      message = "unknown exception";                                                 \
+    }                                                                                \
+    return message.c_str();                                                          \
+  }                                                                                  \
+  }                                                                                  \
+  BOOST_DLL_ALIAS(unroll_plugin_entry::info, unroll_plugin_info)                     \
+  BOOST_DLL_ALIAS(unroll_plugin_entry::do_register, unroll_register)                 \
   static void unroll_plugin_body(::unroll::Registry& registry_var)

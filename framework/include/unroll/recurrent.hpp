@@ -43,10 +43,14 @@ struct StepColumns {
   Eigen::Index c0 = 0, n = 0, B = 0;
   /// Step k of a matrix laid out in steps of B columns (history, gates, ...), our columns.
   template <class M>
-  auto at(M& m, int k) const { return m.middleCols(static_cast<Eigen::Index>(k) * B + c0, n); }
+  auto at(M& m, int k) const {
+    return m.middleCols(static_cast<Eigen::Index>(k) * B + c0, n);
+  }
   /// Our columns of a one-step matrix (H x B scratch, carries).
   template <class M>
-  auto of(M& m) const { return m.middleCols(c0, n); }
+  auto of(M& m) const {
+    return m.middleCols(c0, n);
+  }
 };
 
 class RecurrentLayer : public Layer {
@@ -54,7 +58,10 @@ class RecurrentLayer : public Layer {
   /// `units` rows per state variable; `state_names` name them in messages ("h", "c"). The first
   /// state variable is the layer's output.
   RecurrentLayer(int units, std::vector<std::string> state_names)
-      : H_(units), names_(std::move(state_names)), carry_(names_.size()), history_(names_.size()),
+      : H_(units),
+        names_(std::move(state_names)),
+        carry_(names_.size()),
+        history_(names_.size()),
         dstate_(names_.size()) {}
 
   int output_size() const override { return H_; }
@@ -71,15 +78,15 @@ class RecurrentLayer : public Layer {
       std::string list;
       for (const std::string& n : names_) list += (list.empty() ? "" : ", ") + n;
       throw Error(name() + ": set_state expects " + std::to_string(names_.size()) + " " + std::to_string(H_) +
-                  " x batch matrices (" + list + ") of the same batch, got " + std::to_string(s.size()) +
-                  " matrices" + (s.empty() ? "" : ", the first with " + std::to_string(s[0].rows()) + " rows"));
+                  " x batch matrices (" + list + ") of the same batch, got " + std::to_string(s.size()) + " matrices" +
+                  (s.empty() ? "" : ", the first with " + std::to_string(s[0].rows()) + " rows"));
     }
     carry_ = s;
   }
   std::vector<Matrix> state_at(int t) const override {
     if (t < 0 || t >= T_)
-      throw Error(name() + ": state_at(" + std::to_string(t) + ") outside the last forward's " +
-                  std::to_string(T_) + " steps");
+      throw Error(name() + ": state_at(" + std::to_string(t) + ") outside the last forward's " + std::to_string(T_) +
+                  " steps");
     std::vector<Matrix> out;
     const int s = t / seg_, local = t - s * seg_;
     if (s != live_) {
@@ -131,7 +138,12 @@ class RecurrentLayer : public Layer {
   /// the whole time loop on its own samples.
   template <class Step>
   void time_loop(int B, Step&& step) const {
-    parallel_for(B, [&](Eigen::Index c0, Eigen::Index c1) { step(StepColumns{c0, c1 - c0, B}); }, kMinColumns);
+    parallel_for(
+        B,
+        [&](Eigen::Index c0, Eigen::Index c1) {
+          step(StepColumns{c0, c1 - c0, B});
+        },
+        kMinColumns);
   }
   /// Record the step-t gradient w.r.t. the output state, for hidden_grad_norms().
   template <class G>
@@ -186,16 +198,20 @@ class RecurrentLayer : public Layer {
     if (T * step <= storage_.budget_bytes) return T;
     int best = 0;
     for (int k = T; k >= 1; --k)
-      if (bytes(k) <= storage_.budget_bytes) { best = k; break; }
+      if (bytes(k) <= storage_.budget_bytes) {
+        best = k;
+        break;
+      }
     if (best == 0 && mode == Mode::Eval) return 1;
     if (best == 0) {
       int kmin = 1;
       for (int k = 1; k <= T; ++k)
         if (bytes(k) < bytes(kmin)) kmin = k;
-      throw Error(name() + ": train.bptt.memory.budget is " + std::to_string(static_cast<long long>(storage_.budget_bytes)) +
-                  " bytes, below the least this layer needs for " + std::to_string(T) + " steps x " + std::to_string(B) +
-                  " samples: " + std::to_string(static_cast<long long>(bytes(kmin))) + " bytes (a checkpoint every " +
-                  std::to_string(kmin) + " steps)");
+      throw Error(name() + ": train.bptt.memory.budget is " +
+                  std::to_string(static_cast<long long>(storage_.budget_bytes)) +
+                  " bytes, below the least this layer needs for " + std::to_string(T) + " steps x " +
+                  std::to_string(B) + " samples: " + std::to_string(static_cast<long long>(bytes(kmin))) +
+                  " bytes (a checkpoint every " + std::to_string(kmin) + " steps)");
     }
     return best;
   }
@@ -275,9 +291,9 @@ class RecurrentLayer : public Layer {
   // Bounded memory (seg_ < T_): segments of seg_ steps; history_ and the cell's buffers hold
   // segment live_ only.
   StepStorage storage_;
-  int seg_ = 0, live_ = 0, step0_ = 0;  // step0_: first step of the segment in backward
+  int seg_ = 0, live_ = 0, step0_ = 0;                             // step0_: first step of the segment in backward
   std::vector<Matrix> ckpt_ = std::vector<Matrix>(names_.size());  // per state variable: H x (segments+1)B
-  Seq seg_x_, seg_dy_, seg_dx_;          // one segment's input, output gradient and input gradient
+  Seq seg_x_, seg_dy_, seg_dx_;  // one segment's input, output gradient and input gradient
 };
 
 }  // namespace unroll

@@ -65,10 +65,14 @@ class Registry {
     add(Kind::Layer, std::move(s), erase(std::move(f)), std::move(footprint));
   }
   void add_loss(Schema s, Factory<Loss> f) { add(Kind::Loss, std::move(s), erase(std::move(f)), {}); }
-  void add_initializer(Schema s, Factory<Initializer> f) { add(Kind::Initializer, std::move(s), erase(std::move(f)), {}); }
+  void add_initializer(Schema s, Factory<Initializer> f) {
+    add(Kind::Initializer, std::move(s), erase(std::move(f)), {});
+  }
   void add_optimizer(Schema s, Factory<Optimizer> f) { add(Kind::Optimizer, std::move(s), erase(std::move(f)), {}); }
   void add_schedule(Schema s, Factory<Schedule> f) { add(Kind::Schedule, std::move(s), erase(std::move(f)), {}); }
-  void add_regularizer(Schema s, Factory<Regularizer> f) { add(Kind::Regularizer, std::move(s), erase(std::move(f)), {}); }
+  void add_regularizer(Schema s, Factory<Regularizer> f) {
+    add(Kind::Regularizer, std::move(s), erase(std::move(f)), {});
+  }
   void add_dataset(Schema s, Factory<Dataset> f) { add(Kind::Dataset, std::move(s), erase(std::move(f)), {}); }
 
   /// A factory with its product's type erased: returns a new T* for the kind it was added as.

@@ -15,7 +15,10 @@ class Regularizer {
  public:
   virtual ~Regularizer() = default;
   /// Before a training forward pass: e.g. add noise to weights (remember what to undo).
-  virtual void perturb(const std::vector<Param*>& params, Rng& rng) { (void)params; (void)rng; }
+  virtual void perturb(const std::vector<Param*>& params, Rng& rng) {
+    (void)params;
+    (void)rng;
+  }
   /// After backward: undo perturb().
   virtual void restore(const std::vector<Param*>& params) { (void)params; }
   /// Add the penalty's gradient into p.grad (L1/L2); returns the penalty value (for the loss).

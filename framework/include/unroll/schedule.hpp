@@ -11,11 +11,11 @@ namespace unroll {
 /// batch, or under truncated BPTT one window with a loss (train.bptt), so steps_per_epoch is
 /// batches x windows and `step` / `steps_per_epoch` is the epoch at every epoch's first update.
 struct ScheduleState {
-  int epoch = 0;                   // 0-based epoch being trained
-  long long step = 0;              // updates done so far in the run
-  long long steps_per_epoch = 0;   // updates an epoch makes
-  int total_epochs = 0;            // epochs the run trains at most (train.epochs); 0: unknown
-  long long total_steps = 0;       // updates the run makes at most; 0: unknown
+  int epoch = 0;                  // 0-based epoch being trained
+  long long step = 0;             // updates done so far in the run
+  long long steps_per_epoch = 0;  // updates an epoch makes
+  int total_epochs = 0;           // epochs the run trains at most (train.epochs); 0: unknown
+  long long total_steps = 0;      // updates the run makes at most; 0: unknown
 };
 
 class Schedule {

@@ -23,7 +23,7 @@ struct OptionSpec {
   OptType type = OptType::Float;
   std::string doc{};
   bool required = false;
-  std::string default_yaml{};             // default as YAML text ("0.1", "[1, 2]", "{kind: zero}")
+  std::string default_yaml{};  // default as YAML text ("0.1", "[1, 2]", "{kind: zero}")
   double min = -std::numeric_limits<double>::infinity();
   double max = std::numeric_limits<double>::infinity();
   bool min_exclusive = false, max_exclusive = false;
@@ -31,20 +31,41 @@ struct OptionSpec {
   /// sizes are stored in) unless the option is declared wide(): 64-bit, e.g. a seed. Checked
   /// by the validator, so 4294967300 units is an error at its file:line:col, not 4 units.
   bool wide = false;
-  std::vector<std::string> choices{};     // OptType::Choice
-  std::string component_kind{};           // OptType::Component: "initializer", "schedule", ...
+  std::vector<std::string> choices{};                  // OptType::Choice
+  std::string component_kind{};                        // OptType::Component: "initializer", "schedule", ...
   std::shared_ptr<const class Schema> block_schema{};  // OptType::Block: the nested block's options
 
   /// Closed range [lo, hi].
-  OptionSpec& range(double lo, double hi) { min = lo; max = hi; return *this; }
-  OptionSpec& at_least(double lo) { min = lo; return *this; }
+  OptionSpec& range(double lo, double hi) {
+    min = lo;
+    max = hi;
+    return *this;
+  }
+  OptionSpec& at_least(double lo) {
+    min = lo;
+    return *this;
+  }
   /// Open lower bound: value > lo.
-  OptionSpec& above(double lo) { min = lo; min_exclusive = true; return *this; }
-  OptionSpec& below(double hi) { max = hi; max_exclusive = true; return *this; }
+  OptionSpec& above(double lo) {
+    min = lo;
+    min_exclusive = true;
+    return *this;
+  }
+  OptionSpec& below(double hi) {
+    max = hi;
+    max_exclusive = true;
+    return *this;
+  }
   /// No default and not required: absent means null (the feature is off).
-  OptionSpec& optional() { required = false; return *this; }
+  OptionSpec& optional() {
+    required = false;
+    return *this;
+  }
   /// An Int/IntList option whose values may use the whole 64-bit range (see `wide`).
-  OptionSpec& wide_int() { wide = true; return *this; }
+  OptionSpec& wide_int() {
+    wide = true;
+    return *this;
+  }
   /// "[0, inf)", "(0, 1]", or "" when unbounded.
   std::string range_text() const;
 };
@@ -57,7 +78,7 @@ class Schema {
   OptionSpec& integer(const std::string& name, long long def, const std::string& doc);
   OptionSpec& integer(const std::string& name, const std::string& doc);  // required
   OptionSpec& real(const std::string& name, double def, const std::string& doc);
-  OptionSpec& real(const std::string& name, const std::string& doc);     // required
+  OptionSpec& real(const std::string& name, const std::string& doc);  // required
   OptionSpec& boolean(const std::string& name, bool def, const std::string& doc);
   OptionSpec& string(const std::string& name, const std::string& def, const std::string& doc);
   OptionSpec& choice(const std::string& name, const std::string& def, std::vector<std::string> choices,

@@ -70,7 +70,7 @@
 /// "x86-64" for a portable build, "x86-64+sse4.2+avx+avx2+fma" for a typical -march=native one.
 #define UNROLL_ISA UNROLL_ISA_ARCH UNROLL_ISA_SSE42 UNROLL_ISA_AVX UNROLL_ISA_AVX2 UNROLL_ISA_FMA UNROLL_ISA_AVX512
 
-#define UNROLL_ABI_FINGERPRINT                                                                   \
+#define UNROLL_ABI_FINGERPRINT \
   "cxx11_abi=" UNROLL_ABI_CXX11 ";glibcxx_debug=" UNROLL_ABI_GLIBCXX_DEBUG                      \
   ";eigen=" UNROLL_STR(EIGEN_WORLD_VERSION) "." UNROLL_STR(EIGEN_MAJOR_VERSION) "." UNROLL_STR(  \
       EIGEN_MINOR_VERSION) ";eigen_max_align=" UNROLL_STR(EIGEN_MAX_ALIGN_BYTES) ";scalar=float"  \

@@ -28,7 +28,7 @@ struct Vocabulary {
   /// How the tokens were made ("tokens" -> "word", "lowercase" -> "true"): a reader compares
   /// them with its own settings, so a char vocabulary is never used to read words.
   std::map<std::string, std::string> settings;
-  std::vector<std::string> tokens;  // index -> token (raw bytes)
+  std::vector<std::string> tokens;    // index -> token (raw bytes)
   std::vector<std::uint64_t> counts;  // index -> occurrences where it was built; same length as tokens
   bool empty() const { return tokens.empty(); }
 };

@@ -45,17 +45,17 @@ long long bptt_updates(int steps, int k1, bool every_step);
 
 /// One truncation window, as Bptt::next() yields it.
 struct BpttWindow {
-  int index = 0;           // 0, 1, ... within the batch
-  int start = 0;           // first step run forward (where the gradient is cut)
-  int end = 0;             // one past the last step run forward
-  int first_loss = 0;      // first step whose loss is taken (valid when has_loss)
-  bool has_loss = false;   // false: forward only, backward() does nothing
+  int index = 0;          // 0, 1, ... within the batch
+  int start = 0;          // first step run forward (where the gradient is cut)
+  int end = 0;            // one past the last step run forward
+  int first_loss = 0;     // first step whose loss is taken (valid when has_loss)
+  bool has_loss = false;  // false: forward only, backward() does nothing
   // Filled by forward():
-  const Seq* outputs = nullptr;  // the model's outputs for steps [start, end)
+  const Seq* outputs = nullptr;      // the model's outputs for steps [start, end)
   Eigen::Index col0 = 0, ncols = 0;  // the loss columns of *outputs
   const Targets* targets = nullptr;  // targets of exactly those columns
-  double loss_sum = 0;     // Loss::evaluate over the loss columns (may be NaN/inf)
-  long count = 0;          // non-masked loss columns; dy = dloss / count
+  double loss_sum = 0;               // Loss::evaluate over the loss columns (may be NaN/inf)
+  long count = 0;                    // non-masked loss columns; dy = dloss / count
 };
 
 /// Yields the windows of one batch to its caller, who does what it needs between the steps of

@@ -20,16 +20,16 @@ class Schedule;
 
 /// The trainer's own progress, saved so that a resumed run continues exactly.
 struct TrainProgress {
-  int epoch = 0;         // completed epochs
-  long long step = 0;    // updates done
-  std::vector<std::string> columns;        // metrics.csv header
-  std::vector<std::vector<double>> rows;   // metrics.csv rows so far (NaN allowed)
-  std::string best_metric;                 // what best/ is chosen by
-  double best_value = 0;                   // NaN until the first epoch
+  int epoch = 0;                          // completed epochs
+  long long step = 0;                     // updates done
+  std::vector<std::string> columns;       // metrics.csv header
+  std::vector<std::vector<double>> rows;  // metrics.csv rows so far (NaN allowed)
+  std::string best_metric;                // what best/ is chosen by
+  double best_value = 0;                  // NaN until the first epoch
   int best_epoch = 0;
-  double early_best = 0;                   // early stopping: best value so far (NaN: none yet)
-  int early_bad = 0;                       // epochs without improvement
-  double seconds = 0;                      // training wall-clock seconds so far
+  double early_best = 0;  // early stopping: best value so far (NaN: none yet)
+  int early_bad = 0;      // epochs without improvement
+  double seconds = 0;     // training wall-clock seconds so far
 };
 
 using NamedTensors = std::vector<std::pair<std::string, Matrix>>;

@@ -22,7 +22,7 @@ class ComponentTable final : public Registry {
     Schema schema;
     std::string library;  // path of the library that registered it
     std::shared_ptr<LibraryHandle> lib;
-    ErasedFactory make;   // returns a new T*; every call is marked for crash reports (run_marker.hpp)
+    ErasedFactory make;     // returns a new T*; every call is marked for crash reports (run_marker.hpp)
     FootprintFn footprint;  // layers only; may be empty
   };
   ComponentTable() = default;

@@ -28,8 +28,8 @@ void merge_into(Node& base, const Node& over);
 /// a null VALUE removes the map key or list element; index == size appends. A mapping VALUE
 /// written onto a mapping (a map key or a list element) merges into it as merge_into does (a
 /// different `kind` replaces the block; a list element written as a bare kind, `- relu`, is the
-/// block {kind: relu}); any other VALUE replaces. Missing maps on the way are created. VALUE keeps its own location; its key location becomes WHERE, which
-/// also prefixes errors (bad index, path through a scalar).
+/// block {kind: relu}); any other VALUE replaces. Missing maps on the way are created. VALUE keeps its own location;
+/// its key location becomes WHERE, which also prefixes errors (bad index, path through a scalar).
 void set_path(Node& root, const std::string& path, Node value, const SourceLoc& where);
 
 /// Apply `path=value` (e.g. "optimizer.lr=0.1", "model[2].rate=0.3", "model[2]=null"): the value

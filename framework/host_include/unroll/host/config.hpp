@@ -36,5 +36,4 @@ Node validate_component(const Node& block, Kind kind, const PluginHost& host, Di
                         const Schema* extra = nullptr);
 Node validate_block(const Node& block, const Schema& schema, const PluginHost* host, Diagnostics& diag);
 
-
 }  // namespace unroll

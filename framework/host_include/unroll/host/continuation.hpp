@@ -56,8 +56,7 @@ void check_continuation(const std::vector<ConfigChange>& changes, const std::vec
 ///     checkpoint; the message suggests a lower optimizer.lr or train.clip.norm.
 /// `status`/`stop_reason` come from summary.json, `done_epochs` from the checkpoint.
 bool continuation_needed(const std::string& run_dir, const std::string& status, const std::string& stop_reason,
-                         int done_epochs, const Node& config, const std::vector<ConfigChange>& changes,
-                         bool any_set);
+                         int done_epochs, const Node& config, const std::vector<ConfigChange>& changes, bool any_set);
 
 /// The `continued` record of one continuation: {at_epoch, status, changes: [{key, from, to}], time}.
 nlohmann::json continuation_record(int at_epoch, const std::string& status, const std::vector<ConfigChange>& changes);

@@ -47,8 +47,10 @@ class Diagnostics {
     add(std::string(e.what()));
   }
   void add(const std::string& message) {
-    if (messages_.size() < kLimit) messages_.push_back(message);
-    else ++more_;
+    if (messages_.size() < kLimit)
+      messages_.push_back(message);
+    else
+      ++more_;
   }
   /// Run check(); an Error it throws is recorded instead of ending validation. Returns whether
   /// check() completed.

@@ -28,8 +28,8 @@ struct FinishedRun {
 
 /// Load RUN_DIR's config (with `sets` applied; relative paths resolve against the folder of the
 /// original experiment file, which the checkpoint records) and its loss and class names.
-FinishedRun open_finished_run(const std::string& run_dir, const std::string& which, const std::vector<std::string>& sets,
-                              PluginHost& host);
+FinishedRun open_finished_run(const std::string& run_dir, const std::string& which,
+                              const std::vector<std::string>& sets, PluginHost& host);
 
 /// Build the run's model for inputs of `input_size` features (token indices of a vocabulary of
 /// `input_vocab`, when > 0) and load the checkpoint into it.

@@ -31,9 +31,9 @@ double student_t_cdf(double t, double df);
 double student_t_quantile(double p, double df);
 
 struct ReportOptions {
-  std::string plot_script;                // tools/plot_sweep.py; "" skips the plots
+  std::string plot_script;  // tools/plot_sweep.py; "" skips the plots
   std::string python = "/usr/bin/python3";
-  bool quiet = false;                     // no warning on stderr when plots are skipped
+  bool quiet = false;  // no warning on stderr when plots are skipped
 };
 
 /// Read SWEEP_DIR (sweep.json + each run's summary.json / sweep_run.json) and write report.md

@@ -8,13 +8,13 @@ namespace unroll {
 
 /// Exit codes of `unroll run` (and of the other commands, which use the first four).
 enum ExitCode : int {
-  kExitCompleted = 0,    // the run completed (or there was nothing left to resume)
-  kExitFailed = 1,       // bad input, a data or I/O error (disk full, read-only folder), a refused --out
-  kExitUsage = 2,        // bad command line
-  kExitInternal = 3,     // an exception that is not an unroll::Error: a bug in a plugin or in unroll
-  kExitDiverged = 4,     // a non-finite loss or parameter; the last finite checkpoint is kept
-  kExitCrashed = 5,      // a fatal signal, SIGKILL, or the run process ended without finishing
-  kExitInterrupted = 130 // SIGINT/SIGTERM: the checkpoint of the last completed epoch is saved
+  kExitCompleted = 0,     // the run completed (or there was nothing left to resume)
+  kExitFailed = 1,        // bad input, a data or I/O error (disk full, read-only folder), a refused --out
+  kExitUsage = 2,         // bad command line
+  kExitInternal = 3,      // an exception that is not an unroll::Error: a bug in a plugin or in unroll
+  kExitDiverged = 4,      // a non-finite loss or parameter; the last finite checkpoint is kept
+  kExitCrashed = 5,       // a fatal signal, SIGKILL, or the run process ended without finishing
+  kExitInterrupted = 130  // SIGINT/SIGTERM: the checkpoint of the last completed epoch is saved
 };
 
 /// status of RUN_DIR/summary.json: "running", "completed", "failed", ...; "" when the file is

@@ -18,13 +18,13 @@ struct Mark {
   int epoch;  // 1-based epoch of the phase ("train epoch", "evaluate"), 0: none
   int depth;  // number of entered component scopes (only the innermost kDepth are kept)
   struct Entry {
-    char what[kWhatChars];   // "layer", "dataset", "optimizer", ...
-    char name[kNameChars];   // the component's name ("dense0") or kind ("adam")
-    char call[kCallChars];   // "forward", "backward", "build", "batch", "step", ...
+    char what[kWhatChars];  // "layer", "dataset", "optimizer", ...
+    char name[kNameChars];  // the component's name ("dense0") or kind ("adam")
+    char call[kCallChars];  // "forward", "backward", "build", "batch", "step", ...
   } entries[kDepth];
-  Entry thrown;     // the innermost component an exception left (kept after unwinding)
-  int thrown_set;   // thrown holds the component of the exception in flight or last escaped
-  int finished;  // set by the run process once it has recorded its own outcome
+  Entry thrown;    // the innermost component an exception left (kept after unwinding)
+  int thrown_set;  // thrown holds the component of the exception in flight or last escaped
+  int finished;    // set by the run process once it has recorded its own outcome
 };
 
 /// The current mark (async-signal-safe).

@@ -36,10 +36,10 @@ struct SlurmOptions {
 
 /// What one submission did.
 struct SlurmSubmission {
-  int total = 0;       // runs in the sweep
-  int completed = 0;   // already completed (not submitted)
-  int active = 0;      // still pending or running in Slurm from an earlier submission (not submitted)
-  int submitted = 0;   // array tasks in this submission
+  int total = 0;                      // runs in the sweep
+  int completed = 0;                  // already completed (not submitted)
+  int active = 0;                     // still pending or running in Slurm from an earlier submission (not submitted)
+  int submitted = 0;                  // array tasks in this submission
   std::string array_job, report_job;  // Slurm job ids ("" on a dry run or when nothing was submitted)
   std::string script;                 // SWEEP_DIR/slurm/array.sbatch
   std::vector<std::string> commands;  // the sbatch command lines (run, or to run on a dry run)
@@ -55,10 +55,10 @@ SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& 
 /// One run's state, for `unroll sweep --status`.
 struct RunStatus {
   SweepRun run;
-  std::string state;   // "done", "running", "pending" or "failed"; "unknown" when Slurm does not answer
-  std::string source;  // where the state came from: "run folder", "sacct", "scontrol" or "squeue"
-  std::string detail;  // Slurm's state and exit code, the run's error, "not submitted", ...
-  std::string job;     // its Slurm task ("12_3"), if it was submitted
+  std::string state;            // "done", "running", "pending" or "failed"; "unknown" when Slurm does not answer
+  std::string source;           // where the state came from: "run folder", "sacct", "scontrol" or "squeue"
+  std::string detail;           // Slurm's state and exit code, the run's error, "not submitted", ...
+  std::string job;              // its Slurm task ("12_3"), if it was submitted
   bool in_slurm_queue = false;  // pending or running in Slurm now
 };
 

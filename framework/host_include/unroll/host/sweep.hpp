@@ -50,7 +50,7 @@ struct SweepSpec {
   std::string file;
   std::string name;
   std::vector<long long> seeds;
-  std::vector<Variant> variants;  // variants[0] is the base
+  std::vector<Variant> variants;   // variants[0] is the base
   std::vector<std::string> notes;  // e.g. variants dropped because they equal the base
   MetricSpec metric;
   std::vector<MetricSpec> extra_metrics;
@@ -70,14 +70,14 @@ SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& se
 std::string value_label(const Node& value);
 
 struct SweepOptions {
-  std::string out_dir;        // the sweep folder (created)
-  std::string unroll_binary;  // the `unroll` executable the runs are started with
+  std::string out_dir;                   // the sweep folder (created)
+  std::string unroll_binary;             // the `unroll` executable the runs are started with
   std::vector<std::string> plugin_dirs;  // passed on to every run as --plugin-dir
-  int jobs = 0;               // parallel runs; 0: the file's `jobs`, else the number of cores
-  int threads_per_run = 0;    // 0: the file's value, else max(1, cores / jobs)
-  bool progress = true;       // live progress on stderr
-  bool handle_signals = false;  // SIGINT/SIGTERM/SIGHUP stop the sweep cleanly (the CLI sets it)
-  double stop_grace_seconds = 60;  // after passing a stop on, SIGKILL runs still alive this long after
+  int jobs = 0;                          // parallel runs; 0: the file's `jobs`, else the number of cores
+  int threads_per_run = 0;               // 0: the file's value, else max(1, cores / jobs)
+  bool progress = true;                  // live progress on stderr
+  bool handle_signals = false;           // SIGINT/SIGTERM/SIGHUP stop the sweep cleanly (the CLI sets it)
+  double stop_grace_seconds = 60;        // after passing a stop on, SIGKILL runs still alive this long after
 };
 
 struct SweepResult {
@@ -85,10 +85,10 @@ struct SweepResult {
   int skipped = 0;    // completed by an earlier invocation
   int completed = 0;  // completed now or before
   int failed = 0;
-  int resumed = 0;            // runs continued from their checkpoint
-  bool interrupted = false;   // a stop signal ended the sweep early
-  int interrupted_runs = 0;   // runs stopped by it (they checkpointed; the next invocation resumes them)
-  int not_started = 0;        // runs it kept from starting
+  int resumed = 0;           // runs continued from their checkpoint
+  bool interrupted = false;  // a stop signal ended the sweep early
+  int interrupted_runs = 0;  // runs stopped by it (they checkpointed; the next invocation resumes them)
+  int not_started = 0;       // runs it kept from starting
   int jobs = 0, threads_per_run = 0;
   std::vector<std::string> notes;  // e.g. stale children of an earlier sweep that were stopped
 };

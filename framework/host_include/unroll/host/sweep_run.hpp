@@ -23,8 +23,8 @@ struct SweepRun {
   std::string variant;      // the variant's readable name
   std::string variant_dir;  // its folder name under runs/ and variants/
   long long seed = 0;
-  std::string rel;          // "VARIANT_DIR/seedS": the run's name under runs/
-  std::string dir;          // SWEEP_DIR/runs/VARIANT_DIR/seedS
+  std::string rel;  // "VARIANT_DIR/seedS": the run's name under runs/
+  std::string dir;  // SWEEP_DIR/runs/VARIANT_DIR/seedS
 };
 
 /// Every run of the sweep folder SWEEP_DIR, from its sweep.json, in manifest order (variants,
@@ -46,8 +46,8 @@ struct RunCommand {
   std::string unroll_binary;
   int threads = 1;
   std::vector<std::string> plugin_dirs;
-  std::string launcher = "local";              // recorded in sweep_run.json
-  std::map<std::string, std::string> slurm;    // job ids etc. recorded under "slurm" (Slurm tasks)
+  std::string launcher = "local";            // recorded in sweep_run.json
+  std::map<std::string, std::string> slurm;  // job ids etc. recorded under "slurm" (Slurm tasks)
 };
 
 /// A run whose child process was started by start_run.

@@ -21,9 +21,9 @@ class PluginHost;
 class Dataset;
 
 struct RunOptions {
-  std::string out_dir;   // run folder; created if missing
-  int threads = 0;       // 0: train.threads, else all cores
-  bool quiet = false;    // no per-epoch lines on stdout
+  std::string out_dir;  // run folder; created if missing
+  int threads = 0;      // 0: train.threads, else all cores
+  bool quiet = false;   // no per-epoch lines on stdout
   /// Continue the run in out_dir from out_dir/checkpoint: parameters, buffers, optimizer and
   /// schedule state and the trainer's progress are restored, metrics.csv and log.txt continue.
   bool resume = false;
@@ -38,7 +38,7 @@ struct RunOptions {
 struct RunResult {
   std::string dir;
   std::string status = "completed";  // or "interrupted" (SIGINT/SIGTERM)
-  std::string stop_reason;  // "epochs", "train_loss_below", "early_stopping", "max_seconds", "interrupted"
+  std::string stop_reason;           // "epochs", "train_loss_below", "early_stopping", "max_seconds", "interrupted"
   int epochs = 0;
   std::map<std::string, double> final_metrics;  // last epoch's row plus test_loss/test_accuracy
 };
