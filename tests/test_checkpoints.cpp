@@ -286,6 +286,35 @@ TEST_CASE("early stopping and the wall-clock budget fire and are reported", "[ch
                     Catch::Contains("val_acc") && Catch::Contains("val_accuracy"));
 }
 
+TEST_CASE("checkpoint.test_on: best scores the test split with best/'s parameters", "[checkpoint]") {
+  TempDir t;
+  const std::string file = write_experiment(t, kBlobs);
+  // mode: max on val_loss makes best/ the worst epoch, which is not the last one here.
+  const std::string best_on = "train.checkpoint={monitor: val_loss, mode: max, test_on: best}";
+  run(file, t.file("best"), {best_on});
+  const auto s = json_file(t.file("best/summary.json"));
+  const int best_epoch = s["best"]["epoch"];
+  REQUIRE(best_epoch < 4);
+  CHECK(s["test_epoch"] == best_epoch);
+  CHECK_THAT(read_file(t.file("best/log.txt")), Catch::Contains("test on best/: epoch " + std::to_string(best_epoch)));
+  // The same run stopped at that epoch has the same parameters, so the same test numbers.
+  run(file, t.file("short"), {"train.epochs=" + std::to_string(best_epoch)});
+  const auto shorter = json_file(t.file("short/summary.json"));
+  CHECK(shorter["test_epoch"] == best_epoch);
+  CHECK(s["final"]["test_loss"] == shorter["final"]["test_loss"]);
+  CHECK(s["final"]["test_accuracy"] == shorter["final"]["test_accuracy"]);
+  // The default scores the last epoch, whose parameters differ.
+  run(file, t.file("last"), {"train.checkpoint={monitor: val_loss, mode: max}"});
+  const auto last = json_file(t.file("last/summary.json"));
+  CHECK(last["test_epoch"] == 4);
+  CHECK(last["final"]["test_loss"] != s["final"]["test_loss"]);
+  // checkpoint/ still holds the end of the run, not best/.
+  CHECK(json_file(t.file("best/checkpoint/manifest.json"))["epoch"] == 4);
+  // A resumed process that finds no new best reads best/ from the folder: the same numbers.
+  run(file, t.file("best"), {best_on}, true);
+  CHECK(json_file(t.file("best/summary.json"))["final"]["test_loss"] == s["final"]["test_loss"]);
+}
+
 TEST_CASE("pretrained initializer loads by name, freezes, and explains mismatches", "[checkpoint]") {
   TempDir t;
   const std::string file = write_experiment(t, kBlobs);

@@ -74,6 +74,7 @@ void RunOutputs::save_checkpoint() {
 
 void RunOutputs::save_best() {
   if (writing_) unroll::save_checkpoint(dir_ + "/best", snapshot_);
+  if (keep_best_) best_ = snapshot_;
 }
 
 void RunOutputs::write_metrics(const MetricsTable& table, const GradLags* lags) {
@@ -113,6 +114,7 @@ void RunOutputs::write_summary(const RunSummary& s, const MetricsTable& table) {
       if (std::isfinite(rows.back()[i])) fin[columns[i]] = rows.back()[i];
   for (const auto& [k, v] : s.test) fin[k] = v;
   j["final"] = fin;
+  if (!s.test.empty()) j["test_epoch"] = s.test_epoch;
   // A continued run's history (continuation.hpp), from the summary this one replaces.
   if (const nlohmann::json continued = recorded_continuations(dir_); !continued.empty()) j["continued"] = continued;
   write_file_atomic(dir_ + "/summary.json", j.dump(2) + "\n");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "unroll/config_node.hpp"
@@ -30,6 +31,7 @@ struct RunSummary {
   int best_epoch = 0;
   int resumed_from_epoch = 0;
   std::map<std::string, double> test;  // test_loss, ... (empty without a test split)
+  int test_epoch = 0;                  // the epoch whose parameters scored the test split
 };
 
 class RunOutputs {
@@ -64,8 +66,13 @@ class RunOutputs {
   void keep_snapshot(Snapshot s) { snapshot_ = std::move(s); }
   /// Write the kept snapshot as checkpoint/ unless it is already there.
   void save_checkpoint();
-  /// Write the kept snapshot as best/.
+  /// Write the kept snapshot as best/ (and keep a copy in memory when keep_best is on).
   void save_best();
+  /// Keep best/'s snapshot in memory as well (checkpoint.test_on: best): every rank of a
+  /// data-parallel run needs it at the end, and only rank 0 writes best/.
+  void set_keep_best(bool keep) { keep_best_ = keep; }
+  /// The snapshot save_best() kept in this process, or null (off, or no best/ since a resume).
+  const Snapshot* best_snapshot() const { return best_ ? &*best_ : nullptr; }
   /// The epoch checkpoint/ holds (a resumed run starts with the one it read).
   int saved_epoch() const { return saved_epoch_; }
   void set_saved_epoch(int epoch) { saved_epoch_ = epoch; }
@@ -82,6 +89,8 @@ class RunOutputs {
   std::chrono::steady_clock::time_point start_, last_echo_;
   std::string unshown_;  // the last epoch line not printed
   Snapshot snapshot_;
+  bool keep_best_ = false;
+  std::optional<Snapshot> best_;
   int saved_epoch_ = -1;
 };
 

@@ -45,6 +45,9 @@ std::shared_ptr<const Schema> checkpoint_schema() {
   t->string("monitor", "val_loss",
             "metrics.csv column that chooses best/ (val_* falls back to train_* without a validation split)");
   t->choice("mode", "auto", {"auto", "min", "max"}, "lower or higher is better (auto: max for *accuracy, else min)");
+  t->choice("test_on", "last", {"last", "best"},
+            "the parameters the test split is scored with at the end: the last epoch's, or best/'s (the "
+            "monitored epoch; what early stopping usually means)");
   return t;
 }
 
@@ -181,6 +184,7 @@ TrainSettings read_train_settings(const Node& train) {
   const Options ck = sub(o, schema, "checkpoint");
   t.checkpoint_every = ck.i("every");
   t.best = monitor_setting(ck, "monitor");
+  t.test_on_best = ck.string("test_on") == "best";
   return t;
 }
 

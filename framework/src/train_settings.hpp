@@ -44,7 +44,8 @@ struct TrainSettings {
 
   // Checkpoints.
   int checkpoint_every = 1;
-  MonitorSetting best;  // the metric that chooses best/
+  MonitorSetting best;        // the metric that chooses best/
+  bool test_on_best = false;  // checkpoint.test_on: best (score the test split with best/'s parameters)
 };
 
 /// Read a `train:` block that train_schema() has validated (defaults filled in). Checks what the

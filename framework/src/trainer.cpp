@@ -95,6 +95,7 @@ class Trainer {
   RunSummary summary(const std::string& status, const std::string& stop, const std::string& error = "") const;
   RunResult interrupted(const Interrupted& in);
   RunResult finish(const std::string& stop);
+  int load_best_for_test();
 
   const Experiment& exp_;
   PluginHost& host_;
@@ -134,6 +135,7 @@ class Trainer {
 void Trainer::build() {
   seed_ = static_cast<uint64_t>(cfg().at("seed").as_int().value_or(1));
   s_ = read_train_settings(cfg().at("train"));
+  out_.set_keep_best(s_.test_on_best);
   int threads = opt_.threads > 0 ? opt_.threads : s_.threads;
   if (threads <= 0 && comm_.local_size() > 1)  // ranks on one machine share its cores
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm_.local_size());
@@ -528,6 +530,24 @@ RunResult Trainer::interrupted(const Interrupted& in) {
   return result;
 }
 
+// checkpoint.test_on: best. checkpoint/ already holds the end of the run, so the model can take
+// best/'s parameters for the test pass. Returns the epoch whose parameters the test split sees.
+int Trainer::load_best_for_test() {
+  const int last = static_cast<int>(table_->rows().size());
+  if (best_.epoch <= 0) {
+    out_.log("test on the last epoch: no epoch has a finite " + best_.monitor.name + " for best/");
+    return last;
+  }
+  if (best_.epoch == last) return last;
+  // This process's copy when it saved best/; after a resume, best/ as an earlier process left it.
+  const Snapshot* kept = out_.best_snapshot();
+  const Snapshot read = kept ? Snapshot() : read_checkpoint(opt_.out_dir + "/best");
+  restore(kept ? *kept : read, *c_.model, *c_.optimizer, c_.schedule.get());
+  out_.log("test on best/: epoch " + std::to_string(best_.epoch) + " (" + best_.monitor.name + " " +
+           fmt(best_.value, 4) + ")");
+  return best_.epoch;
+}
+
 RunResult Trainer::finish(const std::string& stop) {
   out_.clear_progress();
   RunResult result;
@@ -536,6 +556,8 @@ RunResult Trainer::finish(const std::string& stop) {
   RunSummary done = summary("completed", stop);
   if (!samples_.test.empty()) {
     marker::set_phase("test");
+    done.test_epoch = static_cast<int>(table_->rows().size());
+    if (s_.test_on_best) done.test_epoch = load_best_for_test();
     const Tally test = evaluate(Split::Test, samples_.test);
     std::string line = "test_loss " + fmt(test.mean(), 4);
     if (c_.accuracy) line += "  test_accuracy " + fmt(test.accuracy(), 4);
