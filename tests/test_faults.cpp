@@ -154,6 +154,48 @@ train: {epochs: 30, batch: 10, threads: 1}
   CHECK(kills >= 20);
 }
 
+TEST_CASE("a power cut at each step of a checkpoint swap leaves a run that resumes bit-identically", "[faults]") {
+  // Random kills land in the rename window only by luck; UNROLL_FAULT (framework/src/fault_point.hpp)
+  // kills the training process and its supervisor at an exact point of the N-th checkpoint write,
+  // leaving the folder as a power cut would: nothing survives to clean up.
+  TempDir t;
+  write_file_atomic(t.file("exp.yaml"), R"(name: cut
+seed: 5
+data: {kind: blobs, classes: 3, features: 8, samples: 200, test_samples: 20, validation: 40}
+model: [{kind: dense, units: 32}, {kind: tanh}, {kind: dense, units: 3}]
+loss: cross_entropy
+optimizer: {kind: adam, lr: 0.01}
+train: {epochs: 6, batch: 10, threads: 1}
+)");
+  REQUIRE(run_unroll({"run", t.file("exp.yaml"), "--out", t.file("straight"), "--quiet"}, t.file("s.log")) == 0);
+  struct Cut {
+    const char* point;
+    const char* left;  // what the cut leaves beside checkpoint/ or best/
+  };
+  for (const Cut cut : {Cut{"checkpoint-before-manifest", ".tmp"}, Cut{"checkpoint-between-renames", ".old"},
+                        Cut{"checkpoint-before-removing-old", ".old"}}) {
+    // The 5th checkpoint write, at the end of epoch 2 or 3: best/ (written when the epoch improved
+    // on val_loss) or checkpoint/ (every epoch).
+    const std::string run = t.file(std::string("cut-") + cut.point);
+    ::setenv("UNROLL_FAULT", (std::string(cut.point) + ":5").c_str(), 1);
+    const int code = run_unroll({"run", t.file("exp.yaml"), "--out", run, "--quiet"}, t.file("cut.log"));
+    ::unsetenv("UNROLL_FAULT");
+    INFO(cut.point);
+    REQUIRE(code == 128 + SIGKILL);
+    CHECK((fs::exists(run + "/checkpoint" + cut.left) || fs::exists(run + "/best" + cut.left)));
+    CHECK(status_of(run) == "running");  // nothing recorded the end: as after a power cut
+    REQUIRE(run_unroll({"run", "--resume", run, "--quiet"}, t.file("resume.log")) == 0);
+    CHECK(status_of(run) == "completed");
+    CHECK(temporary_files(run).empty());
+    CHECK_FALSE(fs::exists(run + "/checkpoint.old"));
+    CHECK_FALSE(fs::exists(run + "/best.old"));
+    CHECK(testing::metrics_without_seconds(run + "/metrics.csv") ==
+          testing::metrics_without_seconds(t.file("straight/metrics.csv")));
+    require_same_checkpoint(run + "/checkpoint", t.file("straight/checkpoint"));
+    require_same_checkpoint(run + "/best", t.file("straight/best"));
+  }
+}
+
 TEST_CASE("a full disk and a read-only folder fail cleanly with the path and errno and --resume works afterwards",
           "[faults]") {
   TempDir t;

@@ -11,6 +11,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "fault_point.hpp"
 #include "unroll/error.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/model.hpp"
@@ -97,6 +98,7 @@ void save_checkpoint_files(const std::string& dir, const std::string& tmp, const
   add("buffers", "", s.buffers);
   add("optimizer", "optimizer@", s.optimizer);
   add("schedule", "schedule@", s.schedule);
+  fault_point("checkpoint-before-manifest");
   json tr;
   tr["columns"] = p.columns;
   tr["rows"] = json::array();
@@ -124,9 +126,11 @@ void save_checkpoint_files(const std::string& dir, const std::string& tmp, const
     fs::rename(dir, old, ec);
     if (ec) throw fs_error("rename " + dir + " to", old, ec);
   }
+  fault_point("checkpoint-between-renames");
   fs::rename(tmp, dir, ec);
   if (ec) throw fs_error("rename " + tmp + " to", dir, ec);
   sync_path(parent_of(dir), true);
+  fault_point("checkpoint-before-removing-old");
   fs::remove_all(old, ec);
 }
 }  // namespace
