@@ -325,6 +325,10 @@ class EquationCell final : public RecurrentLayer {
 
   std::string name_hint() const { return "cell " + layer_ + ": "; }
 
+  // base + off, or null for a buffer this pass has not sized (the gradients during a forward):
+  // offsetting a null pointer is undefined behaviour even when the result is never read.
+  static float* at(float* base, Eigen::Index off) { return base ? base + off : nullptr; }
+
   // Value and gradient locations of every node for batches of B columns (buffers sized).
   void locate(int B) {
     const Eigen::Index H = H_;
@@ -345,21 +349,21 @@ class EquationCell final : public RecurrentLayer {
         case CellOp::ProdX: {
           Matrix& xw = xw_.at(c.param);
           Matrix& gw = xw_grad_.count(c.param) ? xw_grad_.at(c.param) : xw;
-          v = {xw.data() + c.block * H, xw.rows(), B};
-          g = {gw.data() + c.block * H, gw.rows(), B};
+          v = {at(xw.data(), c.block * H), xw.rows(), B};
+          g = {at(gw.data(), c.block * H), gw.rows(), B};
           break;
         }
         case CellOp::ProdH: {
           Group& gr = groups_[static_cast<size_t>(group_index_.at(n))];
           const Eigen::Index off = (c.block - gr.b0) * H;
-          v = {gr.value.data() + off, gr.value.rows(), gr.keep ? B : 0};
-          g = {gr.grad.data() + off, gr.grad.rows(), B};
+          v = {at(gr.value.data(), off), gr.value.rows(), gr.keep ? B : 0};
+          g = {at(gr.grad.data(), off), gr.grad.rows(), B};
           break;
         }
         default:
           if (store_[n] == Store::History) {
             const size_t s = static_cast<size_t>(state_of_next(static_cast<int>(n)));
-            v = {history(s).data() + static_cast<Eigen::Index>(B) * H, H, B};
+            v = {at(history(s).data(), static_cast<Eigen::Index>(B) * H), H, B};
           } else {
             v = {own_value_[n].data(), H, store_[n] == Store::Steps ? B : 0};
           }
