@@ -300,3 +300,43 @@ TEST_CASE("optimizers converge on a quadratic", "[optimizers]") {
     CHECK(dist < tol);
   }
 }
+
+// What a sharded data-parallel step relies on (docs/scaling.md): an elementwise optimizer stepped
+// in shares — two "ranks", each with its own optimizer stepping only its elements of a model cut
+// inside a parameter — ends with exactly the values and state of one optimizer stepping it whole.
+TEST_CASE("every built-in optimizer is elementwise, and stepping shares equals stepping whole", "[optimizers]") {
+  for (const char* yaml : {"{kind: sgd, lr: 0.1, weight_decay: 0.01}", "{kind: sgd, lr: 0.05, momentum: 0.9}",
+                           "{kind: sgd, lr: 0.05, momentum: 0.9, nesterov: true}", "{kind: adagrad, lr: 0.5}",
+                           "{kind: rmsprop, lr: 0.01, momentum: 0.5}", "{kind: adam, lr: 0.05, weight_decay: 0.01}",
+                           "{kind: adamw, lr: 0.05, weight_decay: 0.1}"}) {
+    INFO(yaml);
+    auto whole_opt = make_optimizer(yaml), rank0 = make_optimizer(yaml), rank1 = make_optimizer(yaml);
+    REQUIRE(whole_opt->elementwise());
+    Param w = make_param("a.W"), b("a.b", 3, 1, 2, 3, Node());
+    b.value << 0.3f, -0.2f, 0.1f;
+    Param w0 = w, b0 = b, w1 = w, b1 = b;  // each rank's replica
+    for (int t = 0; t < 3; ++t) {
+      for (Param* p : {&w, &w0, &w1})
+        for (int i = 0; i < 4; ++i) p->grad(i) = static_cast<float>(kGrads[t][i]);
+      for (Param* p : {&b, &b0, &b1}) p->grad << 0.5f * t - 0.4f, 0.2f, -1.0f + t;
+      whole_opt->step({&w, &b}, 0.1);
+      // Rank 0: elements 0..2 of a.W; rank 1: element 3 of a.W and all of a.b.
+      rank0->step_range({ParamRange{&w0, 0, 3}}, 0.1);
+      rank1->step_range({ParamRange{&w1, 3, 4}, ParamRange{&b1, 0, 3}}, 0.1);
+    }
+    for (int i = 0; i < 4; ++i) CHECK(w.value(i) == (i < 3 ? w0 : w1).value(i));
+    CHECK(b.value == b1.value);
+    for (const auto& [key, m] : whole_opt->state()) {
+      INFO(key);
+      if (key == "step") {
+        CHECK(rank0->state().at(key) == m);
+        CHECK(rank1->state().at(key) == m);
+      } else if (key.rfind("a.W", 0) == 0) {
+        for (int i = 0; i < 4; ++i) CHECK(m(i) == (i < 3 ? rank0 : rank1)->state().at(key)(i));
+      } else {
+        CHECK(rank1->state().at(key) == m);
+        CHECK(rank0->state().count(key) == 0);  // a share that never touches a.b keeps no state for it
+      }
+    }
+  }
+}

@@ -3,6 +3,7 @@
 // API library because plugins call communicator(); starting MPI is the host's business.
 #include "communicator_slot.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -18,6 +19,10 @@ class SingleProcess final : public Communicator {
   int local_size() const override { return 1; }
   void allreduce_sum(std::span<float>) override {}
   void allreduce_sum(std::span<double>) override {}
+  void reduce_scatter_sum(std::span<const float> send, std::span<float> recv, std::span<const int>) override {
+    std::copy(send.begin(), send.begin() + static_cast<std::ptrdiff_t>(recv.size()), recv.begin());
+  }
+  void allgather(std::span<float>, std::span<const int>) override {}
   void broadcast(std::span<double>, int) override {}
   void broadcast(std::string&, int) override {}
   void barrier() override {}

@@ -7,6 +7,7 @@
 #include <boost/mpi/environment.hpp>
 #include <cstdlib>
 #include <functional>
+#include <vector>
 
 #include "unroll/host/distributed.hpp"
 
@@ -37,6 +38,20 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(std::span<double> v) override {
     if (!v.empty()) mpi::all_reduce(world_, mpi::inplace(v.data()), static_cast<int>(v.size()), std::plus<double>());
   }
+  // Boost.MPI has no reduce-scatter and its all_gatherv copies; these are MPI's own calls.
+  void reduce_scatter_sum(std::span<const float> send, std::span<float> recv, std::span<const int> counts) override {
+    MPI_Reduce_scatter(send.data(), recv.data(), counts.data(), MPI_FLOAT, MPI_SUM, MPI_Comm(world_));
+  }
+  void allgather(std::span<float> all, std::span<const int> counts) override {
+    displacements_.resize(counts.size());
+    int at = 0;
+    for (size_t r = 0; r < counts.size(); ++r) {
+      displacements_[r] = at;
+      at += counts[r];
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all.data(), counts.data(), displacements_.data(), MPI_FLOAT,
+                   MPI_Comm(world_));
+  }
   void broadcast(std::span<double> v, int root) override {
     if (!v.empty()) mpi::broadcast(world_, v.data(), static_cast<int>(v.size()), root);
   }
@@ -59,6 +74,7 @@ class MpiCommunicator final : public Communicator {
   mpi::environment env_;  // MPI_Init_thread here, MPI_Finalize when the process exits
   mpi::communicator world_;
   int local_size_ = 1;
+  std::vector<int> displacements_;  // allgather's, kept: one allocation per run
 };
 
 }  // namespace

@@ -4,6 +4,17 @@
 
 namespace unroll {
 
+std::vector<ParamRange> whole(const std::vector<Param*>& params) {
+  std::vector<ParamRange> out;
+  out.reserve(params.size());
+  for (Param* p : params) out.push_back(ParamRange{p, 0, p->value.size()});
+  return out;
+}
+
+void Optimizer::step_range(const std::vector<ParamRange>&, double) {
+  throw Error("this optimizer does not declare itself elementwise(), so its step cannot be split over ranks");
+}
+
 Matrix& StatefulOptimizer::slot(const Param& p, const char* suffix, float init) {
   key_.assign(p.name).append(suffix);  // reused buffer: no allocation per step
   auto it = state_.find(key_);

@@ -374,6 +374,36 @@ void check_loss(ComponentCheck& out, const ComponentTable::Entry& e, const Plugi
   out.detail = "gradients " + detail;
 }
 
+// An optimizer that declares elementwise() is stepped in shares by data-parallel runs
+// (docs/scaling.md): two optimizers, each stepping its share of a parameter cut in the middle,
+// must end with exactly the values one optimizer stepping it whole ends with.
+void check_shares(ComponentCheck& out, const PluginHost& host, const Node& block, HostBuildContext& ctx) {
+  auto whole_opt = host.build<Optimizer>(Kind::Optimizer, block, ctx);
+  auto first = host.build<Optimizer>(Kind::Optimizer, block, ctx),
+       second = host.build<Optimizer>(Kind::Optimizer, block, ctx);
+  Rng r(29);
+  Param w("share.W", 7, 5, 5, 7, Node());
+  fill_normal(w.value, r, 1.0);
+  Param a = w, b = w;
+  const Eigen::Index cut = w.value.size() / 2 + 1;
+  for (int s = 0; s < 5; ++s) {
+    fill_normal(w.grad, r, 1.0);
+    a.grad = b.grad = w.grad;
+    whole_opt->step({&w}, whole_opt->base_lr());
+    first->step_range({ParamRange{&a, 0, cut}}, whole_opt->base_lr());
+    second->step_range({ParamRange{&b, cut, w.value.size()}}, whole_opt->base_lr());
+  }
+  std::copy(b.value.data() + cut, b.value.data() + b.value.size(), a.value.data() + cut);  // the two shares
+  if (a.value != w.value) {
+    out.status = Status::Fail;
+    out.detail +=
+        "; elementwise() is declared, but stepping a parameter in two shares (step_range) differs from "
+        "stepping it whole: a data-parallel run would shard it wrongly";
+  } else {
+    out.detail += "; stepping shares equals stepping whole";
+  }
+}
+
 void check_optimizer(ComponentCheck& out, const PluginHost& host, const Node& block) {
   HostBuildContext ctx(host, "optimizer", 0, 1, fs::current_path().string());
   auto opt = host.build<Optimizer>(Kind::Optimizer, block, ctx);
@@ -440,6 +470,7 @@ void check_optimizer(ComponentCheck& out, const PluginHost& host, const Node& bl
     out.detail += "; " + p + " (the parameter after 5 steps)";
   }
   if (problems.empty()) out.detail += "; 1 and 2 threads agree";
+  if (opt->elementwise()) check_shares(out, host, block, ctx);
 }
 
 void check_initializer(ComponentCheck& out, const ComponentTable::Entry& e, const PluginHost& host, const Node& block) {

@@ -7,23 +7,24 @@
 namespace {
 using namespace unroll;
 
-class Adagrad final : public StatefulOptimizer {
+class Adagrad final : public ElementwiseOptimizer {
  public:
   explicit Adagrad(const Options& o)
-      : StatefulOptimizer("adagrad"), lr_(o.real("lr")), eps_(o.f("eps")), initial_(o.f("initial_accumulator")) {}
+      : ElementwiseOptimizer("adagrad"), lr_(o.real("lr")), eps_(o.f("eps")), initial_(o.f("initial_accumulator")) {}
 
   double base_lr() const override { return lr_; }
 
-  void step(const std::vector<Param*>& params, double lr) override {
+  void step_range(const std::vector<ParamRange>& ranges, double lr) override {
     const float a = static_cast<float>(lr), eps = eps_;
-    for (Param* p : params) {
-      if (p->frozen) continue;
+    for (const ParamRange& r : ranges) {
+      if (r.param->frozen) continue;
+      ArrayMap value = r.value(), grad = r.grad(), sum = slot(r, "/sum", initial_);
       for_each_block(
           [=](ArrayMap w, ArrayMap g, ArrayMap sum) {
             sum += g.square();
             w -= a * g / (sum.sqrt() + eps);
           },
-          p->value, p->grad, slot(*p, "/sum", initial_));
+          value, grad, sum);
     }
   }
 

@@ -7,10 +7,10 @@
 namespace {
 using namespace unroll;
 
-class Adam final : public StatefulOptimizer {
+class Adam final : public ElementwiseOptimizer {
  public:
   explicit Adam(const Options& o)
-      : StatefulOptimizer("adam"),
+      : ElementwiseOptimizer("adam"),
         lr_(o.real("lr")),
         beta1_(o.real("beta1")),
         beta2_(o.real("beta2")),
@@ -19,7 +19,7 @@ class Adam final : public StatefulOptimizer {
 
   double base_lr() const override { return lr_; }
 
-  void step(const std::vector<Param*>& params, double lr) override {
+  void step_range(const std::vector<ParamRange>& ranges, double lr) override {
     // One counter for all parameters. It is a float (StateMap holds float matrices), exact up to
     // 2^24 updates; beyond that the bias corrections are 1 to double precision anyway.
     float& t = counter();
@@ -28,8 +28,9 @@ class Adam final : public StatefulOptimizer {
     // lr * m_hat / (sqrt(v_hat) + eps) with the corrections moved onto scalars.
     const float step_size = static_cast<float>(lr / bc1), root_bc2 = static_cast<float>(std::sqrt(bc2));
     const float b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_), eps = eps_, wd = wd_;
-    for (Param* p : params) {
-      if (p->frozen) continue;
+    for (const ParamRange& r : ranges) {
+      if (r.param->frozen) continue;
+      ArrayMap value = r.value(), grad = r.grad(), m = slot(r, "/m"), v = slot(r, "/v");
       for_each_block(
           [=](ArrayMap w, ArrayMap grad, ArrayMap m, ArrayMap v) {
             auto g = grad + wd * w;
@@ -37,7 +38,7 @@ class Adam final : public StatefulOptimizer {
             v = b2 * v + (1 - b2) * g.square();
             w -= step_size * m / (v.sqrt() / root_bc2 + eps);
           },
-          p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
+          value, grad, m, v);
     }
   }
 

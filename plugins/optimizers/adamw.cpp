@@ -9,10 +9,10 @@
 namespace {
 using namespace unroll;
 
-class AdamW final : public StatefulOptimizer {
+class AdamW final : public ElementwiseOptimizer {
  public:
   explicit AdamW(const Options& o)
-      : StatefulOptimizer("adamw"),
+      : ElementwiseOptimizer("adamw"),
         lr_(o.real("lr")),
         beta1_(o.real("beta1")),
         beta2_(o.real("beta2")),
@@ -21,7 +21,7 @@ class AdamW final : public StatefulOptimizer {
 
   double base_lr() const override { return lr_; }
 
-  void step(const std::vector<Param*>& params, double lr) override {
+  void step_range(const std::vector<ParamRange>& ranges, double lr) override {
     // Float counter (StateMap holds floats): exact up to 2^24 updates, after which the bias
     // corrections are 1 to double precision anyway.
     float& t = counter();
@@ -32,15 +32,16 @@ class AdamW final : public StatefulOptimizer {
     // The decay follows the scheduled lr, as in PyTorch (the paper's eta_t multiplier).
     const float shrink = static_cast<float>(1 - lr * wd_);
     const float eps = eps_;
-    for (Param* p : params) {
-      if (p->frozen) continue;
+    for (const ParamRange& r : ranges) {
+      if (r.param->frozen) continue;
+      ArrayMap value = r.value(), grad = r.grad(), m = slot(r, "/m"), v = slot(r, "/v");
       for_each_block(
           [=](ArrayMap w, ArrayMap g, ArrayMap m, ArrayMap v) {
             m = b1 * m + (1 - b1) * g;
             v = b2 * v + (1 - b2) * g.square();
             w = shrink * w - step_size * m / (v.sqrt() / root_bc2 + eps);
           },
-          p->value, p->grad, slot(*p, "/m"), slot(*p, "/v"));
+          value, grad, m, v);
     }
   }
 

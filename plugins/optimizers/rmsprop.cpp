@@ -7,32 +7,38 @@
 namespace {
 using namespace unroll;
 
-class RmsProp final : public StatefulOptimizer {
+class RmsProp final : public ElementwiseOptimizer {
  public:
   explicit RmsProp(const Options& o)
-      : StatefulOptimizer("rmsprop"), lr_(o.real("lr")), alpha_(o.f("alpha")), eps_(o.f("eps")), mu_(o.f("momentum")) {}
+      : ElementwiseOptimizer("rmsprop"),
+        lr_(o.real("lr")),
+        alpha_(o.f("alpha")),
+        eps_(o.f("eps")),
+        mu_(o.f("momentum")) {}
 
   double base_lr() const override { return lr_; }
 
-  void step(const std::vector<Param*>& params, double lr) override {
+  void step_range(const std::vector<ParamRange>& ranges, double lr) override {
     const float a = static_cast<float>(lr), alpha = alpha_, mu = mu_, eps = eps_;
-    for (Param* p : params) {
-      if (p->frozen) continue;
+    for (const ParamRange& r : ranges) {
+      if (r.param->frozen) continue;
+      ArrayMap value = r.value(), grad = r.grad(), square_avg = slot(r, "/square_avg");
       if (mu == 0) {
         for_each_block(
             [=](ArrayMap w, ArrayMap g, ArrayMap ms) {
               ms = alpha * ms + (1 - alpha) * g.square();
               w -= a * g / (ms.sqrt() + eps);
             },
-            p->value, p->grad, slot(*p, "/square_avg"));
+            value, grad, square_avg);
       } else {
+        ArrayMap momentum = slot(r, "/momentum");
         for_each_block(
             [=](ArrayMap w, ArrayMap g, ArrayMap ms, ArrayMap buf) {
               ms = alpha * ms + (1 - alpha) * g.square();
               buf = mu * buf + g / (ms.sqrt() + eps);
               w -= a * buf;
             },
-            p->value, p->grad, slot(*p, "/square_avg"), slot(*p, "/momentum"));
+            value, grad, square_avg, momentum);
       }
     }
   }

@@ -6,10 +6,10 @@
 namespace {
 using namespace unroll;
 
-class Sgd final : public StatefulOptimizer {
+class Sgd final : public ElementwiseOptimizer {
  public:
   explicit Sgd(const Options& o)
-      : StatefulOptimizer("sgd"),
+      : ElementwiseOptimizer("sgd"),
         lr_(o.real("lr")),
         mu_(o.f("momentum")),
         wd_(o.f("weight_decay")),
@@ -22,27 +22,31 @@ class Sgd final : public StatefulOptimizer {
 
   double base_lr() const override { return lr_; }
 
-  void step(const std::vector<Param*>& params, double lr) override {
+  void step_range(const std::vector<ParamRange>& ranges, double lr) override {
     const float a = static_cast<float>(lr), mu = mu_, wd = wd_;
     // The L2 penalty 0.5*wd*|w|^2 is folded into the gradient.
-    for (Param* p : params) {
-      if (p->frozen) continue;
+    for (const ParamRange& r : ranges) {
+      if (r.param->frozen) continue;
+      ArrayMap value = r.value(), grad = r.grad();
       if (mu == 0) {
-        for_each_block([=](ArrayMap w, ArrayMap g) { w -= a * (g + wd * w); }, p->value, p->grad);
-      } else if (nesterov_) {
+        for_each_block([=](ArrayMap w, ArrayMap g) { w -= a * (g + wd * w); }, value, grad);
+        continue;
+      }
+      ArrayMap velocity = slot(r, "/momentum");
+      if (nesterov_) {
         for_each_block(
             [=](ArrayMap w, ArrayMap g, ArrayMap v) {
               v = mu * v + g + wd * w;
               w -= a * (g + wd * w + mu * v);
             },
-            p->value, p->grad, slot(*p, "/momentum"));
+            value, grad, velocity);
       } else {
         for_each_block(
             [=](ArrayMap w, ArrayMap g, ArrayMap v) {
               v = mu * v + g + wd * w;
               w -= a * v;
             },
-            p->value, p->grad, slot(*p, "/momentum"));
+            value, grad, velocity);
       }
     }
   }

@@ -17,6 +17,9 @@ class MaxNorm final : public Regularizer {
         rows_(o.string("axis") == "rows"),
         select_(o.string("params"), "max_norm regularizer '" + c.name + "'") {}
 
+  // A constraint on the updated weights only: a sharded run applies it after the gather.
+  bool changes_gradients() const override { return false; }
+
   void after_step(const std::vector<Param*>& params) override {
     const auto c = static_cast<Scalar>(max_);
     for (Param* p : select_.select(params)) {

@@ -14,6 +14,9 @@ class WeightNoise final : public Regularizer {
   WeightNoise(const Options& o, const BuildContext& c)
       : std_(o.real("std")), select_(o.string("params"), "weight_noise regularizer '" + c.name + "'") {}
 
+  // The noise is on the weights the forward sees, never on gradients: a sharded run keeps it.
+  bool changes_gradients() const override { return false; }
+
   void perturb(const std::vector<Param*>& params, Rng& rng) override {
     const auto& sel = select_.select(params);
     saved_.resize(sel.size());

@@ -170,32 +170,33 @@ inline constexpr const char* kOptimizer =
 namespace {
 using namespace unroll;
 
-class @CLASS@ final : public Optimizer {
+class @CLASS@ final : public ElementwiseOptimizer {
  public:
-  explicit @CLASS@(double lr) : lr_(lr) {}
+  explicit @CLASS@(double lr) : ElementwiseOptimizer("@NAME@"), lr_(lr) {}
 
   // The base learning rate from the options; the schedule multiplies it.
   double base_lr() const override { return lr_; }
 
-  // One update of every parameter that is not frozen, from p.grad (already clipped and
-  // regularized; the host zeroes it afterwards). Keep per-parameter state in state_, keyed by
-  // p->name + "/what" (e.g. "dense0.W/momentum"), so checkpoints save and restore it.
-  // for_each_block (<unroll/parallel.hpp>) splits the element-wise update over the run's
-  // threads in L1-sized blocks.
-  void step(const std::vector<Param*>& params, double lr) override {
+  // One update of the given elements of each parameter that is not frozen, from its gradient
+  // (already clipped and regularized; the host zeroes it afterwards). A plain run passes every
+  // element of every parameter; a data-parallel run that shards the step passes each rank its
+  // share, so the update of an element may use only that element (and scalars such as lr). An
+  // update that needs whole tensors derives from StatefulOptimizer and overrides step() instead;
+  // it then runs on every rank. Per-parameter state comes from slot(r, "/what"): a tensor
+  // "dense0.W/what" of the parameter's shape that checkpoints save and restore.
+  // for_each_block (<unroll/parallel.hpp>) splits the update over the run's threads in L1-sized
+  // blocks.
+  void step_range(const std::vector<ParamRange>& ranges, double lr) override {
     const float a = static_cast<float>(lr);
-    for (Param* p : params) {
-      if (p->frozen) continue;
-      for_each_block([a](ArrayMap w, ArrayMap g) { w -= a * g; }, p->value, p->grad);
+    for (const ParamRange& r : ranges) {
+      if (r.param->frozen) continue;
+      ArrayMap value = r.value(), grad = r.grad();
+      for_each_block([a](ArrayMap w, ArrayMap g) { w -= a * g; }, value, grad);
     }
   }
 
-  // Every state tensor, by name (empty for plain gradient descent).
-  StateMap& state() override { return state_; }
-
  private:
   double lr_;
-  StateMap state_;
 };
 
 }  // namespace

@@ -29,6 +29,14 @@ class Communicator {
   /// Element-wise sum over every rank, in place.
   virtual void allreduce_sum(std::span<float> values) = 0;
   virtual void allreduce_sum(std::span<double> values) = 0;
+  /// Element-wise sum, scattered: `send` holds size() consecutive blocks, block r of counts[r]
+  /// elements, and rank r receives the sum over every rank of block r in `recv` (counts[rank()]
+  /// elements). With allgather below, the two halves of a ring allreduce: a sharded optimizer
+  /// step runs between them on each rank's block only. One rank: recv = send.
+  virtual void reduce_scatter_sum(std::span<const float> send, std::span<float> recv, std::span<const int> counts) = 0;
+  /// Every rank's block of `all` (block r: counts[r] elements, blocks in rank order) to every
+  /// rank, in place: this rank's block must be filled before the call. One rank: nothing to do.
+  virtual void allgather(std::span<float> all, std::span<const int> counts) = 0;
   /// Overwrite `values` (or `text`) on every rank with rank `root`'s.
   virtual void broadcast(std::span<double> values, int root = 0) = 0;
   virtual void broadcast(std::string& text, int root = 0) = 0;

@@ -35,6 +35,14 @@ class Regularizer {
   }
   /// After the optimizer step: constraints (max-norm).
   virtual void after_step(const std::vector<Param*>& params) { (void)params; }
+  /// Whether add_penalty_gradient or transform_gradients may change gradients. A data-parallel
+  /// run that shards the optimizer step over its ranks (docs/scaling.md) holds each summed
+  /// gradient element on one rank only, where those hooks cannot see whole parameters; it
+  /// shards only when every regularizer returns false. perturb/restore (around the forward) and
+  /// after_step (once the updated parameters are gathered) see every rank's whole replica
+  /// either way. The default, true, keeps a regularizer that does not say on the replicated
+  /// update.
+  virtual bool changes_gradients() const { return true; }
 };
 
 }  // namespace unroll

@@ -15,7 +15,9 @@
 ///   5: Registry is the adding side only (an abstract class the host implements); plugins link
 ///      libunroll_api.so, not the whole host library. DatasetInfo::input_vocab,
 ///      Dataset::vocabulary(), GradCheckOptions::index_inputs (token inputs, embeddings).
-#define UNROLL_API_VERSION 5
+///   6: Optimizer::elementwise() and step_range(), Regularizer::changes_gradients(),
+///      Communicator::reduce_scatter_sum() and allgather() (the sharded optimizer step).
+#define UNROLL_API_VERSION 6
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)
