@@ -23,6 +23,7 @@
 #include <sstream>
 #include <thread>
 
+#include "mpi_support.hpp"
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/host/checkpoint.hpp"
@@ -39,75 +40,7 @@ using unroll::testing::ShellResult;
 
 namespace {
 
-// Short names for the command lines below (spawn.hpp).
-const std::string& kBin = unroll::testing::unroll_exe();
-std::string q(const std::string& s) { return unroll::testing::shell_quote(s); }
-
-// mpirun as root in a container on 2 cores: --allow-run-as-root, --oversubscribe (more ranks
-// than cores is allowed), no binding (other processes share the cores).
-std::string mpirun(int ranks) {
-  return "mpirun --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(ranks) + " ";
-}
-
-// Fails (never skips) when mpirun is missing or cannot start two processes.
-void require_mpirun() {
-  const ShellResult r = shell(mpirun(2) + "true");
-  INFO("mpirun could not start 2 processes (install openmpi-bin with tools/setup); its output:\n" << r.out);
-  REQUIRE(r.code == 0);
-}
-
-// `unroll run` with N ranks (0: a plain one-process run, no mpirun) into dir/out.
-ShellResult run(int ranks, const TempDir& dir, const std::string& file, const std::string& out,
-                const std::string& extra = "") {
-  const std::string launcher = ranks > 0 ? mpirun(ranks) : "";
-  return shell(launcher + q(kBin) + " run " + q(dir.file(file)) + " --quiet --threads 1 --out " + q(dir.file(out)) +
-               " " + extra);
-}
-
-void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
-// Every numeric column but `seconds` of two metrics.csv files, row by row, within tolerance.
-void require_close_metrics(const std::string& a_csv, const std::string& b_csv) {
-  const auto a = unroll::testing::read_csv(a_csv), b = unroll::testing::read_csv(b_csv);
-  REQUIRE(a.size() == b.size());
-  REQUIRE(a.size() > 1);
-  REQUIRE(a[0] == b[0]);
-  for (size_t r = 1; r < a.size(); ++r)
-    for (size_t c = 0; c < a[0].size(); ++c) {
-      const std::string& col = a[0][c];
-      if (col == "seconds") continue;
-      const double x = std::stod(a[r][c]), y = std::stod(b[r][c]);
-      INFO("metrics.csv row " << r << ", column " << col << ": " << x << " vs " << y);
-      if (col.find("accuracy") != std::string::npos)
-        CHECK(std::abs(x - y) <= 0.01);
-      else
-        CHECK(std::abs(x - y) <= 1e-3 * std::max(1.0, std::abs(x)));
-    }
-}
-
-// Every tensor of two checkpoints within a relative 1e-3 of the largest entry.
-void require_close_tensors(const unroll::NamedTensors& a, const unroll::NamedTensors& b) {
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    const auto& [name, m] = a[i];
-    INFO("tensor " << name);
-    REQUIRE(b[i].first == name);
-    const unroll::Matrix& n = b[i].second;
-    REQUIRE(m.rows() == n.rows());
-    REQUIRE(m.cols() == n.cols());
-    const double scale = std::max(1.0, static_cast<double>(m.cwiseAbs().maxCoeff()));
-    CHECK(static_cast<double>((m - n).cwiseAbs().maxCoeff()) <= 1e-3 * scale);
-  }
-}
-
-void require_close_checkpoints(const std::string& a_dir, const std::string& b_dir) {
-  const unroll::Snapshot a = unroll::read_checkpoint(a_dir), b = unroll::read_checkpoint(b_dir);
-  require_close_tensors(a.params, b.params);
-  require_close_tensors(a.buffers, b.buffers);
-  require_close_tensors(a.optimizer, b.optimizer);
-}
-
-std::string metrics(const std::string& dir) { return unroll::testing::metrics_without_seconds(dir + "/metrics.csv"); }
+using namespace unroll::testing::mpi;
 
 // An MLP with everything that crosses ranks: a padded last batch (810 training samples in
 // batches of 64), batch norm with synchronized statistics, L2 and max-norm regularizers,
@@ -172,6 +105,9 @@ TEST_CASE("mpi: an MLP trained by 2 ranks matches the one-process run", "[mpi]")
   CHECK_THAT(unroll::read_file(dir.file("two/summary.json")), Contains("\"ranks\": 2"));
   CHECK_THAT(unroll::read_file(dir.file("two/log.txt")), Contains("ranks: 2 (data-parallel"));
   CHECK_THAT(unroll::read_file(dir.file("two/summary.json")), Contains("test_accuracy"));
+  // L2 as a regularizer adds its penalty to whole gradients: the step stays replicated.
+  CHECK_THAT(unroll::read_file(dir.file("two/log.txt")),
+             Contains("optimizer step replicated on every rank, not sharded: the regularizer 'l2'"));
 }
 
 TEST_CASE("mpi: an Elman net under truncated BPTT trained by 2 ranks matches the one-process run", "[mpi]") {
@@ -186,6 +122,8 @@ TEST_CASE("mpi: an Elman net under truncated BPTT trained by 2 ranks matches the
   REQUIRE(two.code == 0);
   require_close_metrics(dir.file("one/metrics.csv"), dir.file("two/metrics.csv"));
   require_close_checkpoints(dir.file("one/checkpoint"), dir.file("two/checkpoint"));
+  // adam and weight noise (which perturbs weights, not gradients): the step is sharded.
+  CHECK_THAT(unroll::read_file(dir.file("two/log.txt")), Contains("optimizer step sharded over 2 ranks"));
 
   SECTION("stateful: each rank carries the state of its own streams") {
     const ShellResult s1 = run(0, dir, "elman.yaml", "s1", "--set train.bptt.stateful=true");
@@ -242,14 +180,7 @@ TEST_CASE("mpi: --resume continues a run with a different number of ranks", "[mp
     INFO(part.out);
     REQUIRE(part.code == 0);
     const std::string d = dir.file(out);
-    std::string cfg = unroll::read_file(d + "/config.yaml");
-    const size_t at = cfg.find("epochs: 2");
-    REQUIRE(at != std::string::npos);
-    cfg.replace(at, 9, "epochs: 4");
-    write(d + "/config.yaml", cfg);
-    fs::remove(d + "/summary.json");
-    const std::string launcher = then > 0 ? mpirun(then) : "";
-    const ShellResult resumed = shell(launcher + q(kBin) + " run --quiet --threads 1 --resume " + q(d));
+    const ShellResult resumed = resume_to_epochs(then, d, 2, 4);
     INFO(resumed.out);
     REQUIRE(resumed.code == 0);
     CHECK_THAT(unroll::read_file(d + "/log.txt"), Contains("resuming from"));

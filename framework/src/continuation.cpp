@@ -79,7 +79,7 @@ bool continuation_allows(const std::string& path, std::string* why) {
            starts_with(path, std::string(prefix) + "[");
   };
   for (const char* ok : {"train.epochs", "train.eval_batch", "train.threads", "train.stop", "train.checkpoint",
-                         "train.clip", "train.diagnostics", "description"})
+                         "train.clip", "train.diagnostics", "train.distributed", "description"})
     if (under(ok)) return true;
   if (path == "optimizer.kind" || path == "optimizer") return no("the checkpoint holds this optimizer kind's state");
   if (path == "schedule.kind" || path == "schedule") return no("the checkpoint holds this schedule kind's state");
@@ -98,7 +98,7 @@ bool continuation_allows(const std::string& path, std::string* why) {
 
 std::string continuation_allowed_keys() {
   return "train.epochs, train.eval_batch, train.threads, train.stop.*, train.checkpoint.*, train.clip.*, "
-         "train.diagnostics.*, optimizer.* (not its kind), schedule.* (not its kind), description";
+         "train.diagnostics.*, train.distributed.*, optimizer.* (not its kind), schedule.* (not its kind), description";
 }
 
 void check_continuation(const std::vector<ConfigChange>& changes, const std::vector<std::string>& sets) {

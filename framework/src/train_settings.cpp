@@ -86,6 +86,15 @@ std::shared_ptr<const Schema> diagnostics_schema() {
   return t;
 }
 
+std::shared_ptr<const Schema> distributed_schema() {
+  auto t = std::make_shared<Schema>("distributed", "Data-parallel runs (mpirun -np N unroll run ...)");
+  t->choice("shard_optimizer", "auto", {"auto", "true", "false"},
+            "each rank steps 1/N of the parameters and keeps their optimizer state (reduce-scatter, step, "
+            "allgather) instead of every rank stepping all of them; auto: when the optimizer is elementwise and "
+            "no regularizer changes gradients (log.txt says which); true: required (an error otherwise); false: off");
+  return t;
+}
+
 }  // namespace
 
 const Schema& train_schema() {
@@ -103,6 +112,7 @@ const Schema& train_schema() {
     t.block("clip", clip_schema(), "gradient clipping");
     t.block("diagnostics", diagnostics_schema(), "extra measurements");
     t.block("checkpoint", checkpoint_schema(), "checkpoint frequency and the metric that chooses best/");
+    t.block("distributed", distributed_schema(), "data-parallel runs over MPI ranks");
     return t;
   }();
   return s;
@@ -171,6 +181,7 @@ TrainSettings read_train_settings(const Node& train) {
   t.clip_norm = clip.real("norm");
   t.clip_value = clip.real("value");
   t.grad_lags = sub(o, schema, "diagnostics").boolean("grad_lags");
+  t.shard_optimizer = sub(o, schema, "distributed").block("shard_optimizer");
 
   const Schema& stop_schema = *schema.find("stop")->block_schema;
   const Options stop = sub(o, schema, "stop");

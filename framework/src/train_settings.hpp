@@ -36,6 +36,9 @@ struct TrainSettings {
 
   bool grad_lags = false;  // diagnostics.grad_lags
 
+  // Data-parallel runs: distributed.shard_optimizer (auto, true or false; a node for errors).
+  Node shard_optimizer;
+
   // Stopping rules (0: off).
   double loss_below = 0, max_seconds = 0;
   int early_patience = 0;

@@ -20,6 +20,7 @@
 #include "grad_lags.hpp"
 #include "interrupt.hpp"
 #include "metrics_table.hpp"
+#include "optimizer_shard.hpp"
 #include "run_components.hpp"
 #include "run_outputs.hpp"
 #include "stop_rules.hpp"
@@ -54,6 +55,9 @@ int configure_threads(int requested) {
 
 namespace {
 
+/// The numbers of a window that travel with its gradient sum (see sum_over_ranks).
+constexpr size_t kWindowNumbers = 5;
+
 /// Thrown between batches when a stop was requested; caught in Trainer::run.
 struct Interrupted {
   int epoch;
@@ -76,6 +80,8 @@ class Trainer {
  private:
   const Node& cfg() const { return exp_.config; }
   void build();
+  void decide_sharding();
+  std::string non_finite_anywhere();
   void resume();
   std::vector<size_t> epoch_order(int epoch) const;
   void train_epoch(int epoch);
@@ -103,8 +109,9 @@ class Trainer {
   // Data-parallel run (host/distributed.hpp): this process's rank among comm_.size(); a
   // one-process run is rank 0 of 1.
   Communicator& comm_ = communicator();
-  bool stop_requested_ = false;  // some rank got SIGINT/SIGTERM (agreed on by every rank)
-  GradientSum grad_sum_;         // the one allreduce per update
+  bool stop_requested_ = false;            // some rank got SIGINT/SIGTERM (agreed on by every rank)
+  GradientSum grad_sum_;                   // the one allreduce per update
+  std::unique_ptr<OptimizerShard> shard_;  // the optimizer step sharded over the ranks (else null)
   RunOutputs out_;
   TrainSettings s_;
   uint64_t seed_ = 1;
@@ -178,6 +185,41 @@ void Trainer::build() {
                                              s_.clip_value);
 }
 
+// Decided once, before training, the same way on every rank (docs/scaling.md).
+void Trainer::decide_sharding() {
+  if (comm_.size() == 1) return;  // one process: the step is whole, as it always was
+  const std::string mode = s_.shard_optimizer.text();
+  if (mode == "false") {
+    out_.log("optimizer step replicated on every rank (train.distributed.shard_optimizer: false)");
+    return;
+  }
+  const std::string why = why_not_sharded(*c_.optimizer, cfg().at("optimizer").at("kind").text(), c_.regularizers,
+                                          cfg().at("regularizers").items());
+  if (!why.empty()) {
+    if (mode == "true")
+      throw Error(s_.shard_optimizer.loc().str() + ": train.distributed.shard_optimizer is true, but " + why +
+                  "; use auto (shard when possible) or false");
+    out_.log("optimizer step replicated on every rank, not sharded: " + why);
+    return;
+  }
+  shard_ = std::make_unique<OptimizerShard>(comm_, c_.params, kWindowNumbers);
+  update_->shard_over(shard_.get());
+  out_.log("optimizer step sharded over " + std::to_string(comm_.size()) + " ranks (ZeRO-1): rank 0 steps " +
+           std::to_string(shard_->share_size()) + " of " + std::to_string(shard_->total_size()) +
+           " parameter elements and keeps their optimizer state");
+}
+
+// What first_non_finite finds, agreed on by every rank: with a sharded step each rank holds the
+// optimizer state of its share only, and a rank that stopped alone would leave the others waiting.
+std::string Trainer::non_finite_anywhere() {
+  std::string bad = first_non_finite(*c_.model, *c_.optimizer);
+  if (!shard_) return bad;
+  std::array<double, 1> any{bad.empty() ? 0.0 : 1.0};
+  comm_.allreduce_sum(any);
+  if (bad.empty() && any[0] > 0) bad = "the optimizer state of another rank's share of the parameters";
+  return bad;
+}
+
 TrainProgress Trainer::progress() const {
   TrainProgress p;
   p.epoch = static_cast<int>(table_->rows().size());
@@ -195,6 +237,10 @@ TrainProgress Trainer::progress() const {
 
 void Trainer::take_snapshot() {
   Snapshot s = capture(*c_.model, *c_.optimizer, c_.schedule.get(), progress());
+  if (shard_) {  // the checkpoint's layout does not depend on the ranks: whole state tensors
+    s.optimizer.clear();
+    for (auto& [name, m] : shard_->gather_state(c_.optimizer->state())) s.optimizer.emplace_back(name, std::move(m));
+  }
   s.config_yaml = config_text_;
   s.base_dir = exp_.base_dir;
   out_.keep_snapshot(std::move(s));
@@ -217,6 +263,7 @@ void Trainer::resume() {
                 "); it was saved by a different experiment");
   }
   restore(s, *c_.model, *c_.optimizer, c_.schedule.get());
+  if (shard_) shard_->trim_state(c_.optimizer->state());
   table_->set_rows(p.rows);
   const bool same_best = p.best_metric == best_.monitor.name;
   best_.value = same_best ? p.best_value : NAN;
@@ -347,16 +394,19 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no,
 // `count` is this rank's loss columns; returns 1 / the global count, by which the summed
 // gradients have been multiplied.
 float Trainer::sum_over_ranks(Tally& t, long count) {
-  const std::array<double, 5> mine{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct),
-                                   static_cast<double>(count), interrupt_requested() ? 1.0 : 0.0};
-  const std::vector<double> v = grad_sum_.sum(comm_, c_.params, mine);
+  const std::array<double, kWindowNumbers> mine{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct),
+                                                static_cast<double>(count), interrupt_requested() ? 1.0 : 0.0};
+  const std::vector<double> v = shard_ ? shard_->sum(mine) : grad_sum_.sum(comm_, c_.params, mine);
   t.loss = v[0];
   t.count = std::lround(v[1]);
   t.correct = std::lround(v[2]);
   const long global = std::lround(v[3]);
   stop_requested_ = v[4] > 0;
   const float scale = global > 0 ? static_cast<float>(1.0 / static_cast<double>(global)) : 0.0f;
-  grad_sum_.unpack(c_.params, scale);
+  if (shard_)  // the update pipeline scales this rank's share of the sum
+    shard_->scale(scale);
+  else
+    grad_sum_.unpack(c_.params, scale);
   return scale;
 }
 
@@ -394,6 +444,7 @@ EpochMeasures Trainer::measure(int epoch, Clock::time_point t0) {
   // Per-rank batch statistics (batch_norm without sync) leave each replica with its own
   // running statistics: their mean is what every rank evaluates with and rank 0 saves.
   if (comm_.size() > 1) average_buffers(comm_, c_.model->buffers());
+  update_->finish_epoch();
   EpochMeasures m;
   m.epoch = epoch + 1;
   m.train = epoch_train_;
@@ -450,6 +501,7 @@ RunResult Trainer::run() {
                          "unroll run --resume " +
                          opt_.out_dir + "\n");
   }
+  decide_sharding();
   if (opt_.resume) resume();
   if (s_.grad_lags && first_epoch_ == 0) grad_lags_at_init();
   out_.start_progress(s_.epochs);
@@ -461,7 +513,7 @@ RunResult Trainer::run() {
       const auto t0 = Clock::now();
       train_epoch(epoch);
       // An overflow in the epoch's last update shows in no loss yet; it must not reach a checkpoint.
-      if (const std::string bad = first_non_finite(*c_.model, *c_.optimizer); !bad.empty())
+      if (const std::string bad = non_finite_anywhere(); !bad.empty())
         throw Diverged("training diverged: " + bad + " is not finite after the last update of epoch " +
                        std::to_string(epoch + 1) + " (lr " + fmt(update_->lr()) + "); the last good checkpoint is " +
                        "kept. Lower the learning rate or clip gradients (train.clip.norm)");

@@ -1,6 +1,8 @@
 #include "update_pipeline.hpp"
 
 #include <algorithm>
+#include <array>
+#include <span>
 #include <cmath>
 #include <string>
 
@@ -45,6 +47,7 @@ UpdatePipeline::UpdatePipeline(std::vector<Param*> params, std::vector<std::shar
 void UpdatePipeline::start_epoch(uint64_t seed, int epoch) {
   rng_ = Rng::derive(seed, "regularizers/epoch" + std::to_string(epoch));
   stats_ = {};
+  pending_.clear();
 }
 
 void UpdatePipeline::perturb() {
@@ -56,6 +59,7 @@ void UpdatePipeline::restore() {
 }
 
 void UpdatePipeline::apply(ScheduleState clock) {
+  if (shard_) return apply_sharded(clock);
   // The penalty's value is not part of the reported loss (metrics.csv shows the data loss);
   // only its gradient is used.
   for (auto& r : regs_) r->add_penalty_gradient(params_, 1.0);
@@ -92,5 +96,52 @@ void UpdatePipeline::apply(ScheduleState clock) {
   }
   ++step_;
 }
+
+void UpdatePipeline::apply_sharded(ScheduleState clock) {
+  OptimizerShard& shard = *shard_;
+  ArrayMap g(shard.gradient().data(), static_cast<Eigen::Index>(shard.share_size()));
+  double sq = 0;
+  for (Eigen::Index b = 0; b < g.size(); b += 1024)
+    sq += static_cast<double>(g.segment(b, std::min<Eigen::Index>(1024, g.size() - b)).square().sum());
+  double norm_clipped = 0;
+  if (clip_norm_ > 0) {
+    // The one collective that cannot wait for the end of the epoch: the scale depends on it.
+    std::array<double, 1> total{sq};
+    shard.comm().allreduce_sum(total);
+    if (const double norm = std::sqrt(total[0]); norm > clip_norm_) {
+      g *= static_cast<float>(clip_norm_ / norm);
+      norm_clipped = 1;
+    }
+  }
+  double value_clipped = 0;
+  if (clip_value_ > 0) {
+    const float v = static_cast<float>(clip_value_);
+    if ((g.abs() > v).any()) value_clipped = 1;
+    g = g.max(-v).min(v);
+  }
+  pending_.insert(pending_.end(), {sq, norm_clipped + value_clipped});
+  clock.step = step_;
+  lr_ = optim_.base_lr() * sched_.factor(clock);
+  shard.write_gradients();
+  optim_.step_range(shard.ranges(), lr_);
+  shard.finish_step();
+  for (auto& r : regs_) r->after_step(params_);
+  constexpr size_t kStatsBatch = 4096;  // bounds pending_ in very long epochs
+  if (pending_.size() >= 2 * kStatsBatch) flush_pending();
+  ++step_;
+}
+
+void UpdatePipeline::flush_pending() {
+  if (!shard_ || pending_.empty()) return;
+  shard_->comm().allreduce_sum(std::span<double>(pending_));
+  for (size_t i = 0; i < pending_.size(); i += 2) {
+    ++stats_.updates;
+    stats_.grad_norm_sum += std::sqrt(pending_[i]);
+    if (pending_[i + 1] > 0) ++stats_.clipped;
+  }
+  pending_.clear();
+}
+
+void UpdatePipeline::finish_epoch() { flush_pending(); }
 
 }  // namespace unroll

@@ -8,12 +8,18 @@
 //   -> global norm, clip (norm, value) -> gradient transforms (gradient noise)
 //   -> lr = base_lr * schedule.factor -> optimizer step -> constraints (max-norm) -> zero gradients
 //
+// With the optimizer step sharded over the ranks (optimizer_shard.hpp), the same order runs on
+// this rank's share of the summed gradient: the global norm is the sum over ranks of the shares'
+// squared norms, clipping scales the share, the optimizer steps it, and the constraints run on
+// the whole parameters once every rank's updated share is gathered.
+//
 // It owns the step counter the schedule sees and the per-epoch update statistics of metrics.csv
 // (lr, grad_norm, clip_rate).
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "optimizer_shard.hpp"
 #include "unroll/param.hpp"
 #include "unroll/regularizer.hpp"
 #include "unroll/rng.hpp"
@@ -43,6 +49,11 @@ class UpdatePipeline {
   /// One update from the accumulated gradients (see the file comment); `clock` is the schedule's
   /// view of the run, its step filled in here.
   void apply(ScheduleState clock);
+  /// Step only this rank's share from now on (decided once, before training; null: replicated).
+  void shard_over(OptimizerShard* shard) { shard_ = shard; }
+  /// A sharded run's epoch statistics need the other ranks' shares of every update's gradient
+  /// norm: one collective for them all (every rank calls it) before epoch_stats() is read.
+  void finish_epoch();
 
   long long step() const { return step_; }
   double lr() const { return lr_; }
@@ -63,6 +74,13 @@ class UpdatePipeline {
   long long step_ = 0;
   double lr_ = 0;
   UpdateStats stats_;
+  OptimizerShard* shard_ = nullptr;
+  // Sharded: per update, this rank's squared norm of its share and whether it clipped a value;
+  // summed over the ranks in one collective per epoch (or every kStatsBatch updates), since
+  // nothing in the update needs them unless clipping by norm.
+  std::vector<double> pending_;
+  void apply_sharded(ScheduleState clock);
+  void flush_pending();
 };
 
 }  // namespace unroll

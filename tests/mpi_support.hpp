@@ -1,0 +1,107 @@
+#pragma once
+// What the data-parallel tests (tests/test_mpi*.cpp, tag [mpi]) share: launching
+//   mpirun --allow-run-as-root --oversubscribe -np N bin/unroll run ...
+// failing (never skipping) when mpirun cannot start, and comparing run folders within the
+// tolerance of float summation order.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "spawn.hpp"
+#include "support.hpp"
+#include "unroll/files.hpp"
+#include "unroll/host/checkpoint.hpp"
+
+namespace unroll::testing::mpi {
+
+// Short names for the command lines below (spawn.hpp).
+inline const std::string& kBin = unroll::testing::unroll_exe();
+inline std::string q(const std::string& s) { return unroll::testing::shell_quote(s); }
+
+// mpirun as root in a container on 2 cores: --allow-run-as-root, --oversubscribe (more ranks
+// than cores is allowed), no binding (other processes share the cores).
+inline std::string mpirun(int ranks) {
+  return "mpirun --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(ranks) + " ";
+}
+
+// Fails (never skips) when mpirun is missing or cannot start two processes.
+inline void require_mpirun() {
+  const ShellResult r = shell(mpirun(2) + "true");
+  INFO("mpirun could not start 2 processes (install openmpi-bin with tools/setup); its output:\n" << r.out);
+  REQUIRE(r.code == 0);
+}
+
+// `unroll run` with N ranks (0: a plain one-process run, no mpirun) into dir/out.
+inline ShellResult run(int ranks, const TempDir& dir, const std::string& file, const std::string& out,
+                const std::string& extra = "") {
+  const std::string launcher = ranks > 0 ? mpirun(ranks) : "";
+  return shell(launcher + q(kBin) + " run " + q(dir.file(file)) + " --quiet --threads 1 --out " + q(dir.file(out)) +
+               " " + extra);
+}
+
+inline void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// Every numeric column but `seconds` of two metrics.csv files, row by row: losses and norms within
+// a relative `rel`, accuracies within 1% of the samples.
+inline void require_close_metrics(const std::string& a_csv, const std::string& b_csv, double rel = 1e-3) {
+  const auto a = unroll::testing::read_csv(a_csv), b = unroll::testing::read_csv(b_csv);
+  REQUIRE(a.size() == b.size());
+  REQUIRE(a.size() > 1);
+  REQUIRE(a[0] == b[0]);
+  for (size_t r = 1; r < a.size(); ++r)
+    for (size_t c = 0; c < a[0].size(); ++c) {
+      const std::string& col = a[0][c];
+      if (col == "seconds") continue;
+      const double x = std::stod(a[r][c]), y = std::stod(b[r][c]);
+      INFO("metrics.csv row " << r << ", column " << col << ": " << x << " vs " << y);
+      if (col.find("accuracy") != std::string::npos)
+        CHECK(std::abs(x - y) <= 0.01);
+      else
+        CHECK(std::abs(x - y) <= rel * std::max(1.0, std::abs(x)));
+    }
+}
+
+// Every tensor of two checkpoints (same names, same shapes) within `rel` of its largest entry.
+inline void require_close_tensors(const unroll::NamedTensors& a, const unroll::NamedTensors& b, double rel = 1e-3) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    const auto& [name, m] = a[i];
+    INFO("tensor " << name);
+    REQUIRE(b[i].first == name);
+    const unroll::Matrix& n = b[i].second;
+    REQUIRE(m.rows() == n.rows());
+    REQUIRE(m.cols() == n.cols());
+    const double scale = std::max(1.0, static_cast<double>(m.cwiseAbs().maxCoeff()));
+    CHECK(static_cast<double>((m - n).cwiseAbs().maxCoeff()) <= rel * scale);
+  }
+}
+
+inline void require_close_checkpoints(const std::string& a_dir, const std::string& b_dir, double rel = 1e-3) {
+  const unroll::Snapshot a = unroll::read_checkpoint(a_dir), b = unroll::read_checkpoint(b_dir);
+  require_close_tensors(a.params, b.params, rel);
+  require_close_tensors(a.buffers, b.buffers, rel);
+  require_close_tensors(a.optimizer, b.optimizer, rel);
+}
+
+inline std::string metrics(const std::string& dir) { return unroll::testing::metrics_without_seconds(dir + "/metrics.csv"); }
+
+// Continue the run in `run_dir`, trained for `from` epochs, to `to` epochs with `ranks` ranks (0: one
+// process) as an interrupted run is continued: its config.yaml gets the `to` epochs back (the
+// uninterrupted run's config) and its summary is removed.
+inline ShellResult resume_to_epochs(int ranks, const std::string& run_dir, int from, int to) {
+  std::string cfg = unroll::read_file(run_dir + "/config.yaml");
+  const std::string was = "epochs: " + std::to_string(from);
+  const size_t at = cfg.find(was);
+  REQUIRE(at != std::string::npos);
+  cfg.replace(at, was.size(), "epochs: " + std::to_string(to));
+  write(run_dir + "/config.yaml", cfg);
+  std::filesystem::remove(run_dir + "/summary.json");
+  const std::string launcher = ranks > 0 ? mpirun(ranks) : "";
+  return shell(launcher + q(kBin) + " run --quiet --threads 1 --resume " + q(run_dir));
+}
+
+}  // namespace unroll::testing::mpi
