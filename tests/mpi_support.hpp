@@ -37,10 +37,22 @@ inline void require_mpirun() {
 
 // `unroll run` with N ranks (0: a plain one-process run, no mpirun) into dir/out.
 inline ShellResult run(int ranks, const TempDir& dir, const std::string& file, const std::string& out,
-                const std::string& extra = "") {
+                       const std::string& extra = "") {
   const std::string launcher = ranks > 0 ? mpirun(ranks) : "";
   return shell(launcher + q(kBin) + " run " + q(dir.file(file)) + " --quiet --threads 1 --out " + q(dir.file(out)) +
                " " + extra);
+}
+
+// A command that must succeed (its output is shown when it does not).
+inline void require_ok(const ShellResult& r) {
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+}
+
+// run(), required to succeed.
+inline void run_ok(int ranks, const TempDir& dir, const std::string& file, const std::string& out,
+                   const std::string& extra = "") {
+  require_ok(run(ranks, dir, file, out, extra));
 }
 
 inline void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
@@ -87,7 +99,9 @@ inline void require_close_checkpoints(const std::string& a_dir, const std::strin
   require_close_tensors(a.optimizer, b.optimizer, rel);
 }
 
-inline std::string metrics(const std::string& dir) { return unroll::testing::metrics_without_seconds(dir + "/metrics.csv"); }
+inline std::string metrics(const std::string& dir) {
+  return unroll::testing::metrics_without_seconds(dir + "/metrics.csv");
+}
 
 // Continue the run in `run_dir`, trained for `from` epochs, to `to` epochs with `ranks` ranks (0: one
 // process) as an interrupted run is continued: its config.yaml gets the `to` epochs back (the

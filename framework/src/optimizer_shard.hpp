@@ -72,10 +72,10 @@ class OptimizerShard {
   std::vector<Param*> params_;
   std::vector<size_t> offsets_;  // of each parameter in the flat vector
   size_t total_ = 0, extras_ = 0;
-  size_t begin_ = 0, end_ = 0;                     // this rank's share of the flat vector
-  std::vector<int> counts_sum_, counts_values_;    // reduce-scatter blocks (share + extras), allgather blocks
+  size_t begin_ = 0, end_ = 0;                   // this rank's share of the flat vector
+  std::vector<int> counts_sum_, counts_values_;  // reduce-scatter blocks (share + extras), allgather blocks
   std::vector<ParamRange> ranges_;
-  std::vector<float> send_, recv_, values_;        // kept between updates: one allocation per run
+  std::vector<float> send_, recv_, values_;  // kept between updates: one allocation per run
 };
 
 }  // namespace unroll
