@@ -4,6 +4,7 @@
 // failing (never skipping) when mpirun cannot start, and comparing run folders within the
 // tolerance of float summation order.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -22,10 +23,29 @@ namespace unroll::testing::mpi {
 inline const std::string& kBin = unroll::testing::unroll_exe();
 inline std::string q(const std::string& s) { return unroll::testing::shell_quote(s); }
 
+// Open MPI 4 makes its session folder (/tmp/ompi.HOST.UID) racily: two mpiruns starting at the
+// same moment (ctest -j2 runs two [mpi] tests at once) can fail with "mkdir ... File exists".
+// Each test process gets a session folder of its own, removed when it exits.
+inline const std::string& mpi_session_base() {
+  struct Dir {
+    std::string path;
+    Dir() : path((std::filesystem::temp_directory_path() / ("unroll-ompi-" + std::to_string(::getpid()))).string()) {
+      std::filesystem::create_directories(path);
+    }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;
+  return dir.path;
+}
+
 // mpirun as root in a container on 2 cores: --allow-run-as-root, --oversubscribe (more ranks
 // than cores is allowed), no binding (other processes share the cores).
 inline std::string mpirun(int ranks) {
-  return "mpirun --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(ranks) + " ";
+  return "mpirun --allow-run-as-root --oversubscribe --bind-to none --mca orte_tmpdir_base " +
+         shell_quote(mpi_session_base()) + " -np " + std::to_string(ranks) + " ";
 }
 
 // Fails (never skips) when mpirun is missing or cannot start two processes.

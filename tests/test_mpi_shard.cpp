@@ -4,7 +4,8 @@
 //
 // Tolerances. With 2 ranks a sum of two partial gradients is the same float whichever collective
 // adds it, so a sharded run differs from a replicated one only in how the global gradient norm
-// is summed (per share, then over the ranks): the clip scale differs in its last bits, which three
+// is summed (per share, then over the ranks), and in the last bit of the optimizer's update where
+// a share boundary falls inside a vector packet (scalar code there): differences which three
 // epochs amplify to a relative ~1e-7 (observed), checked at 1e-5. Against one
 // process the data-parallel tolerance of tests/test_mpi.cpp applies (relative 1e-3). The same
 // sharded run twice, and a sharded run resumed with the same number of ranks, are bit-identical.

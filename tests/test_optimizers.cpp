@@ -303,7 +303,9 @@ TEST_CASE("optimizers converge on a quadratic", "[optimizers]") {
 
 // What a sharded data-parallel step relies on (docs/scaling.md): an elementwise optimizer stepped
 // in shares — two "ranks", each with its own optimizer stepping only its elements of a model cut
-// inside a parameter — ends with exactly the values and state of one optimizer stepping it whole.
+// inside a parameter — ends with the values and state of one optimizer stepping it whole, up to
+// float rounding (a share starting inside a vector packet runs partly as scalar code, which the
+// compiler may contract into fused multiply-adds differently; relative 1e-6).
 TEST_CASE("every built-in optimizer is elementwise, and stepping shares equals stepping whole", "[optimizers]") {
   for (const char* yaml : {"{kind: sgd, lr: 0.1, weight_decay: 0.01}", "{kind: sgd, lr: 0.05, momentum: 0.9}",
                            "{kind: sgd, lr: 0.05, momentum: 0.9, nesterov: true}", "{kind: adagrad, lr: 0.5}",
@@ -324,17 +326,18 @@ TEST_CASE("every built-in optimizer is elementwise, and stepping shares equals s
       rank0->step_range({ParamRange{&w0, 0, 3}}, 0.1);
       rank1->step_range({ParamRange{&w1, 3, 4}, ParamRange{&b1, 0, 3}}, 0.1);
     }
-    for (int i = 0; i < 4; ++i) CHECK(w.value(i) == (i < 3 ? w0 : w1).value(i));
-    CHECK(b.value == b1.value);
+    auto same = [](float x, float y) { return x == Approx(y).epsilon(1e-6).margin(1e-7); };
+    for (int i = 0; i < 4; ++i) CHECK(same(w.value(i), (i < 3 ? w0 : w1).value(i)));
+    for (int i = 0; i < 3; ++i) CHECK(same(b.value(i), b1.value(i)));
     for (const auto& [key, m] : whole_opt->state()) {
       INFO(key);
       if (key == "step") {
         CHECK(rank0->state().at(key) == m);
         CHECK(rank1->state().at(key) == m);
       } else if (key.rfind("a.W", 0) == 0) {
-        for (int i = 0; i < 4; ++i) CHECK(m(i) == (i < 3 ? rank0 : rank1)->state().at(key)(i));
+        for (int i = 0; i < 4; ++i) CHECK(same(m(i), (i < 3 ? rank0 : rank1)->state().at(key)(i)));
       } else {
-        CHECK(rank1->state().at(key) == m);
+        for (int i = 0; i < 3; ++i) CHECK(same(m(i), rank1->state().at(key)(i)));
         CHECK(rank0->state().count(key) == 0);  // a share that never touches a.b keeps no state for it
       }
     }

@@ -376,7 +376,9 @@ void check_loss(ComponentCheck& out, const ComponentTable::Entry& e, const Plugi
 
 // An optimizer that declares elementwise() is stepped in shares by data-parallel runs
 // (docs/scaling.md): two optimizers, each stepping its share of a parameter cut in the middle,
-// must end with exactly the values one optimizer stepping it whole ends with.
+// must end with the values one optimizer stepping it whole ends with. Up to float rounding, not
+// bit for bit: a share that starts inside a vector packet is computed partly by scalar code,
+// which the compiler may contract into fused multiply-adds differently.
 void check_shares(ComponentCheck& out, const PluginHost& host, const Node& block, HostBuildContext& ctx) {
   auto whole_opt = host.build<Optimizer>(Kind::Optimizer, block, ctx);
   auto first = host.build<Optimizer>(Kind::Optimizer, block, ctx),
@@ -394,7 +396,8 @@ void check_shares(ComponentCheck& out, const PluginHost& host, const Node& block
     second->step_range({ParamRange{&b, cut, w.value.size()}}, whole_opt->base_lr());
   }
   std::copy(b.value.data() + cut, b.value.data() + b.value.size(), a.value.data() + cut);  // the two shares
-  if (a.value != w.value) {
+  const double scale = std::max(1.0, static_cast<double>(w.value.cwiseAbs().maxCoeff()));
+  if (!(static_cast<double>((a.value - w.value).cwiseAbs().maxCoeff()) <= 1e-5 * scale)) {
     out.status = Status::Fail;
     out.detail +=
         "; elementwise() is declared, but stepping a parameter in two shares (step_range) differs from "

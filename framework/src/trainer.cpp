@@ -239,7 +239,11 @@ void Trainer::take_snapshot() {
   Snapshot s = capture(*c_.model, *c_.optimizer, c_.schedule.get(), progress());
   if (shard_) {  // the checkpoint's layout does not depend on the ranks: whole state tensors
     s.optimizer.clear();
-    for (auto& [name, m] : shard_->gather_state(c_.optimizer->state())) s.optimizer.emplace_back(name, std::move(m));
+    StateMap whole = shard_->gather_state(c_.optimizer->state());
+    // Only rank 0 writes checkpoints; the others keep no copy of the whole state (that is the
+    // memory sharding saves).
+    if (comm_.rank() == 0)
+      for (auto& [name, m] : whole) s.optimizer.emplace_back(name, std::move(m));
   }
   s.config_yaml = config_text_;
   s.base_dir = exp_.base_dir;
