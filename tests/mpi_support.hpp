@@ -44,7 +44,8 @@ inline const std::string& mpi_session_base() {
 // mpirun as root in a container on 2 cores: --allow-run-as-root, --oversubscribe (more ranks
 // than cores is allowed), no binding (other processes share the cores).
 inline std::string mpirun(int ranks) {
-  return "mpirun --allow-run-as-root --oversubscribe --bind-to none --mca orte_tmpdir_base " +
+  return ranks_without_leak_check() +
+         "mpirun --allow-run-as-root --oversubscribe --bind-to none --mca orte_tmpdir_base " +
          shell_quote(mpi_session_base()) + " -np " + std::to_string(ranks) + " ";
 }
 

@@ -20,6 +20,13 @@ struct ShellResult {
 ShellResult shell(const std::string& cmd);
 /// `s` in single quotes, for a shell command line (test paths hold no single quote).
 std::string shell_quote(const std::string& s);
+/// "ASAN_OPTIONS='...:detect_leaks=0' ", to put before a command that starts MPI ranks (mpirun,
+/// srun). In the sanitized suite the ranks run without LeakSanitizer: Open MPI does not free what
+/// MPI_Init allocates (libmpi, hwloc, PMIx, and the components it dlopens and unloads again at
+/// MPI_Finalize, whose frames LeakSanitizer can no longer name, so no suppression list can match
+/// them). Address and undefined-behaviour checks stay on, and unroll's own code runs leak-checked
+/// in every one-process test. Harmless in a build without sanitizers.
+std::string ranks_without_leak_check();
 
 /// Start build/bin/unroll with `args` (stdout and stderr to log_path; stdout to stdout_fd
 /// instead when it is >= 0) and return its pid. With `own_group` it leads a process group of its

@@ -166,6 +166,7 @@ TEST_CASE("README: the new-plugin and check-plugin examples name the library the
 TEST_CASE("sdk: install, build a plugin out of tree, check it and run it", "[sdk][install]") {
   TempDir tmp;
   const std::string prefix = tmp.file("prefix");
+  const std::string same_compiler = " -DCMAKE_CXX_COMPILER=" + q(UNROLL_CXX_COMPILER);
   const ShellResult inst = shell("cmake --install " + q(UNROLL_BINARY_DIR) + " --prefix " + q(prefix));
   INFO(inst.out);
   REQUIRE(inst.code == 0);
@@ -195,7 +196,7 @@ TEST_CASE("sdk: install, build a plugin out of tree, check it and run it", "[sdk
   const std::string src = tmp.file("my_scale");
   REQUIRE(shell(q(bin) + " new-plugin layer my_scale " + q(src)).code == 0);
   const ShellResult cfg = shell("cmake -S " + q(src) + " -B " + q(src + "/build") +
-                                " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + q(prefix));
+                                " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" + q(prefix) + same_compiler);
   INFO(cfg.out);
   REQUIRE(cfg.code == 0);
   const ShellResult build = shell("cmake --build " + q(src + "/build") + " -j2");
@@ -221,9 +222,9 @@ TEST_CASE("sdk: install, build a plugin out of tree, check it and run it", "[sdk
   const std::string cell_src = tmp.file("my_cell");
   REQUIRE(shell(q(bin) + " new-plugin layer my_cell --recurrent " + q(cell_src)).code == 0);
   CHECK(fs::exists(prefix + "/share/unroll/examples/mgu.cpp"));
-  const ShellResult cell_build =
-      shell("cmake -S " + q(cell_src) + " -B " + q(cell_src + "/build") + " -DCMAKE_BUILD_TYPE=Release " +
-            "-DCMAKE_PREFIX_PATH=" + q(prefix) + " && cmake --build " + q(cell_src + "/build") + " -j2");
+  const ShellResult cell_build = shell("cmake -S " + q(cell_src) + " -B " + q(cell_src + "/build") +
+                                       " -DCMAKE_BUILD_TYPE=Release " + "-DCMAKE_PREFIX_PATH=" + q(prefix) +
+                                       same_compiler + " && cmake --build " + q(cell_src + "/build") + " -j2");
   INFO(cell_build.out);
   REQUIRE(cell_build.code == 0);
   const ShellResult cell_check =

@@ -320,8 +320,9 @@ TEST_CASE("srun inside an allocation trains data-parallel with mpirun's numbers"
   // sbatch allocates two tasks; srun inside the job starts the ranks through PMIx, as on a
   // cluster (Open MPI from Debian is built with PMIx, Slurm's mpi/pmix plugin talks to it).
   std::string out;
-  const int rc = sh("sbatch --wait -n 2 -c 1 -o '" + t.file("job.out") + "' --wrap \"srun --mpi=pmix '" + kExe +
-                        "' run '" + t.file("mlp.yaml") + "' --out '" + t.file("srun") + "'\"",
+  const int rc = sh(testing::ranks_without_leak_check() + "sbatch --wait -n 2 -c 1 -o '" + t.file("job.out") +
+                        "' --wrap \"srun --mpi=pmix '" + kExe + "' run '" + t.file("mlp.yaml") + "' --out '" +
+                        t.file("srun") + "'\"",
                     &out);
   INFO(out << "\njob output:\n" << (fs::exists(t.file("job.out")) ? read_file(t.file("job.out")) : "(none)"));
   REQUIRE(rc == 0);

@@ -6,7 +6,6 @@
 #include <boost/mpi/communicator.hpp>
 #include <boost/mpi/environment.hpp>
 #include <cstdlib>
-#include <functional>
 #include <vector>
 
 #include "unroll/host/distributed.hpp"
@@ -32,11 +31,13 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return world_.rank(); }
   int size() const override { return world_.size(); }
   int local_size() const override { return local_size_; }
+  // In-place sums call MPI_Allreduce with MPI_IN_PLACE directly: Boost.MPI's inplace() form
+  // binds a C++ reference to MPI_IN_PLACE (address 1), undefined behaviour that UBSan reports.
   void allreduce_sum(std::span<float> v) override {
-    if (!v.empty()) mpi::all_reduce(world_, mpi::inplace(v.data()), static_cast<int>(v.size()), std::plus<float>());
+    if (!v.empty()) MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_FLOAT, MPI_SUM, world_);
   }
   void allreduce_sum(std::span<double> v) override {
-    if (!v.empty()) mpi::all_reduce(world_, mpi::inplace(v.data()), static_cast<int>(v.size()), std::plus<double>());
+    if (!v.empty()) MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, world_);
   }
   // Boost.MPI has no reduce-scatter and its all_gatherv copies; these are MPI's own calls.
   void reduce_scatter_sum(std::span<const float> send, std::span<float> recv, std::span<const int> counts) override {
