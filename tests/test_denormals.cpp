@@ -73,7 +73,8 @@ TEST_CASE("UNROLL_KEEP_DENORMALS=1 keeps IEEE subnormals on every thread", "[par
   // compares equal to 0.
   REQUIRE(distinct_threads(ps) == 2);
   for (const Probe& p : ps) {
-    CHECK(std::bit_cast<uint32_t>(p.result) == std::bit_cast<uint32_t>(FLT_MIN) / 2);  // 2^-127: exponent 0, top mantissa bit
+    CHECK(std::bit_cast<uint32_t>(p.result) ==
+          std::bit_cast<uint32_t>(FLT_MIN) / 2);  // 2^-127: exponent 0, top mantissa bit
     CHECK(std::bit_cast<uint32_t>(p.operand) == 1u);
   }
 }
