@@ -100,3 +100,40 @@ TEST_CASE("unroll run FILE --check validates, estimates memory and writes nothin
   CHECK(run("--threads 100000") == 2);
   CHECK_FALSE(fs::exists(dir.file("runs")));  // nothing written
 }
+
+TEST_CASE("the estimate counts what train.bptt.memory keeps of a recurrent layer", "[input][memory][bptt]") {
+  testing::TempDir dir;
+  DatasetInfo info;
+  info.input_size = 5;
+  info.steps = 100;
+  info.output_size = 3;
+  auto lstm = [&](const std::vector<std::string>& more) {
+    std::vector<std::string> sets{"train.batch=8", "train.eval_batch=8"};
+    sets.insert(sets.end(), more.begin(), more.end());
+    const MemoryEstimate est = estimate_memory(load(dir, kSeq, sets).config, info, testing::host());
+    return est.layers[3];  // lstm3: 5 units, h and c
+  };
+  const LayerMemory full = lstm({});
+  const LayerMemory every = lstm({"train.bptt.memory.every=10"});
+  const LayerMemory budget = lstm({"train.bptt.memory.budget=4000"});
+  // Full storage: 7 floats per unit, step and sample (lstm's footprint). Every 10 steps: one
+  // segment's 10 steps, plus h and c at the 10 segment starts and the final state.
+  const double H = 5, T = 100, B = 8;
+  CHECK(full.bytes - every.bytes == Approx(4 * (7 * H * T * B - (7 * H * 10 * B + 2 * H * 11 * B))));
+  CHECK(full.bytes - budget.bytes == Approx(4 * 7 * H * T * B - 4000));  // the budget bounds it
+  CHECK(full.note.empty());
+  CHECK_THAT(every.note, Contains("every 10 steps"));
+  // Feed-forward layers are not touched.
+  CHECK(lstm({"train.bptt.memory.every=10"}).bytes != full.bytes);
+  const Experiment e = load(dir, kSeq, {"train.bptt.memory.every=10"});
+  const MemoryEstimate est = estimate_memory(e.config, info, testing::host());
+  CHECK(est.layers[0].bytes == estimate_memory(load(dir, kSeq).config, info, testing::host()).layers[0].bytes);
+  CHECK_THAT(est.text(), Contains("lstm3 (lstm): 240 parameters") && Contains("a checkpoint every 10 steps"));
+
+  // And `unroll run FILE --check` prints it.
+  write_file_atomic(dir.file("exp.yaml"), kSeq);
+  const std::string cmd = "cd " + dir.path + " && " + std::string(UNROLL_BINARY_DIR) +
+                          "/bin/unroll run exp.yaml --check --set train.bptt.memory.budget=1MiB > out.txt 2> err.txt";
+  CHECK(WEXITSTATUS(std::system(cmd.c_str())) == 0);
+  CHECK_THAT(read_file(dir.file("out.txt")), Contains("bptt.memory: within the budget of 1.0 MiB"));
+}

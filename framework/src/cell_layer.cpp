@@ -505,7 +505,7 @@ FootprintFn cell_footprint(std::function<void(CellDef&, const Options&)> define)
       params += static_cast<double>(p.blocks.size()) * H * cols;
     }
     const EquationCell cell(def.impl());
-    return LayerFootprint{H, params, cell.kept_per_column()};
+    return LayerFootprint{H, params, cell.kept_per_column(), static_cast<long long>(def.impl().states.size()) * H};
   };
 }
 

@@ -1,10 +1,12 @@
 #include "unroll/host/memory_estimate.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "train_settings.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -14,6 +16,21 @@ namespace unroll {
 namespace {
 constexpr double kFloat = sizeof(float);
 constexpr double kOptimizerSlots = 2;  // Adam's m and v: the most a built-in optimizer keeps
+
+// Floats a recurrent layer keeps for backward over a forward of T steps x B samples (train: with
+// checkpoints; eval: none), given train.bptt.memory; per_step is its footprint's floats_per_column.
+double kept_floats(const StepStorage& s, double per_step, double state, double T, double B, bool train,
+                   std::string& note) {
+  const double full = per_step * T * B;
+  if (s.full()) return full;
+  if (s.every > 0) {
+    const double k = std::min<double>(s.every, T);
+    note = "bptt.memory: a checkpoint every " + std::to_string(static_cast<long long>(k)) + " steps";
+    return per_step * k * B + (train ? state * (std::ceil(T / k) + 1) * B : 0.0);
+  }
+  note = "bptt.memory: within the budget of " + format_bytes(s.budget_bytes);
+  return std::min(full, s.budget_bytes / kFloat);  // the layer picks the longest segments that fit
+}
 
 std::string count_text(double n) {
   char buf[64];
@@ -38,15 +55,17 @@ std::string MemoryEstimate::text() const {
   std::ostringstream s;
   for (const auto& l : layers)
     s << "  " << l.name << " (" << l.kind << "): " << count_text(l.params) << " parameters, " << format_bytes(l.bytes)
-      << "\n";
+      << (l.note.empty() ? "" : " (" + l.note + ")") << "\n";
   s << "  total: " << format_bytes(total_bytes) << "\n";
   return s.str();
 }
 
 MemoryEstimate estimate_memory(const Node& config, const DatasetInfo& data, const PluginHost& host) {
   const Node& train = config.at("train");
-  const double columns = static_cast<double>(std::max(data.steps, 1)) *
-                         static_cast<double>(std::max(*train.at("batch").as_int(), *train.at("eval_batch").as_int()));
+  const double steps = std::max(data.steps, 1), batch = *train.at("batch").as_int(),
+               eval_batch = *train.at("eval_batch").as_int();
+  const double columns = steps * std::max(batch, eval_batch);
+  const StepStorage storage = read_train_settings(train).memory;
   MemoryEstimate e;
   double in = data.input_size;
   int index = 0;
@@ -69,8 +88,13 @@ MemoryEstimate estimate_memory(const Node& config, const DatasetInfo& data, cons
     m.output_size = f.output_size;
     m.params = f.params;
     // Value + gradient + optimizer slots; output and the gradient into it; the layer's cache.
-    m.bytes = kFloat * (f.params * (2 + kOptimizerSlots) +
-                        columns * (2.0 * f.output_size + static_cast<double>(f.floats_per_column)));
+    // A recurrent layer under train.bptt.memory keeps one segment's steps and the checkpoints.
+    const double per_step = static_cast<double>(f.floats_per_column);
+    const double cache =
+        f.state_floats > 0 ? std::max(kept_floats(storage, per_step, f.state_floats, steps, batch, true, m.note),
+                                      kept_floats(storage, per_step, f.state_floats, steps, eval_batch, false, m.note))
+                           : columns * per_step;
+    m.bytes = kFloat * (f.params * (2 + kOptimizerSlots) + columns * 2.0 * f.output_size + cache);
     e.total_bytes += m.bytes;
     e.layers.push_back(std::move(m));
     in = f.output_size;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "float_mode.hpp"
 #include "signal_stack.hpp"
 #include "unroll/error.hpp"
 
@@ -30,6 +31,9 @@ constexpr auto kSpin = std::chrono::microseconds(300);
 constexpr auto kJoinSpin = std::chrono::microseconds(100);
 
 thread_local int tl_region_threads = 0;  // 0: not in a region
+// The subnormal-float mode of every thread of the pool (set_flush_denormals); a worker applies
+// it when it starts.
+std::atomic<bool> g_flush_denormals{false};
 
 // Marks the calling thread as running a body of an n-thread region until the scope ends, also
 // when the body throws.
@@ -60,6 +64,7 @@ class Pool {
     for (int t = 1; t < n; ++t)
       workers_.emplace_back([this, t, now] {
         install_signal_stack();
+        set_thread_flush_denormals(g_flush_denormals.load());
         work(t, now);
       });
   }
@@ -163,6 +168,19 @@ void set_threads(int n) {
 }
 
 int threads() { return the_pool().threads(); }
+
+void set_flush_denormals(bool on) {
+  if (in_region()) throw Error("thread pool: set_flush_denormals inside a parallel region");
+  g_flush_denormals = on;
+  // Every thread of the pool, the caller included: MXCSR is per thread.
+  const int n = threads();
+  if (n > 1)
+    the_pool().run(n, [on](int) { set_thread_flush_denormals(on); });
+  else
+    set_thread_flush_denormals(on);
+}
+
+bool flush_denormals() { return g_flush_denormals.load(); }
 
 bool in_region() { return tl_region_threads != 0; }
 

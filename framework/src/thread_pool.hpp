@@ -28,6 +28,12 @@ bool in_region();
 
 /// Threads of the region the calling thread runs in (1 outside one).
 int region_threads();
+/// Flush subnormal floats to zero (FTZ + DAZ) on the calling thread and on every worker, now
+/// and on workers started later, or keep IEEE gradual underflow (on = false). Not from inside a
+/// region. Off until the first call; configure_threads turns it on for a run (trainer.hpp).
+void set_flush_denormals(bool on);
+/// The mode set_flush_denormals last set (false before any call).
+bool flush_denormals();
 
 /// Runs body(t) for t = 0 .. n - 1, t = 0 on the calling thread and the others on workers,
 /// and returns when all are done. n must be in [1, threads()]; the caller picks n = 1 inside a

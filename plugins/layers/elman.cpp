@@ -103,6 +103,6 @@ UNROLL_PLUGIN(registry) {
       },
       [](const Options& o, int in) {  // memory estimate: W, U, b; pre-activations and h per step
         const long long H = o.integer("units");
-        return LayerFootprint{static_cast<int>(H), H * (in + H + 1.0), 2 * H};
+        return LayerFootprint{static_cast<int>(H), H * (in + H + 1.0), 2 * H, /*state_floats=*/H};
       });
 }

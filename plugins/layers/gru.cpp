@@ -138,6 +138,6 @@ UNROLL_PLUGIN(registry) {
       },
       [](const Options& o, int in) {  // memory estimate: W, U, b; gates and the candidate per step
         const long long H = o.integer("units");
-        return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 5 * H};
+        return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 5 * H, /*state_floats=*/H};
       });
 }

@@ -146,6 +146,6 @@ UNROLL_PLUGIN(registry) {
       },
       [](const Options& o, int in) {  // memory estimate: W, U, b; gates, c and tanh(c) per step
         const long long H = o.integer("units");
-        return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), 7 * H};
+        return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), 7 * H, /*state_floats=*/2 * H};
       });
 }

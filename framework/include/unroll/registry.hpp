@@ -52,6 +52,10 @@ struct LayerFootprint {
   double params = 0;                // trainable parameter elements, not counting gradients (a double: a
                                     // typo such as units: 2000000000 gives a huge count, not an overflow)
   long long floats_per_column = 0;  // floats it caches per column (step x sample) for backward, besides its output
+  // Recurrent layers: floats of carried state per sample (H for h; 2H for h and c), 0 for any other
+  // layer. With train.bptt.memory the estimate then counts floats_per_column for one segment's
+  // steps only, plus a checkpoint of state_floats per segment (recurrent.hpp).
+  long long state_floats = 0;
 };
 using FootprintFn = std::function<LayerFootprint(const Options&, int input_size)>;
 

@@ -17,7 +17,8 @@
 ///      Dataset::vocabulary(), GradCheckOptions::index_inputs (token inputs, embeddings).
 ///   6: Optimizer::elementwise() and step_range(), Regularizer::changes_gradients(),
 ///      Communicator::reduce_scatter_sum() and allgather() (the sharded optimizer step).
-#define UNROLL_API_VERSION 6
+///   7: LayerFootprint::state_floats (the memory estimate under train.bptt.memory).
+#define UNROLL_API_VERSION 7
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)

@@ -4,7 +4,8 @@
 // std::bad_alloc or being killed by the OOM killer. Counted: every parameter with its gradient and
 // two optimizer slots (Adam's m and v, the most a built-in optimizer keeps), each layer's output
 // and the gradient flowing into it for max(batch, eval_batch) x steps columns, and what each layer
-// caches for backward (its LayerFootprint). Not counted: the dataset (already loaded when the
+// caches for backward (its LayerFootprint; for a recurrent layer under train.bptt.memory, one
+// segment's steps and the checkpoints, or the byte budget). Not counted: the dataset (already loaded when the
 // estimate runs) and small per-batch temporaries.
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ struct LayerMemory {
   int output_size = 0;
   double params = 0;
   double bytes = 0;  // parameters, gradients, optimizer state, activations and caches of this layer
+  std::string note;  // how the cache was counted when not every step (train.bptt.memory)
 };
 
 struct MemoryEstimate {

@@ -56,7 +56,9 @@ void install_interrupt_handlers();
 void request_interrupt();
 void clear_interrupt();
 
-/// Number of threads actually used for matrix products.
+/// Sets the run's thread count (requested, or every core for 0) and returns it. Also makes every
+/// thread of the run flush subnormal floats to zero (FTZ + DAZ; docs/performance.md, "Subnormal
+/// floats"), unless the environment sets UNROLL_KEEP_DENORMALS=1.
 int configure_threads(int requested);
 
 }  // namespace unroll
