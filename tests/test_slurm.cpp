@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "spawn.hpp"
+#include "file_support.hpp"
 #include "support.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/report.hpp"
@@ -33,20 +34,15 @@
 #include "unroll/host/sweep.hpp"
 
 using namespace unroll;
+using unroll::testing::json_of;
 using unroll::testing::TempDir;
+using unroll::testing::write;
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 namespace {
 
 const std::string& kExe = unroll::testing::unroll_exe();
-
-void write(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path) << text;
-}
-
-Json json_of(const std::string& path) { return Json::parse(read_file(path)); }
 
 // A shell command's exit code, and its output (stdout + stderr) in *out.
 int sh(const std::string& cmd, std::string* out = nullptr) {
