@@ -2,6 +2,7 @@
 
 #include "unroll/error.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/memory_estimate.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -12,13 +13,19 @@ namespace unroll {
 namespace {
 // Every initializer block of every parameter — a layer's `init`, and the per-block ones such as a
 // cell's `params: {b: {blocks: {f: ...}}}`, which the layer's schema sees only as a mapping — is
-// validated and built here, so a typo in one is an error at its file:line:column before the run
-// starts, not when the model is initialized. Nothing is filled (that is the run's work).
+// checked here, so a typo in one is an error at its file:line:column before the run starts, not
+// when the model is initialized. The blocks the experiment's validation saw are not validated
+// again (validate_initializers); each is built once, so an initializer that refuses its options
+// when made (a pretrained file that is missing) is reported here too. Nothing is filled (that is
+// the run's work, on this same model).
 void check_initializers(Model& model, const PluginHost& host, uint64_t seed, const std::string& base_dir) {
+  Diagnostics diag;
+  for (Param* p : model.params()) validate_initializers(*p, host, diag);
+  diag.throw_if_any();
   auto check = [&](const std::string& name, const Node& block) {
     if (block.is_null()) return;
     HostBuildContext ctx(host, name, 0, seed, base_dir);
-    host.build<Initializer>(Kind::Initializer, validate_component(block, Kind::Initializer, host), ctx);
+    host.build<Initializer>(Kind::Initializer, block, ctx);
   };
   for (Param* p : model.params()) {
     check(p->name, p->init);
@@ -39,9 +46,9 @@ Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const st
   check_memory(mem, available_memory(), cfg);
   // It fits, so build it (layers check their own options and sizes as they are made) and make
   // the trainer's check of its output against the dataset.
-  Model model(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
-  check_initializers(model, host, seed, exp.base_dir);
-  const int out = model.output_size();
+  pf.model = std::make_shared<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
+  check_initializers(*pf.model, host, seed, exp.base_dir);
+  const int out = pf.model->output_size();
   if (out != info.output_size)
     throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(out) +
                 " features, but dataset '" + cfg.at("data").at("kind").text() + "' has " +

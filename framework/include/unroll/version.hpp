@@ -17,7 +17,9 @@
 ///      Dataset::vocabulary(), GradCheckOptions::index_inputs (token inputs, embeddings).
 ///   6: Optimizer::elementwise() and step_range(), Regularizer::changes_gradients(),
 ///      Communicator::reduce_scatter_sum() and allgather() (the sharded optimizer step).
-#define UNROLL_API_VERSION 6
+///   7: Node::validated(): a block records that validation produced it, so the host validates
+///      each initializer block once.
+#define UNROLL_API_VERSION 7
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)

@@ -11,6 +11,7 @@
 namespace unroll {
 
 class Dataset;
+class Model;
 class PluginHost;
 
 /// What the check built and found.
@@ -18,6 +19,9 @@ struct Preflight {
   /// The dataset, built once: the run that follows trains on it rather than reading its files
   /// again (a supervised run's child inherits it across the fork).
   std::shared_ptr<Dataset> data;
+  /// The model, built and its initializer blocks validated, not initialized: the run that
+  /// follows initializes and trains this one, so no block is validated or built twice.
+  std::shared_ptr<Model> model;
   /// The short report --check prints: data shape and the memory estimate per layer.
   std::string report;
 };
