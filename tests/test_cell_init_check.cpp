@@ -9,6 +9,7 @@
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/host/check.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/run_failure.hpp"
@@ -75,4 +76,41 @@ TEST_CASE("a cell's init blocks are validated before the run starts, at their fi
   CHECK_FALSE(fs::exists(t.file("run")));
   CHECK(testing::run_unroll({"run", t.file("bad.yaml"), "--check"}, t.file("check.log")) == kExitFailed);
   CHECK_THAT(read_file(t.file("check.log")), Contains("bad.yaml:6:"));
+}
+
+TEST_CASE("the pre-flight check reports every error it finds, each once at its file:line:column", "[cells][input]") {
+  testing::TempDir t;
+  // Two independent problems found after validation: a typo in a cell's init block (line 6) and
+  // a last layer too wide for the data's 3 classes.
+  std::string text = experiment("{kind: constnt, value: 1}");
+  text.replace(text.find("{kind: dense, units: 3}"), 23, "{kind: dense, units: 5}");
+  write_file_atomic(t.file("exp.yaml"), text);
+  const Experiment e = load_experiment(t.file("exp.yaml"), {}, testing::host());
+  std::vector<std::string> messages;
+  try {
+    check_experiment(e, testing::host());
+  } catch (const ConfigErrors& err) {
+    messages = err.messages();
+  }
+  REQUIRE(messages.size() == 2);
+  CHECK_THAT(messages[0], Contains("exp.yaml:6:") && Contains("unknown initializer kind 'constnt'"));
+  CHECK_THAT(messages[1], Contains("exp.yaml:4:") && Contains("the model outputs 5 features") && Contains("3 classes"));
+
+  // Errors in two init blocks of the cell (W's whole-parameter init, b's f block): both, once each.
+  write_file_atomic(t.file("two.yaml"), experiment("{kind: constnt, value: 1}", "{init: {kind: xavier_unifrom}}"));
+  const Experiment two = load_experiment(t.file("two.yaml"), {}, testing::host());
+  messages.clear();
+  try {
+    check_experiment(two, testing::host());
+  } catch (const ConfigErrors& err) {
+    messages = err.messages();
+  }
+  REQUIRE(messages.size() == 2);
+  CHECK_THAT(messages[0], Contains("two.yaml:6:") && Contains("xavier_unifrom"));
+  CHECK_THAT(messages[1], Contains("two.yaml:6:") && Contains("constnt"));
+
+  // `unroll run --check` prints both, one `error:` line each, and fails as for any bad input.
+  CHECK(testing::run_unroll({"run", t.file("exp.yaml"), "--check"}, t.file("check.log")) == kExitFailed);
+  const std::string log = read_file(t.file("check.log"));
+  CHECK_THAT(log, Contains("error: " + t.file("exp.yaml") + ":6:") && Contains("error: " + t.file("exp.yaml") + ":4:"));
 }

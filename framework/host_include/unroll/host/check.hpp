@@ -30,7 +30,12 @@ struct Preflight {
 /// as a run would before training: build the dataset (reading its files, so a missing or
 /// malformed data file is reported), estimate the memory the model needs (check_memory refuses
 /// what does not fit in MemAvailable), then build the model and check its output against the
-/// dataset's classes or targets. Writes nothing; throws Error on the first problem.
+/// dataset's classes or targets, and validate and build every initializer block of its
+/// parameters. Writes nothing. Data that cannot be built is thrown as its Error (nothing else can
+/// be checked without it); after that every problem is collected, as validation does, and thrown
+/// at once as a ConfigErrors (diagnostics.hpp: one message each at its file:line:column, up to
+/// Diagnostics::kLimit, the rest counted). A model that does not fit is not built, so its own
+/// checks wait for the next run of the check.
 /// `resume_dir`: the run folder being resumed or continued, whose token vocabulary the data
 /// keeps (run_data.hpp), or "".
 Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const std::string& resume_dir = "");
