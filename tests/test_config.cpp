@@ -34,17 +34,7 @@ std::string write(const testing::TempDir& dir, const std::string& text) {
 }
 
 std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
-  testing::TempDir dir;
-  const std::string path = write(dir, text);
-  try {
-    load_experiment(path, sets, testing::host());
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    // Make messages independent of the temp folder.
-    for (size_t at; (at = msg.find(path)) != std::string::npos;) msg.replace(at, path.size(), "exp.yaml");
-    return msg;
-  }
-  return "";
+  return testing::load_error(text, sets);
 }
 
 std::string replace(std::string s, const std::string& from, const std::string& to) {
