@@ -6,7 +6,7 @@
 // alignment would pass objects whose layout the host reads differently, and a plugin compiled
 // with -march=native on one CPU can crash with an illegal instruction on another (Eigen's
 // vectorization, and so its alignment, follows the instruction set).
-#include <Eigen/Core>
+#include "unroll/eigen.hpp"
 
 /// Bump whenever a public header changes a class layout or a virtual function.
 ///   2: ScheduleState carries the run's length (total_epochs, total_steps).
