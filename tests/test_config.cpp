@@ -5,6 +5,7 @@
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/error.hpp"
+#include "unroll/host/config.hpp"
 #include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/files.hpp"
@@ -192,4 +193,12 @@ TEST_CASE("command-line --set overrides any value and is validated the same way"
              Contains("--set optimizer.lrr=0.1") && Contains("did you mean 'lr'?"));
   CHECK_THAT(error_of(kGood, {"model[7].units=3"}), Contains("out of range") && Contains("3 elements"));
   CHECK_THAT(error_of(kGood, {"seed"}), Contains("expected PATH=VALUE"));
+}
+
+TEST_CASE("a component reading an option its schema does not declare is told the nearest declared name", "[config]") {
+  const Schema& dense = testing::host().entry(Kind::Layer, "dense").schema;
+  const Options o(validate_component(parse_yaml("{kind: dense, units: 4}", "t"), Kind::Layer, testing::host()), &dense);
+  CHECK(o.i("units") == 4);
+  CHECK_THROWS_WITH(o.i("unitz"), Contains("read option 'unitz', which its schema does not declare") &&
+                                      Contains("did you mean 'units'?"));
 }
