@@ -95,7 +95,7 @@ TEST_CASE("every initializer block is validated once, from the experiment file t
   CHECK(validation_count(Kind::Initializer) - fresh == before.unvalidated);
 }
 
-TEST_CASE("a nested block validated with its parent is marked; one with an error is not", "[config][init]") {
+TEST_CASE("a nested block validated with its parent is marked, and one with an error is not", "[config][init]") {
   const Node ok = validate_component(parse_yaml("{kind: dense, units: 2, init: {kind: gaussian}}", "t"), Kind::Layer,
                                      testing::host());
   CHECK(ok.validated());
