@@ -187,4 +187,30 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path, ec);
 }
 
+Matrix normal(Eigen::Index rows, Eigen::Index cols, Rng& rng, double scale) {
+  Matrix m(rows, cols);
+  for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = static_cast<Scalar>(scale * rng.normal());
+  return m;
+}
+
+void randomize(Layer& l, uint64_t seed, double scale) {
+  Rng rng(seed);
+  for (Param* p : l.params()) p->value = normal(p->value.rows(), p->value.cols(), rng, scale);
+}
+
+std::string load_error(const std::string& text, const std::vector<std::string>& sets) {
+  TempDir dir;
+  const std::string path = dir.file("exp.yaml");
+  std::ofstream(path) << text;
+  try {
+    load_experiment(path, sets, host());
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    // Make messages independent of the temp folder.
+    for (size_t at; (at = msg.find(path)) != std::string::npos;) msg.replace(at, path.size(), "exp.yaml");
+    return msg;
+  }
+  return "";
+}
+
 }  // namespace unroll::testing

@@ -6,6 +6,7 @@
 #include "unroll/host/config.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/trainer.hpp"
+#include "unroll/rng.hpp"
 #include <vector>
 
 namespace unroll::testing {
@@ -37,6 +38,16 @@ std::string metrics_without_seconds(const std::string& metrics_csv);
 /// Write `text` to DIR/OUT.yaml, load it with `sets`, and train it (quiet) into DIR/OUT.
 RunResult run_text(const struct TempDir& dir, const std::string& text, const std::string& out,
                    const std::vector<std::string>& sets = {}, int threads = 1);
+
+/// A matrix of N(0, scale^2) draws from rng.
+Matrix normal(Eigen::Index rows, Eigen::Index cols, Rng& rng, double scale = 1.0);
+/// Moves every parameter of a layer away from its structured initial value (zero biases,
+/// orthogonal U): N(0, scale^2) draws from a stream seeded with `seed`.
+void randomize(Layer& l, uint64_t seed, double scale = 0.5);
+
+/// The message of the Error that loading experiment `text` (with `sets`) from a temporary
+/// exp.yaml throws, with the temporary folder's path replaced by "exp.yaml"; "" if it loads.
+std::string load_error(const std::string& text, const std::vector<std::string>& sets = {});
 
 /// A fresh temporary folder, removed when the object dies.
 struct TempDir {

@@ -30,17 +30,7 @@ train: {epochs: 1, batch: 16}
 
 // The message of the Error that loading `text` (with `sets`) throws; "" if it loads.
 std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
-  testing::TempDir dir;
-  const std::string path = dir.file("exp.yaml");
-  std::ofstream(path) << text;
-  try {
-    load_experiment(path, sets, testing::host());
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (size_t at; (at = msg.find(path)) != std::string::npos;) msg.replace(at, path.size(), "exp.yaml");
-    return msg;
-  }
-  return "";
+  return testing::load_error(text, sets);
 }
 
 std::string error_of_path(const std::string& path) {

@@ -9,6 +9,7 @@
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/host/check.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/run_failure.hpp"
@@ -75,4 +76,41 @@ TEST_CASE("a cell's init blocks are validated before the run starts, at their fi
   CHECK_FALSE(fs::exists(t.file("run")));
   CHECK(testing::run_unroll({"run", t.file("bad.yaml"), "--check"}, t.file("check.log")) == kExitFailed);
   CHECK_THAT(read_file(t.file("check.log")), Contains("bad.yaml:6:"));
+}
+
+namespace {
+// Every message of the pre-flight check of TEXT (written to DIR/NAME), none when it passes.
+std::vector<std::string> check_messages(const testing::TempDir& t, const std::string& name, const std::string& text) {
+  write_file_atomic(t.file(name), text);
+  const Experiment e = load_experiment(t.file(name), {}, testing::host());  // the schema passes it
+  try {
+    check_experiment(e, testing::host());
+  } catch (const ConfigErrors& err) {
+    return err.messages();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("the pre-flight check reports every error it finds, each once at its file:line:column", "[cells][input]") {
+  testing::TempDir t;
+  // Two independent problems found after validation: a typo in a cell's init block (line 6) and
+  // a last layer too wide for the data's 3 classes.
+  std::string text = experiment("{kind: constnt, value: 1}");
+  text.replace(text.find("{kind: dense, units: 3}"), 23, "{kind: dense, units: 5}");
+  std::vector<std::string> messages = check_messages(t, "exp.yaml", text);
+  REQUIRE(messages.size() == 2);
+  CHECK_THAT(messages[0], Contains("exp.yaml:6:") && Contains("unknown initializer kind 'constnt'"));
+  CHECK_THAT(messages[1], Contains("exp.yaml:") && Contains("the model outputs 5 features") && Contains("3 classes"));
+
+  // Errors in two init blocks of the cell (W's whole-parameter init, b's f block): both, once each.
+  messages = check_messages(t, "two.yaml", experiment("{kind: constnt, value: 1}", "{init: {kind: xavier_unifrom}}"));
+  REQUIRE(messages.size() == 2);
+  CHECK_THAT(messages[0], Contains("two.yaml:6:") && Contains("xavier_unifrom"));
+  CHECK_THAT(messages[1], Contains("two.yaml:6:") && Contains("constnt"));
+
+  // `unroll run --check` prints both, one `error:` line each, and fails as for any bad input.
+  CHECK(testing::run_unroll({"run", t.file("exp.yaml"), "--check"}, t.file("check.log")) == kExitFailed);
+  const std::string log = read_file(t.file("check.log"));
+  CHECK_THAT(log, Contains("error: " + t.file("exp.yaml") + ":6:") && Contains("the model outputs 5 features"));
 }

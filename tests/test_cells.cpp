@@ -31,16 +31,8 @@ const std::string kMgu =
     R"Y({kind: cell, units: 4, params: {W: , U: , b: {blocks: {f: {kind: constant, value: 1}}}}, step: {
     f: "sigmoid(W_f x + U_f h + b_f)", h: "(1 - f) * h + f * tanh(W_h x + U_h (f * h) + b_h)"}})Y";
 
-Matrix normal(Eigen::Index rows, Eigen::Index cols, Rng& rng, double scale = 1.0) {
-  Matrix m(rows, cols);
-  for (Eigen::Index k = 0; k < m.size(); ++k) m.data()[k] = static_cast<Scalar>(scale * rng.normal());
-  return m;
-}
-
-void randomize(Layer& l, uint64_t seed, double scale = 0.5) {
-  Rng rng(seed);
-  for (Param* p : l.params()) p->value = normal(p->value.rows(), p->value.cols(), rng, scale);
-}
+using unroll::testing::normal;
+using unroll::testing::randomize;
 
 struct Pass {
   Matrix y, dx;

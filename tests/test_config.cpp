@@ -5,6 +5,7 @@
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/error.hpp"
+#include "unroll/host/config.hpp"
 #include "unroll/host/diagnostics.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/files.hpp"
@@ -34,17 +35,7 @@ std::string write(const testing::TempDir& dir, const std::string& text) {
 }
 
 std::string error_of(const std::string& text, const std::vector<std::string>& sets = {}) {
-  testing::TempDir dir;
-  const std::string path = write(dir, text);
-  try {
-    load_experiment(path, sets, testing::host());
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    // Make messages independent of the temp folder.
-    for (size_t at; (at = msg.find(path)) != std::string::npos;) msg.replace(at, path.size(), "exp.yaml");
-    return msg;
-  }
-  return "";
+  return testing::load_error(text, sets);
 }
 
 std::string replace(std::string s, const std::string& from, const std::string& to) {
@@ -202,4 +193,12 @@ TEST_CASE("command-line --set overrides any value and is validated the same way"
              Contains("--set optimizer.lrr=0.1") && Contains("did you mean 'lr'?"));
   CHECK_THAT(error_of(kGood, {"model[7].units=3"}), Contains("out of range") && Contains("3 elements"));
   CHECK_THAT(error_of(kGood, {"seed"}), Contains("expected PATH=VALUE"));
+}
+
+TEST_CASE("a component reading an option its schema does not declare is told the nearest declared name", "[config]") {
+  const Schema& dense = testing::host().entry(Kind::Layer, "dense").schema;
+  const Options o(validate_component(parse_yaml("{kind: dense, units: 4}", "t"), Kind::Layer, testing::host()), &dense);
+  CHECK(o.i("units") == 4);
+  CHECK_THROWS_WITH(o.i("unitz"), Contains("read option 'unitz', which its schema does not declare") &&
+                                      Contains("did you mean 'units'?"));
 }

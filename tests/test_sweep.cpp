@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "file_support.hpp"
 #include "support.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/compose.hpp"
@@ -17,14 +18,10 @@
 
 using namespace unroll;
 using unroll::testing::TempDir;
+using unroll::testing::write;
 namespace fs = std::filesystem;
 
 namespace {
-
-void write(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path) << text;
-}
 
 // A tiny classification experiment: blobs, a 2-layer MLP, 2 epochs.
 const char* kBase =

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "spawn.hpp"
+#include "file_support.hpp"
 #include "support.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/child_process.hpp"
@@ -24,20 +25,15 @@
 #include "unroll/host/sweep.hpp"
 
 using namespace unroll;
+using unroll::testing::json_of;
 using unroll::testing::TempDir;
+using unroll::testing::write;
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
 namespace {
 
 const std::string& kExe = unroll::testing::unroll_exe();
-
-void write(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path) << text;
-}
-
-Json json_of(const std::string& path) { return Json::parse(read_file(path)); }
 
 // A tiny experiment; EPOCHS sets how long a run lasts.
 std::string base_yaml(int epochs, int samples = 20) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "finished_run_args.hpp"
 #include "unroll/error.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/finished_run.hpp"
@@ -18,31 +19,23 @@ namespace unroll::cli {
 
 int cmd_eval(const std::vector<std::string>& args) {
   po::options_description opts("unroll eval RUN_DIR [options]");
-  opts.add_options()("help,h", "show this help")("checkpoint", po::value<std::string>(),
-                                                 "best or last (default: best when the run has best/, else last)")(
+  opts.add_options()("help,h", "show this help")(
       "data", po::value<std::string>(),
       "other data: a YAML block '{kind: npy, x: X.npy, y: y.npy}', a .yaml file with one, or a .csv/.npz file read "
       "like the run's own (default: the run's test split)")("set", po::value<std::vector<std::string>>()->composing(),
                                                             "override a value of the run's config (repeatable)")(
-      "out,o", po::value<std::string>(), "metrics file (default: RUN_DIR/eval/CHECKPOINT-DATA.json)")(
-      "threads,t", po::value<int>()->default_value(1), "threads for matrix products")(
-      "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
-      "run", po::value<std::string>(), "run folder");
+      "out,o", po::value<std::string>(), "metrics file (default: RUN_DIR/eval/CHECKPOINT-DATA.json)");
+  add_finished_run_options(opts);
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
   if (!parse_args(args, opts, &pos, vm)) return 0;
   if (!vm.count("run")) throw UsageError("missing the run folder: unroll eval RUN_DIR");
   const std::string dir = vm["run"].as<std::string>();
-  PluginHost host;
-  host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
-                                           : std::vector<std::string>{});
-  configure_threads(vm["threads"].as<int>());
-  const std::string which = vm.count("checkpoint")                    ? vm["checkpoint"].as<std::string>()
-                            : fs::exists(dir + "/best/manifest.json") ? "best"
-                                                                      : "last";
+  const std::string which = chosen_checkpoint(vm, dir);
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  FinishedRun run = open_finished_run(dir, which, sets, host);
+  PluginHost host;
+  FinishedRun run = open_run_from_args(vm, which, sets, host);
 
   std::shared_ptr<Dataset> data;
   Split split = Split::Test;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "commands.hpp"
+#include "finished_run_args.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/finished_run.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -18,11 +19,8 @@ int cmd_predict(const std::vector<std::string>& args) {
   po::options_description opts("unroll predict RUN_DIR --input FILE --out FILE [options]");
   opts.add_options()("help,h", "show this help")("input,i", po::value<std::string>(),
                                                  "inputs: FILE.npy ([N, F] or [N, T, F]), FILE.npz or FILE.csv")(
-      "out,o", po::value<std::string>(), "FILE.npy (+ FILE.labels.npy for classifiers) or FILE.csv")(
-      "checkpoint", po::value<std::string>(), "best or last (default: best when the run has best/, else last)")(
-      "threads,t", po::value<int>()->default_value(1), "threads for matrix products")(
-      "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
-      "run", po::value<std::string>(), "run folder");
+      "out,o", po::value<std::string>(), "FILE.npy (+ FILE.labels.npy for classifiers) or FILE.csv");
+  add_finished_run_options(opts);
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
@@ -33,13 +31,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   const std::string ext = fs::path(out).extension().string();
   if (ext != ".npy" && ext != ".csv") throw UsageError("--out must end in .npy or .csv, got " + out);
   PluginHost host;
-  host.load_default(vm.count("plugin-dir") ? vm["plugin-dir"].as<std::vector<std::string>>()
-                                           : std::vector<std::string>{});
-  configure_threads(vm["threads"].as<int>());
-  const std::string which = vm.count("checkpoint")                    ? vm["checkpoint"].as<std::string>()
-                            : fs::exists(dir + "/best/manifest.json") ? "best"
-                                                                      : "last";
-  FinishedRun run = open_finished_run(dir, which, {}, host);
+  FinishedRun run = open_run_from_args(vm, chosen_checkpoint(vm, dir), {}, host);
   auto data = run_dataset(run, predict_data_block(run, vm["input"].as<std::string>(), host), host);
   load_model(run, data->info().input_size, host, data->info().input_vocab);
   const Predictions p =

@@ -154,6 +154,7 @@ int cmd_run(const std::vector<std::string>& args) {
     // Before anything in the folder changes; the data keeps the run's token vocabulary.
     Preflight pf = preflight_experiment(exp, host, ro.out_dir);
     ro.data = pf.data;
+    ro.model = pf.model;  // built and checked once: the run initializes and trains it
     if (!changes.empty()) {
       ro.continuation = continuation_line(done, status, changes);
       continuation = continuation_record(done, status, changes);
@@ -180,6 +181,7 @@ int cmd_run(const std::vector<std::string>& args) {
     // run refused here leaves no trace (and an existing folder as it was).
     Preflight pf = preflight_experiment(exp, host);
     ro.data = pf.data;
+    ro.model = pf.model;  // built and checked once: the run initializes and trains it
     if (writer) {
       prepare_run_folder(ro.out_dir, vm.count("force") > 0);
       lock = std::make_unique<RunFolderLock>(ro.out_dir);

@@ -18,7 +18,7 @@ int dry_run(const Experiment& exp, PluginHost& host) {
   const Node& cfg = exp.config;
   const uint64_t seed = static_cast<uint64_t>(cfg.at("seed").as_int().value_or(1));
   const DatasetInfo info = pf.data->info();
-  Model model(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
+  Model& model = *pf.model;                    // the model the check built and checked
   model.initialize(host, seed, exp.base_dir);  // initializer blocks (a pretrained file, per-gate blocks) run
   for (const char* section : {"loss", "optimizer", "schedule"}) {
     HostBuildContext ctx(host, section, 0, seed, exp.base_dir);

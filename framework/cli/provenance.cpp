@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <Eigen/Core>
+#include "unroll/eigen.hpp"
 #include <algorithm>
 #include <boost/version.hpp>
 #include <chrono>

@@ -191,7 +191,9 @@ void set_path(Node& root, const std::string& path, Node value, const SourceLoc& 
       if (tok.index > size || (tok.index == size && (!last || value.is_null())))
         throw Error(origin + ": index " + std::to_string(tok.index) + " is out of range: '" + so_far + "' has " +
                     std::to_string(size) + " elements (0.." + std::to_string(size - 1) + ")");
-      so_far += "[" + std::to_string(tok.index) + "]";
+      so_far += '[';  // appended, not "[" + ...: GCC 12 misreads that as an overlapping copy (-Wrestrict)
+      so_far += std::to_string(tok.index);
+      so_far += ']';
       if (last) {
         if (value.is_null())
           items.erase(items.begin() + tok.index);

@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -17,6 +19,9 @@ namespace unroll {
 ConfigErrors::~ConfigErrors() = default;
 
 namespace {
+
+// Component blocks validated so far, by kind (validation_count).
+std::array<std::atomic<std::size_t>, static_cast<std::size_t>(Kind::Dataset) + 1> validations{};
 
 void emit(YAML::Emitter& out, const Node& n) {
   switch (n.type()) {
@@ -244,7 +249,11 @@ Node validate_component_impl(const Node& block, Kind kind, const PluginHost& hos
   }
   std::vector<const Schema*> schemas{&e->schema};
   if (extra) schemas.push_back(extra);
-  return validate_impl(block, schemas, &host, what + " '" + k->text() + "'", true, diag);
+  validations[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+  const std::size_t errors = diag.count();
+  Node out = validate_impl(block, schemas, &host, what + " '" + k->text() + "'", true, diag);
+  if (diag.count() == errors) out.mark_validated();  // complete: the host builds it as it is
+  return out;
 }
 
 }  // namespace
@@ -280,7 +289,13 @@ Node validate_component(const Node& block, Kind kind, const PluginHost& host, Di
 // Declared with the loader (plugin_host.hpp) but defined here, where blocks are validated: the
 // loader does not depend on validation, validation depends on the loader's registry.
 std::shared_ptr<Schedule> HostBuildContext::make_schedule(const Node& block) {
-  return host_.build<Schedule>(Kind::Schedule, validate_component(block, Kind::Schedule, host_), *this);
+  // A nested schedule option was validated with its parent's block; validate only what was not.
+  return host_.build<Schedule>(Kind::Schedule,
+                               block.validated() ? block : validate_component(block, Kind::Schedule, host_), *this);
+}
+
+std::size_t validation_count(Kind kind) {
+  return validations[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
 }
 
 }  // namespace unroll

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -64,6 +65,11 @@ void sync_path(const std::string& path, bool directory) {
   const int err = errno;
   ::close(fd);
   if (rc != 0) throw Error("cannot sync " + path + " to disk: " + std::strerror(err));
+}
+
+std::string resolve_path(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).string();
 }
 
 }  // namespace unroll

@@ -301,11 +301,15 @@ void write_predictions(const std::string& path, const Predictions& p, const std:
     return;
   }
   if (ext != ".csv") throw Error(path + ": --out must end in .npy or .csv");
+  // The text is appended piece by piece: GCC 12 misreads `"," + std::string` here as an
+  // overlapping copy (-Wrestrict, a false positive: GCC bug 105651).
   std::string csv = p.steps > 1 ? "sample,step" : "sample";
   for (int k = 0; k < p.outputs; ++k) {
     const bool named = p.probabilities && static_cast<std::size_t>(k) < names.size();
-    csv += "," + csv_field(p.probabilities ? "p_" + (named ? names[static_cast<std::size_t>(k)] : std::to_string(k))
-                                           : "y" + std::to_string(k));
+    std::string column = p.probabilities ? "p_" : "y";
+    column += named ? names[static_cast<std::size_t>(k)] : std::to_string(k);
+    csv += ',';
+    csv += csv_field(column);
   }
   if (p.probabilities) csv += ",label";
   csv += "\n";
@@ -314,14 +318,18 @@ void write_predictions(const std::string& path, const Predictions& p, const std:
     for (int t = 0; t < p.steps; ++t) {
       const std::size_t r = n * static_cast<std::size_t>(p.steps) + static_cast<std::size_t>(t);
       csv += std::to_string(n);
-      if (p.steps > 1) csv += "," + std::to_string(t);
+      if (p.steps > 1) {
+        csv += ',';
+        csv += std::to_string(t);
+      }
       for (int k = 0; k < p.outputs; ++k) {
         std::snprintf(num, sizeof num, ",%.7g", static_cast<double>(p.values[r * p.outputs + k]));
         csv += num;
       }
       if (p.probabilities) {
         const auto l = static_cast<std::size_t>(p.labels[r]);
-        csv += "," + csv_field(l < names.size() ? names[l] : std::to_string(l));
+        csv += ',';
+        csv += csv_field(l < names.size() ? names[l] : std::to_string(l));
       }
       csv += "\n";
     }

@@ -113,9 +113,15 @@ std::vector<Eigen::Index> pick(Eigen::Index size, int max, Rng& rng) {
   return idx;
 }
 
-// Element k of m as "(row,col)".
+// Element k of m as "(row,col)". Appended piece by piece: GCC 12 reports `"(" + std::string`
+// here as an overlapping copy (-Wrestrict, a false positive: GCC bug 105651).
 std::string element(const Matrix& m, Eigen::Index k) {
-  return "(" + std::to_string(k % m.rows()) + "," + std::to_string(k / m.rows()) + ")";
+  std::string out = "(";
+  out += std::to_string(k % m.rows());
+  out += ',';
+  out += std::to_string(k / m.rows());
+  out += ')';
+  return out;
 }
 
 }  // namespace

@@ -141,11 +141,19 @@ std::string MetricsTable::epoch_line(int epochs) const {
 }
 
 std::string MetricsTable::csv() const {
+  // Appended piece by piece: GCC 12 misreads `(i ? "," : "") + std::string` as an overlapping
+  // copy (-Wrestrict, a false positive: GCC bug 105651).
   std::string csv;
-  for (size_t i = 0; i < names_.size(); ++i) csv += (i ? "," : "") + names_[i];
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (i) csv += ',';
+    csv += names_[i];
+  }
   csv += "\n";
   for (const auto& row : rows_) {
-    for (size_t i = 0; i < row.size(); ++i) csv += (i ? "," : "") + fmt(row[i], i == 0 ? 6 : 8);
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i) csv += ',';
+      csv += fmt(row[i], i == 0 ? 6 : 8);
+    }
     csv += "\n";
   }
   return csv;

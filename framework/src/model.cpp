@@ -6,6 +6,7 @@
 
 #include "unroll/error.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/plugin_host.hpp"
 #include "unroll/host/run_marker.hpp"
 #include "gemm_profile.hpp"
@@ -55,10 +56,23 @@ Model::Model(const Node& model, int input_size, const PluginHost& host, uint64_t
   grads_.resize(layers_.size());
 }
 
+void validate_initializers(Param& p, const PluginHost& host, Diagnostics& diag) {
+  auto once = [&](Node& block) {
+    if (block.is_null() || block.validated()) return;
+    Node validated = validate_component(block, Kind::Initializer, host, diag);
+    if (validated.validated()) block = std::move(validated);
+  };
+  once(p.init);
+  for (InitBlock& b : p.blocks) once(b.init);
+}
+
 void initialize_param(Param& p, const PluginHost& host, uint64_t seed, const std::string& base_dir) {
+  Diagnostics diag;
+  validate_initializers(p, host, diag);
+  diag.throw_if_any();
   auto fill = [&](Param& target, const Node& block) {
     HostBuildContext ctx(host, target.name, 0, seed, base_dir);
-    auto init = host.build<Initializer>(Kind::Initializer, validate_component(block, Kind::Initializer, host), ctx);
+    auto init = host.build<Initializer>(Kind::Initializer, block, ctx);
     Rng rng = Rng::derive(seed, target.name);
     init->fill(target, rng);
   };

@@ -30,7 +30,8 @@ void check_param_selection(const Node& block, const std::vector<Param*>& params)
 }  // namespace
 
 RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
-                               std::shared_ptr<Dataset> data, const std::string& resume_dir) {
+                               std::shared_ptr<Dataset> data, const std::string& resume_dir,
+                               std::shared_ptr<Model> model) {
   const Node& cfg = exp.config;
   RunComponents c;
   HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
@@ -48,7 +49,9 @@ RunComponents build_components(const Experiment& exp, PluginHost& host, const Tr
 
   // Refuse a model that cannot fit, naming its largest layer, before any layer is allocated.
   check_memory(estimate_memory(cfg, info, host), available_memory(), cfg);
-  c.model = std::make_unique<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
+  c.model = model
+                ? std::move(model)
+                : std::make_shared<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
   if (c.model->output_size() != info.output_size)
     throw Error(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(c.model->output_size()) +
                 " features, but dataset '" + cfg.at("data").at("kind").text() + "' has " +

@@ -22,7 +22,7 @@ class PluginHost;
 struct RunComponents {
   std::shared_ptr<Dataset> data;
   DatasetInfo info;
-  std::unique_ptr<Model> model;
+  std::shared_ptr<Model> model;
   std::shared_ptr<Loss> loss;
   std::shared_ptr<Optimizer> optimizer;
   std::shared_ptr<Schedule> schedule;
@@ -32,11 +32,12 @@ struct RunComponents {
   bool accuracy = false;    // labels and a classifying loss: accuracy columns
 };
 
-/// Build every component of `exp` with the experiment seed. `data`: the dataset the pre-flight
-/// check built (check.hpp), or null to build it here; `resume_dir`: the run folder being resumed,
-/// whose vocab.txt the data reuses (run_data.hpp), or "".
+/// Build every component of `exp` with the experiment seed. `data` and `model`: the dataset and
+/// the (uninitialized) model the pre-flight check built (check.hpp), or null to build them here;
+/// `resume_dir`: the run folder being resumed, whose vocab.txt the data reuses (run_data.hpp), or "".
 RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
-                               std::shared_ptr<Dataset> data = nullptr, const std::string& resume_dir = "");
+                               std::shared_ptr<Dataset> data = nullptr, const std::string& resume_dir = "",
+                               std::shared_ptr<Model> model = nullptr);
 
 /// The samples of a run (indices into the dataset's splits).
 struct SampleSplit {

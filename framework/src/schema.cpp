@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "unroll/error.hpp"
+#include "unroll/names.hpp"
 
 namespace unroll {
 
@@ -102,9 +103,16 @@ const OptionSpec* Schema::find(const std::string& name) const {
 
 const Node& Options::value(const std::string& name) const {
   const Node* n = block_.find(name);
-  if (!n) {
+  if (!n) {  // a plugin's own bug (a misspelt name in its code): say which name it meant
     std::string which = block_.find("kind") ? block_.find("kind")->text() : std::string("?");
-    throw Error("component '" + which + "' read option '" + name + "', which its schema does not declare");
+    std::string hint;
+    if (schema_) {
+      std::vector<std::string> declared;
+      for (const auto& o : schema_->options()) declared.push_back(o.name);
+      const std::string near = nearest(name, declared);
+      if (!near.empty()) hint = " (did you mean '" + near + "'?)";
+    }
+    throw Error("component '" + which + "' read option '" + name + "', which its schema does not declare" + hint);
   }
   return *n;
 }

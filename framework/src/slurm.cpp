@@ -38,7 +38,10 @@ std::string shell_quote(const std::string& s, bool always = false) {
 
 std::string join_quoted(const std::vector<std::string>& argv) {
   std::string cmd;
-  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
+  for (const auto& a : argv) {  // appended: `(...) + std::string` trips GCC 12's -Wrestrict (bug 105651)
+    if (!cmd.empty()) cmd += ' ';
+    cmd += shell_quote(a);
+  }
   return cmd;
 }
 

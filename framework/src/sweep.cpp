@@ -110,7 +110,11 @@ std::string value_label(const Node& v) {
     case Node::Type::Scalar: return v.text();
     case Node::Type::Sequence: {
       std::string s = "[";
-      for (size_t i = 0; i < v.items().size(); ++i) s += (i ? "," : "") + value_label(v.items()[i]);
+      // Appended: GCC 12 misreads `(...) + std::string` as an overlapping copy (-Wrestrict, bug 105651).
+      for (size_t i = 0; i < v.items().size(); ++i) {
+        if (i) s += ',';
+        s += value_label(v.items()[i]);
+      }
       return s + "]";
     }
     case Node::Type::Map: {

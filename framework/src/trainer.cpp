@@ -153,7 +153,7 @@ void Trainer::build() {
   if (threads <= 0 && comm_.local_size() > 1)  // ranks on one machine share its cores
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm_.local_size());
   threads_ = configure_threads(threads);
-  c_ = build_components(exp_, host_, s_, seed_, opt_.data, opt_.resume ? opt_.out_dir : std::string());
+  c_ = build_components(exp_, host_, s_, seed_, opt_.data, opt_.resume ? opt_.out_dir : std::string(), opt_.model);
   if (!s_.memory.full())  // bounded-memory BPTT: every recurrent layer must be able to recompute
     for (auto& l : c_.model->layers()) bound_step_storage(*l, s_.memory, s_.memory_node.loc().str());
   samples_ = split_samples(*c_.data, c_.info, cfg().at("data"), seed_);

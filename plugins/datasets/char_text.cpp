@@ -5,11 +5,11 @@
 // (vocab.txt) and gives it back through the `vocab` option when the data is read again.
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <unordered_map>
+#include <unroll/files.hpp>
 #include <unroll/plugin.hpp>
 #include <unroll/vocabulary.hpp>
 
@@ -259,13 +259,8 @@ unroll::Schema schema() {
 
 UNROLL_PLUGIN(registry) {
   registry.add_dataset(schema(), [](const unroll::Options& o, unroll::BuildContext& ctx) {
-    auto resolve = [&](std::string p) {
-      if (!p.empty() && !ctx.base_dir.empty() && std::filesystem::path(p).is_relative())
-        p = (std::filesystem::path(ctx.base_dir) / p).string();
-      return p;
-    };
     Settings s;
-    s.path = resolve(o.has("path") ? o.string("path") : std::string());
+    s.path = unroll::resolve_path(o.has("path") ? o.string("path") : std::string(), ctx.base_dir);
     if (s.path.empty()) throw Error("char_text: option 'path' (the text file) is required");
     s.length = o.i("length");
     s.test_fraction = o.real("test_fraction");
@@ -275,7 +270,7 @@ UNROLL_PLUGIN(registry) {
     s.max_vocab = o.i("max_vocab");
     if (s.max_vocab == 1) throw Error("char_text: max_vocab 1 leaves only <unk>; give at least 2, or 0 for no limit");
     s.index = o.string("input") == "index";
-    s.vocab = resolve(o.string("vocab"));
+    s.vocab = unroll::resolve_path(o.string("vocab"), ctx.base_dir);
     return std::make_unique<CharText>(std::move(s));
   });
 }

@@ -2,13 +2,13 @@
 // A target column of words ("setosa", "virginica") becomes class indices in sorted order, and
 // the names are reported by class_names() so the run folder keeps them (classes.json).
 #include <unroll/names.hpp>
+#include <unroll/files.hpp>
 #include <unroll/plugin.hpp>
 #include <unroll/rng.hpp>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <filesystem>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -305,18 +305,13 @@ unroll::Schema schema() {
   return s;
 }
 
-std::string resolve(const std::string& path, const std::string& base) {
-  if (path.empty() || base.empty() || std::filesystem::path(path).is_absolute()) return path;
-  return (std::filesystem::path(base) / path).string();
-}
-
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
   registry.add_dataset(schema(), [](const unroll::Options& o, unroll::BuildContext& ctx) {
     CsvDataset::Options d;
-    d.path = resolve(o.string("path"), ctx.base_dir);
-    d.test_path = resolve(o.string("test_path"), ctx.base_dir);
+    d.path = unroll::resolve_path(o.string("path"), ctx.base_dir);
+    d.test_path = unroll::resolve_path(o.string("test_path"), ctx.base_dir);
     d.target = o.string("target");
     d.features = o.string("features");
     d.targets = o.string("targets");

@@ -1,4 +1,5 @@
 // Fashion-MNIST (Xiao et al. 2017): the IDX loader pointed at the four standard files.
+#include <unroll/files.hpp>
 #include <unroll/plugin.hpp>
 
 #include "idx_reader.hpp"
@@ -29,7 +30,7 @@ std::string find_file(const std::string& dir, const std::string& stem) {
 
 UNROLL_PLUGIN(registry) {
   registry.add_dataset(schema(), [](const unroll::Options& o, unroll::BuildContext& ctx) {
-    const std::string dir = unroll::idx::resolve(o.string("dir"), ctx.base_dir);
+    const std::string dir = unroll::resolve_path(o.string("dir"), ctx.base_dir);
     unroll::idx::Files f;
     f.train_images = find_file(dir, "train-images-idx3-ubyte");
     f.train_labels = find_file(dir, "train-labels-idx1-ubyte");

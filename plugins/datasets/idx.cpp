@@ -1,4 +1,5 @@
 // IDX image files (MNIST-style) as a classification dataset, flat or row-by-row sequential.
+#include <unroll/files.hpp>
 #include <unroll/plugin.hpp>
 
 #include "idx_reader.hpp"
@@ -30,7 +31,7 @@ UNROLL_PLUGIN(registry) {
       if (!o.has(key) || o.string(key).empty())
         throw unroll::Error("idx dataset: option '" + std::string(key) + "' is required");
     auto path = [&](const char* key) {
-      return o.has(key) ? unroll::idx::resolve(o.string(key), ctx.base_dir) : std::string();
+      return o.has(key) ? unroll::resolve_path(o.string(key), ctx.base_dir) : std::string();
     };
     f.train_images = path("train_images");
     f.train_labels = path("train_labels");

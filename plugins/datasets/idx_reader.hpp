@@ -298,10 +298,4 @@ class Dataset final : public unroll::Dataset {
   Part splits_[2];
 };
 
-/// `path` relative to `base_dir` unless absolute (or base_dir is empty).
-inline std::string resolve(const std::string& path, const std::string& base_dir) {
-  if (path.empty() || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
-  return (std::filesystem::path(base_dir) / path).string();
-}
-
 }  // namespace unroll::idx

@@ -4,13 +4,13 @@
 // samples of each batch are converted to float when the batch is made, so a file larger than RAM
 // trains. What the targets mean follows from their shape and dtype (see targets_of below).
 #include <unroll/npy_array.hpp>
+#include <unroll/files.hpp>
 #include <unroll/plugin.hpp>
 #include <unroll/rng.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <numeric>
 
 namespace {
@@ -306,20 +306,15 @@ unroll::Schema schema() {
   return s;
 }
 
-std::string resolve(const std::string& path, const std::string& base) {
-  if (path.empty() || base.empty() || std::filesystem::path(path).is_absolute()) return path;
-  return (std::filesystem::path(base) / path).string();
-}
-
 }  // namespace
 
 UNROLL_PLUGIN(registry) {
   registry.add_dataset(schema(), [](const unroll::Options& o, unroll::BuildContext& ctx) {
     NpyDataset::Options d;
-    d.src.npz = resolve(o.string("npz"), ctx.base_dir);
+    d.src.npz = unroll::resolve_path(o.string("npz"), ctx.base_dir);
     // Inside an archive the names are member names; otherwise they are paths.
     auto name = [&](const char* key) {
-      return d.src.npz.empty() ? resolve(o.string(key), ctx.base_dir) : o.string(key);
+      return d.src.npz.empty() ? unroll::resolve_path(o.string(key), ctx.base_dir) : o.string(key);
     };
     d.x = name("x");
     d.y = name("y");

@@ -4,6 +4,7 @@
 // diag(R) makes Q uniformly (Haar) distributed (Mezzadri 2007), not biased by the QR convention.
 // A rows x cols matrix gets orthonormal columns (W^T W = I) when rows >= cols, else orthonormal
 // rows (W W^T = I).
+#include <unroll/eigen.hpp>  // first: Eigen under its GCC 12 pragma (eigen.hpp)
 #include <Eigen/QR>
 #include <algorithm>
 #include <unroll/plugin.hpp>

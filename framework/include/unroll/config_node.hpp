@@ -64,12 +64,20 @@ class Node {
   std::optional<long long> as_int() const;
   std::optional<bool> as_bool() const;
 
+  /// Whether this block came out of validation (validate_component, with its defaults filled in)
+  /// without an error. The host then builds it as it is: every block is validated once, whether
+  /// the experiment's schemas saw it or a plugin assembled it (an LSTM's forget-gate block). A
+  /// copy keeps the mark; a block a plugin assembles itself starts without it.
+  bool validated() const { return validated_; }
+  void mark_validated() { validated_ = true; }
+
  private:
   Type type_ = Type::Null;
   std::string text_;
   SourceLoc loc_, key_loc_;
   std::vector<std::pair<std::string, Node>> entries_;
   std::vector<Node> items_;
+  bool validated_ = false;
 };
 
 /// Limits of the YAML reader, far above any real experiment and far below what exhausts the

@@ -1,7 +1,8 @@
 #pragma once
-// Atomic file output: every result file is written to a temporary name in the same folder and
-// renamed into place, so an interrupted run never leaves a half-written file. Plugins that write
-// files (a dataset's cache, say) use the same functions.
+// Files: atomic output — every result file is written to a temporary name in the same folder and
+// renamed into place, so an interrupted run never leaves a half-written file — and the one rule
+// for a relative path in an option. Plugins that read or write files (a dataset's data, its
+// cache) use the same functions.
 #include <string>
 
 namespace unroll {
@@ -15,5 +16,10 @@ std::string read_file(const std::string& path);
 /// several files and renames is complete only once they and the folder naming them are, or a
 /// power cut after the rename could leave empty files. Error naming the path and the errno text.
 void sync_path(const std::string& path, bool directory);
+/// A path given in an option, as a component should open it: relative paths are taken from
+/// `base_dir` (BuildContext::base_dir, the experiment file's folder), so an experiment reads the
+/// same files whatever folder `unroll` runs in; an absolute path, an empty path ("not given") or
+/// an empty base_dir leave it as written.
+std::string resolve_path(const std::string& path, const std::string& base_dir);
 
 }  // namespace unroll

@@ -5,7 +5,7 @@
 //
 // Every split depends only on the range length and the thread count, and each element is
 // computed by exactly one thread, so results are reproducible for a given thread count.
-#include <Eigen/Core>
+#include "unroll/eigen.hpp"
 #include <algorithm>
 #include <functional>
 #include <string>

@@ -21,7 +21,7 @@ class Regularizer {
   }
   /// After backward: undo perturb().
   virtual void restore(const std::vector<Param*>& params) { (void)params; }
-  /// Add the penalty's gradient into p.grad (L1/L2); returns the penalty value (for the loss).
+  /// Add the penalty's gradient into p.grad (L1/L2); returns the penalty (not added to the reported loss).
   virtual double add_penalty_gradient(const std::vector<Param*>& params, double batch_weight) {
     (void)params;
     (void)batch_weight;

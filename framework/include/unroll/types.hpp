@@ -5,7 +5,7 @@
 // sequences of T steps and B samples is ONE matrix of shape (features x T*B), step t in
 // columns [t*B, (t+1)*B). A feed-forward layer therefore treats a whole sequence as one wide
 // batch (one GEMM for all steps); a recurrent layer walks the steps with Seq::step(t).
-#include <Eigen/Core>
+#include "unroll/eigen.hpp"
 #include <cstdint>
 #include <vector>
 

@@ -6,7 +6,7 @@
 // alignment would pass objects whose layout the host reads differently, and a plugin compiled
 // with -march=native on one CPU can crash with an illegal instruction on another (Eigen's
 // vectorization, and so its alignment, follows the instruction set).
-#include <Eigen/Core>
+#include "unroll/eigen.hpp"
 
 /// Bump whenever a public header changes a class layout or a virtual function.
 ///   2: ScheduleState carries the run's length (total_epochs, total_steps).
@@ -17,7 +17,9 @@
 ///      Dataset::vocabulary(), GradCheckOptions::index_inputs (token inputs, embeddings).
 ///   6: Optimizer::elementwise() and step_range(), Regularizer::changes_gradients(),
 ///      Communicator::reduce_scatter_sum() and allgather() (the sharded optimizer step).
-///   7: LayerFootprint::state_floats (the memory estimate under train.bptt.memory).
+///   7: LayerFootprint::state_floats (the memory estimate under train.bptt.memory), and
+///      Node::validated(): a block records that validation produced it, so the host validates
+///      each initializer block once.
 #define UNROLL_API_VERSION 7
 
 #define UNROLL_STR2(x) #x

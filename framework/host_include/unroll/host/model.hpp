@@ -10,13 +10,21 @@
 
 namespace unroll {
 
+class Diagnostics;
 class PluginHost;
 class Schema;
 struct Param;
 
+/// Validate, in place, the initializer blocks of a parameter (`init` and each of its `blocks`)
+/// that validation has not produced yet: those a plugin assembled (an LSTM's forget-gate block, a
+/// cell's `params:` entries, which the layer's schema sees only as a mapping). The blocks the
+/// experiment's schemas saw were validated with the experiment and carry Node::validated(), so
+/// no block is validated twice. Errors go to `diag`, each at the block's file:line:column.
+void validate_initializers(Param& p, const PluginHost& host, Diagnostics& diag);
+
 /// Run a parameter's initializer (`init`, then each of its `blocks` on its rows) with streams
 /// derived from (seed, name) and (seed, "name[block]"). Nothing happens for a null `init` and no
-/// blocks.
+/// blocks. Blocks not validated yet are validated first (validate_initializers; ConfigErrors).
 void initialize_param(Param& p, const PluginHost& host, uint64_t seed, const std::string& base_dir);
 
 /// A layer block with the data's vocabulary filled in. A layer that takes token indices (an

@@ -19,6 +19,7 @@ namespace unroll {
 
 class PluginHost;
 class Dataset;
+class Model;
 
 struct RunOptions {
   std::string out_dir;  // run folder; created if missing
@@ -30,6 +31,9 @@ struct RunOptions {
   /// The dataset the pre-flight check built (check.hpp), so its files are read once; null: the
   /// trainer builds it.
   std::shared_ptr<Dataset> data;
+  /// The model the pre-flight check built for this experiment and `data` (not initialized); null:
+  /// the trainer builds it.
+  std::shared_ptr<Model> model;
   /// A continuation's line for log.txt (continuation.hpp); empty for a plain resume. The
   /// checkpoint's config then differs from config.yaml on purpose, and is not warned about.
   std::string continuation;
