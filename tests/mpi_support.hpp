@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 
+#include "file_support.hpp"
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/files.hpp"
@@ -76,7 +77,7 @@ inline void run_ok(int ranks, const TempDir& dir, const std::string& file, const
   require_ok(run(ranks, dir, file, out, extra));
 }
 
-inline void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+using unroll::testing::write;  // file_support.hpp
 
 // Every numeric column but `seconds` of two metrics.csv files, row by row: losses and norms within
 // a relative `rel`, accuracies within 1% of the samples.
