@@ -20,7 +20,7 @@ struct ShellResult {
 ShellResult shell(const std::string& cmd);
 /// `s` in single quotes, for a shell command line (test paths hold no single quote).
 std::string shell_quote(const std::string& s);
-/// "ASAN_OPTIONS='...:detect_leaks=0' ", to put before a command that starts MPI ranks (mpirun,
+/// "env ASAN_OPTIONS='...:detect_leaks=0' ", to put before a command that starts MPI ranks (mpirun,
 /// srun). In the sanitized suite the ranks run without LeakSanitizer: Open MPI does not free what
 /// MPI_Init allocates (libmpi, hwloc, PMIx, and the components it dlopens and unloads again at
 /// MPI_Finalize, whose frames LeakSanitizer can no longer name, so no suppression list can match

@@ -156,7 +156,7 @@ int spawn_unroll(const std::vector<std::string>& args, const std::string& log_pa
 std::string ranks_without_leak_check() {
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string options = asan && *asan ? std::string(asan) + ":detect_leaks=0" : "detect_leaks=0";
-  return "ASAN_OPTIONS=" + shell_quote(options) + " ";
+  return "env ASAN_OPTIONS=" + shell_quote(options) + " ";  // env: also right after `exec`
 }
 
 int wait_for(int pid) {
