@@ -96,7 +96,7 @@ TEST_CASE("mpi: an MLP trained by 2 ranks matches the one-process run", "[mpi]")
   const ShellResult one = run(0, dir, "mlp.yaml", "one");
   INFO(one.out);
   REQUIRE(one.code == 0);
-  const ShellResult two = run(2, dir, "mlp.yaml", "two");
+  const ShellResult two = run(2, dir, "mlp.yaml", "two", "--set train.distributed.shard_optimizer=auto");
   INFO(two.out);
   REQUIRE(two.code == 0);
   require_close_metrics(dir.file("one/metrics.csv"), dir.file("two/metrics.csv"));
@@ -117,7 +117,7 @@ TEST_CASE("mpi: an Elman net under truncated BPTT trained by 2 ranks matches the
   const ShellResult one = run(0, dir, "elman.yaml", "one");
   INFO(one.out);
   REQUIRE(one.code == 0);
-  const ShellResult two = run(2, dir, "elman.yaml", "two");
+  const ShellResult two = run(2, dir, "elman.yaml", "two", "--set train.distributed.shard_optimizer=auto");
   INFO(two.out);
   REQUIRE(two.code == 0);
   require_close_metrics(dir.file("one/metrics.csv"), dir.file("two/metrics.csv"));

@@ -44,7 +44,7 @@ optimizer: )" +
          optimizer +
          R"(
 regularizers: [{kind: max_norm, max: 2.0}]
-train: {epochs: 3, batch: 64, clip: {norm: 0.5, value: 0.2}}
+train: {epochs: 3, batch: 64, clip: {norm: 0.5, value: 0.2}, distributed: {shard_optimizer: auto}}
 )";
 }
 

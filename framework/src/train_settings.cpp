@@ -88,10 +88,11 @@ std::shared_ptr<const Schema> diagnostics_schema() {
 
 std::shared_ptr<const Schema> distributed_schema() {
   auto t = std::make_shared<Schema>("distributed", "Data-parallel runs (mpirun -np N unroll run ...)");
-  t->choice("shard_optimizer", "auto", {"auto", "true", "false"},
+  t->choice("shard_optimizer", "false", {"false", "auto", "true"},
             "each rank steps 1/N of the parameters and keeps their optimizer state (reduce-scatter, step, "
-            "allgather) instead of every rank stepping all of them; auto: when the optimizer is elementwise and "
-            "no regularizer changes gradients (log.txt says which); true: required (an error otherwise); false: off");
+            "allgather) instead of every rank stepping all of them; false: off (on one shared-memory node "
+            "sharding measured slower); auto: when the optimizer is elementwise and no regularizer changes "
+            "gradients (log.txt says which); true: required (an error otherwise)");
   return t;
 }
 
