@@ -335,8 +335,8 @@ TEST_CASE("srun inside an allocation trains data-parallel with mpirun's numbers"
   INFO(out << "\njob output:\n" << (fs::exists(t.file("job.out")) ? read_file(t.file("job.out")) : "(none)"));
   REQUIRE(rc == 0);
   CHECK(read_file(t.file("srun/log.txt")).find("ranks: 2 (data-parallel") != std::string::npos);
-  REQUIRE(sh("mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 '" + kExe + "' run '" +
-                 t.file("mlp.yaml") + "' --out '" + t.file("mpirun") + "'",
+  REQUIRE(sh(testing::ranks_without_leak_check() + "mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 '" +
+                 kExe + "' run '" + t.file("mlp.yaml") + "' --out '" + t.file("mpirun") + "'",
              &out) == 0);
   CHECK(csv_without_timing(read_file(t.file("srun/metrics.csv"))) ==
         csv_without_timing(read_file(t.file("mpirun/metrics.csv"))));
