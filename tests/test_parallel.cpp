@@ -206,3 +206,25 @@ TEST_CASE("gemm: a column's numbers do not depend on how many columns the call h
           }
   CHECK(compared == 6 * 5 * 4 * (1 + 2 + 2));  // n = 17 has one split, 33 and 40 two
 }
+
+TEST_CASE("add_row_sums split over 2 threads equals the 1-thread sums bit for bit", "[parallel][gemm]") {
+  // A recurrent layer's bias gradient: all steps of a batch (LSTM h128, 28 steps x 128 samples),
+  // and a row count with a tail below the 16-row vectors.
+  for (Eigen::Index rows : {512, 132}) {
+    INFO("rows " << rows);
+    const Matrix A = random_matrix(rows, 3584, 1);
+    const Vector c0 = random_matrix(rows, 1, 2).col(0);
+    Vector one = c0, two = c0;
+    {
+      Threads t(1);
+      add_row_sums(one, A, 0.5f);
+    }
+    {
+      Threads t(2);
+      add_row_sums(two, A, 0.5f);
+    }
+    const Eigen::VectorXd ref = c0.cast<double>() + 0.5 * A.cast<double>().rowwise().sum();
+    CHECK((one.cast<double>() - ref).cwiseAbs().maxCoeff() <= 1e-3);
+    CHECK((one.array() == two.array()).all());
+  }
+}

@@ -99,9 +99,11 @@ class EquationCell final : public RecurrentLayer {
     }
     locate(B);
     time_loop(B, [&](const StepColumns& cols) {
+      const std::vector<PackedMatrix> U = packed_groups(Trans::No, cols.n);  // once, not at every step
       for (int t = 0; t < T; ++t)
         for (int k = 0; k <= max_level_; ++k) {
-          for (int gi : groups_at_[static_cast<size_t>(k)]) product(groups_[static_cast<size_t>(gi)], t, cols);
+          for (int gi : groups_at_[static_cast<size_t>(k)])
+            product(groups_[static_cast<size_t>(gi)], U[static_cast<size_t>(gi)], t, cols);
           forward_pass(stage_[static_cast<size_t>(k)], t, cols);
         }
     });
@@ -121,6 +123,7 @@ class EquationCell final : public RecurrentLayer {
     for (size_t s = 0; s < states_.size(); ++s) next_of[s] = states_[s].next;
     time_loop(B, [&](const StepColumns& cols) {
       const Eigen::Index c0 = cols.c0, n = cols.n;
+      const std::vector<PackedMatrix> Ut = packed_groups(Trans::Yes, n);
       for (int t = T - 1; t >= 0; --t) {
         for (size_t k = 0; k < nodes_.size(); ++k)
           if (live_[k] && elementwise(nodes_[k].op)) block(grad_[k], t, c0, n).setZero();
@@ -146,10 +149,8 @@ class EquationCell final : public RecurrentLayer {
           backward_pass(stage_[static_cast<size_t>(k)], t, cols);
           for (int gi : groups_at_[static_cast<size_t>(k)]) {
             Group& gr = groups_[static_cast<size_t>(gi)];
-            const Param& U = params_[static_cast<size_t>(gr.param)];
-            const Eigen::Index rows = (gr.b1 - gr.b0 + 1) * H_;
-            gemm(block(grad_[static_cast<size_t>(gr.operand)], t, c0, n), U.value.middleRows(gr.b0 * H_, rows),
-                 Trans::Yes, gr.grad.middleCols(static_cast<Eigen::Index>(t) * B + c0, n), Trans::No, 1.0f, 1.0f);
+            gemm(block(grad_[static_cast<size_t>(gr.operand)], t, c0, n), Ut[static_cast<size_t>(gi)],
+                 gr.grad.middleCols(static_cast<Eigen::Index>(t) * B + c0, n), Trans::No, 1.0f, 1.0f);
           }
         }
       }
@@ -388,13 +389,24 @@ class EquationCell final : public RecurrentLayer {
     return ArrayBlock(l.at(t, j), H_, cols, Eigen::OuterStride<>(l.ld));
   }
 
-  // A group's recurrent product for step t: P = U[b0..b1] * operand, one gemm.
-  void product(Group& gr, int t, const StepColumns& cols) {
-    const Param& U = params_[static_cast<size_t>(gr.param)];
+  // Each group's rows U[b0..b1] of its parameter, op() applied, packed for products with `cols`
+  // columns (one time loop thread's), in the order of groups_.
+  std::vector<PackedMatrix> packed_groups(Trans op, Eigen::Index cols) const {
+    std::vector<PackedMatrix> out;
+    out.reserve(groups_.size());
+    for (const Group& gr : groups_)
+      out.emplace_back(params_[static_cast<size_t>(gr.param)].value.middleRows(gr.b0 * H_, (gr.b1 - gr.b0 + 1) * H_),
+                       op, cols);
+    return out;
+  }
+
+  // A group's recurrent product for step t: P = U[b0..b1] * operand, one gemm (U: the group's
+  // packed rows).
+  void product(Group& gr, const PackedMatrix& U, int t, const StepColumns& cols) {
     const Eigen::Index rows = (gr.b1 - gr.b0 + 1) * H_;
     const Loc out{gr.value.data(), rows, gr.keep ? cols.B : 0};
-    gemm(block(out, t, cols.c0, cols.n, rows), U.value.middleRows(gr.b0 * H_, rows), Trans::No,
-         block(value_[static_cast<size_t>(gr.operand)], t, cols.c0, cols.n), Trans::No);
+    gemm(block(out, t, cols.c0, cols.n, rows), U, block(value_[static_cast<size_t>(gr.operand)], t, cols.c0, cols.n),
+         Trans::No);
   }
 
   // The element-wise nodes `order` of step t, one column block at a time.

@@ -9,7 +9,8 @@
 //                     da_t = g_t * f'(a_t) and leaves dh = U^T da_t = dL/dh_{t-1} for step t-1.
 //                     After step 0, dh is dL/dh_{-1} (initial_state_grad()); it goes no further.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
-// after it, over the stored da and h blocks. Only U h_{t-1} and U^T da_t run per step.
+// after it, over the stored da and h blocks. Only U h_{t-1} and U^T da_t run per step, with U
+// packed once per pass (PackedMatrix) rather than by every step's product.
 #include <unroll/linalg.hpp>
 #include <unroll/plugin.hpp>
 #include <unroll/recurrent.hpp>
@@ -34,12 +35,13 @@ class Elman final : public RecurrentLayer {
     Matrix& hs = history(0);
     // Pre-activations of all steps in place in hs; step t then adds U h_{t-1} and applies f.
     auto a = hs.rightCols(static_cast<Eigen::Index>(T) * B);
-    gemm(a, W_.value, Trans::No, x.data, Trans::No);
-    a.colwise() += b_.value.col(0);
+    fill_columns(a, b_.value.col(0));  // b first, then W x added by the gemm: one pass fewer
+    gemm(a, W_.value, Trans::No, x.data, Trans::No, 1.0f, 1.0f);
     time_loop(B, [&](const StepColumns& cols) {
+      const PackedMatrix U(U_.value, Trans::No, cols.n);  // packed once, not at every step
       for (int t = 0; t < T; ++t) {
         auto a = cols.at(hs, t + 1);
-        gemm(a, U_.value, Trans::No, cols.at(hs, t), Trans::No, 1.0f, 1.0f);
+        gemm(a, U, cols.at(hs, t), Trans::No, 1.0f, 1.0f);
         if (relu_)
           a = a.cwiseMax(0.0f);
         else
@@ -56,6 +58,7 @@ class Elman final : public RecurrentLayer {
     g_.resize(H_, B);
     time_loop(B, [&](const StepColumns& cols) {
       auto g = cols.of(g_), dh = cols.of(dh_all);
+      const PackedMatrix Ut(U_.value, Trans::Yes, cols.n);
       for (int t = T - 1; t >= 0; --t) {
         g = cols.at(dy.data, t) + dh;
         record_grad(t, cols, g);
@@ -65,7 +68,7 @@ class Elman final : public RecurrentLayer {
           da.array() = (h.array() > 0.0f).select(g.array(), 0.0f);
         else
           da.array() = g.array() * (1.0f - h.array().square());
-        gemm(dh, U_.value, Trans::Yes, da, Trans::No);
+        gemm(dh, Ut, da, Trans::No);
       }
     });
     gemm(W_.grad, da_, Trans::No, input(), Trans::Yes, 1.0f, 1.0f);

@@ -18,7 +18,7 @@
 //                     and leaves dh = U^T dp_t + z * g = dL/dh_{t-1} for step t-1. After step 0
 //                     that is initial_state_grad(); nothing goes further back.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
-// after it. Only U h_{t-1} and U^T dp_t run per step.
+// after it. Only U h_{t-1} and U^T dp_t run per step, with U packed once per pass (PackedMatrix).
 #include <unroll/linalg.hpp>
 #include <unroll/plugin.hpp>
 #include <unroll/recurrent.hpp>
@@ -53,21 +53,24 @@ class Gru final : public RecurrentLayer {
     hn_.resize(H, TB);
     gates_.resize(3 * H, TB);
     p_.resize(3 * H, B);
-    gemm(gates_, W_.value, Trans::No, x.data, Trans::No);
-    gates_.colwise() += b_.value.col(0).head(3 * H);
+    fill_columns(gates_, b_.value.col(0).head(3 * H));  // b first, then W x added by the gemm: one pass fewer
+    gemm(gates_, W_.value, Trans::No, x.data, Trans::No, 1.0f, 1.0f);
     const auto b_hn = b_.value.col(0).tail(H);
     time_loop(B, [&](const StepColumns& cols) {
       auto p = cols.of(p_);
+      const PackedMatrix U(U_.value, Trans::No, cols.n);  // packed once, not at every step
       for (int t = 0; t < T; ++t) {
-        auto a = cols.at(gates_, t), hn = cols.at(hn_, t), h_prev = cols.at(hs, t);
-        gemm(p, U_.value, Trans::No, h_prev, Trans::No);
-        a.topRows(2 * H) += p.topRows(2 * H);
-        sigmoid(a.topRows(2 * H));  // r, z
-        hn = p.bottomRows(H);
-        hn.colwise() += b_hn;
-        auto nt = a.bottomRows(H);
-        nt.array() = (nt.array() + a.topRows(H).array() * hn.array()).tanh();
-        cols.at(hs, t + 1).array() = nt.array() + a.middleRows(H, H).array() * (h_prev.array() - nt.array());
+        gemm(p, U, cols.at(hs, t), Trans::No);
+        cols.in_slices(slice_width(), [&](const StepColumns& s) {
+          auto a = s.at(gates_, t), hn = s.at(hn_, t), h_prev = s.at(hs, t), ps = s.of(p_);
+          a.topRows(2 * H) += ps.topRows(2 * H);
+          sigmoid(a.topRows(2 * H));  // r, z
+          hn = ps.bottomRows(H);
+          hn.colwise() += b_hn;
+          auto nt = a.bottomRows(H);
+          nt.array() = (nt.array() + a.topRows(H).array() * hn.array()).tanh();
+          s.at(hs, t + 1).array() = nt.array() + a.middleRows(H, H).array() * (h_prev.array() - nt.array());
+        });
       }
     });
   }
@@ -82,20 +85,23 @@ class Gru final : public RecurrentLayer {
     g_.resize(H, B);
     time_loop(B, [&](const StepColumns& cols) {
       auto g = cols.of(g_), dh = cols.of(dh_all);
+      const PackedMatrix Ut(U_.value, Trans::Yes, cols.n);
       for (int t = T - 1; t >= 0; --t) {
         g = cols.at(dy.data, t) + dh;
         record_grad(t, cols, g);
-        auto a = cols.at(gates_, t);
-        const auto r = a.topRows(H).array(), z = a.middleRows(H, H).array(), nt = a.bottomRows(H).array();
-        auto hn = cols.at(hn_, t).array(), h_prev = cols.at(hs, t).array();
-        auto da = cols.at(da_, t), dp = cols.at(dp_, t);
-        da.bottomRows(H).array() = g.array() * (1.0f - z) * (1.0f - nt.square());
-        da.middleRows(H, H).array() = g.array() * (h_prev - nt) * z * (1.0f - z);
-        da.topRows(H).array() = da.bottomRows(H).array() * hn * r * (1.0f - r);
-        dp.topRows(2 * H) = da.topRows(2 * H);
-        dp.bottomRows(H).array() = da.bottomRows(H).array() * r;
-        gemm(dh, U_.value, Trans::Yes, dp, Trans::No);
-        dh.array() += g.array() * z;
+        cols.in_slices(slice_width(), [&](const StepColumns& s) {
+          auto a = s.at(gates_, t);
+          const auto r = a.topRows(H).array(), z = a.middleRows(H, H).array(), nt = a.bottomRows(H).array();
+          auto hn = s.at(hn_, t).array(), h_prev = s.at(hs, t).array(), gs = s.of(g_).array();
+          auto da = s.at(da_, t), dp = s.at(dp_, t);
+          da.bottomRows(H).array() = gs * (1.0f - z) * (1.0f - nt.square());
+          da.middleRows(H, H).array() = gs * (h_prev - nt) * z * (1.0f - z);
+          da.topRows(H).array() = da.bottomRows(H).array() * hn * r * (1.0f - r);
+          dp.topRows(2 * H) = da.topRows(2 * H);
+          dp.bottomRows(H).array() = da.bottomRows(H).array() * r;
+        });
+        gemm(dh, Ut, cols.at(dp_, t), Trans::No);
+        dh.array() += g.array() * cols.at(gates_, t).middleRows(H, H).array();
       }
     });
     gemm(W_.grad, da_, Trans::No, input(), Trans::Yes, 1.0f, 1.0f);

@@ -17,7 +17,7 @@
 //                     dc = dc * f = dL/dc_{t-1} for step t-1. After step 0 they are
 //                     initial_state_grad() = {dL/dh_{-1}, dL/dc_{-1}}; nothing goes further.
 // W x + b for all T steps is ONE gemm before the time loop; dW, dU, db and dx are one gemm each
-// after it. Only U h_{t-1} and U^T da_t run per step.
+// after it. Only U h_{t-1} and U^T da_t run per step, with U packed once per pass (PackedMatrix).
 #include <unroll/linalg.hpp>
 #include <unroll/plugin.hpp>
 #include <unroll/recurrent.hpp>
@@ -60,20 +60,23 @@ class Lstm final : public RecurrentLayer {
     Matrix &hs = history(0), &cs = history(1);
     tc_.resize(H, TB);
     gates_.resize(4 * H, TB);
-    gemm(gates_, W_.value, Trans::No, x.data, Trans::No);
-    gates_.colwise() += b_.value.col(0);
+    fill_columns(gates_, b_.value.col(0));  // b first, then W x added by the gemm: one pass fewer
+    gemm(gates_, W_.value, Trans::No, x.data, Trans::No, 1.0f, 1.0f);
     time_loop(B, [&](const StepColumns& cols) {
+      const PackedMatrix U(U_.value, Trans::No, cols.n);  // packed once, not at every step
       for (int t = 0; t < T; ++t) {
-        auto a = cols.at(gates_, t);
-        gemm(a, U_.value, Trans::No, cols.at(hs, t), Trans::No, 1.0f, 1.0f);
-        sigmoid(a.topRows(2 * H));  // i, f
-        a.middleRows(2 * H, H).array() = a.middleRows(2 * H, H).array().tanh();
-        sigmoid(a.bottomRows(H));  // o
-        auto c = cols.at(cs, t + 1), tc = cols.at(tc_, t);
-        c.array() =
-            a.middleRows(H, H).array() * cols.at(cs, t).array() + a.topRows(H).array() * a.middleRows(2 * H, H).array();
-        tc.array() = c.array().tanh();
-        cols.at(hs, t + 1).array() = a.bottomRows(H).array() * tc.array();
+        gemm(cols.at(gates_, t), U, cols.at(hs, t), Trans::No, 1.0f, 1.0f);
+        cols.in_slices(slice_width(), [&](const StepColumns& s) {
+          auto a = s.at(gates_, t);
+          sigmoid(a.topRows(2 * H));  // i, f
+          a.middleRows(2 * H, H).array() = a.middleRows(2 * H, H).array().tanh();
+          sigmoid(a.bottomRows(H));  // o
+          auto c = s.at(cs, t + 1), tc = s.at(tc_, t);
+          c.array() =
+              a.middleRows(H, H).array() * s.at(cs, t).array() + a.topRows(H).array() * a.middleRows(2 * H, H).array();
+          tc.array() = c.array().tanh();
+          s.at(hs, t + 1).array() = a.bottomRows(H).array() * tc.array();
+        });
       }
     });
   }
@@ -86,23 +89,26 @@ class Lstm final : public RecurrentLayer {
     da_.resize(4 * H, TB);
     g_.resize(H, B);
     time_loop(B, [&](const StepColumns& cols) {
-      auto g = cols.of(g_), dh = cols.of(dh_all), dc = cols.of(dc_all);
+      const PackedMatrix Ut(U_.value, Trans::Yes, cols.n);
       for (int t = T - 1; t >= 0; --t) {
-        g = cols.at(dy.data, t) + dh;
+        auto g = cols.of(g_);
+        g = cols.at(dy.data, t) + cols.of(dh_all);
         record_grad(t, cols, g);
-        auto a = cols.at(gates_, t);
-        const auto i = a.topRows(H).array(), f = a.middleRows(H, H).array(), gc = a.middleRows(2 * H, H).array(),
-                   o = a.bottomRows(H).array();
-        auto tc = cols.at(tc_, t).array();
-        auto c_prev = cols.at(cs, t).array();
-        auto da = cols.at(da_, t);
-        dc.array() += g.array() * o * (1.0f - tc.square());
-        da.topRows(H).array() = dc.array() * gc * i * (1.0f - i);
-        da.middleRows(H, H).array() = dc.array() * c_prev * f * (1.0f - f);
-        da.middleRows(2 * H, H).array() = dc.array() * i * (1.0f - gc.square());
-        da.bottomRows(H).array() = g.array() * tc * o * (1.0f - o);
-        dc.array() *= f;
-        gemm(dh, U_.value, Trans::Yes, da, Trans::No);
+        cols.in_slices(slice_width(), [&](const StepColumns& s) {
+          auto a = s.at(gates_, t);
+          const auto i = a.topRows(H).array(), f = a.middleRows(H, H).array(), gc = a.middleRows(2 * H, H).array(),
+                     o = a.bottomRows(H).array();
+          auto tc = s.at(tc_, t).array(), c_prev = s.at(cs, t).array(), gs = s.of(g_).array();
+          auto dc = s.of(dc_all).array();
+          auto da = s.at(da_, t);
+          dc += gs * o * (1.0f - tc.square());
+          da.topRows(H).array() = dc * gc * i * (1.0f - i);
+          da.middleRows(H, H).array() = dc * c_prev * f * (1.0f - f);
+          da.middleRows(2 * H, H).array() = dc * i * (1.0f - gc.square());
+          da.bottomRows(H).array() = gs * tc * o * (1.0f - o);
+          dc *= f;
+        });
+        gemm(cols.of(dh_all), Ut, cols.at(da_, t), Trans::No);
       }
     });
     gemm(W_.grad, da_, Trans::No, input(), Trans::Yes, 1.0f, 1.0f);

@@ -29,11 +29,13 @@
 // backward_steps ACCUMULATES parameter gradients (as the contract of Layer::backward says)
 // and forward_steps depends only on the initial state, the input and the parameters.
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "unroll/layer.hpp"
+#include "unroll/linalg.hpp"
 #include "unroll/parallel.hpp"
 
 namespace unroll {
@@ -50,6 +52,13 @@ struct StepColumns {
   template <class M>
   auto of(M& m) const {
     return m.middleCols(c0, n);
+  }
+  /// Calls f(slice) on our columns cut into slices of `width` (the last may be narrower): a
+  /// step's element-wise statements, run slice by slice, then read their operands from L1
+  /// instead of streaming all our columns through L2 once per statement.
+  template <class F>
+  void in_slices(Eigen::Index width, F&& f) const {
+    for (Eigen::Index j = 0; j < n; j += width) f(StepColumns{c0 + j, std::min(width, n - j), B});
   }
 };
 
@@ -126,6 +135,14 @@ class RecurrentLayer : public Layer {
   virtual double stored_floats_per_step() const { return 2.0 * static_cast<double>(names_.size()) * H_; }
 
   int units() const { return H_; }
+  /// Slice width for StepColumns::in_slices: about 512 floats per H-row operand (a cell's
+  /// element-wise operands then fit L1 together), and a whole number of 64-byte lines per slice
+  /// of an H-row matrix, so each slice starts as aligned as the whole block: Eigen's vector code
+  /// then treats every element alike, and the results are bit-identical to unsliced statements.
+  Eigen::Index slice_width() const {
+    const Eigen::Index lines = 16 / std::gcd<Eigen::Index>(H_, 16);  // columns per 64-byte multiple
+    return std::max<Eigen::Index>(lines, 512 / H_ / lines * lines);
+  }
   /// State variable k over the last forward: H x (T+1)B, block 0 the initial state.
   Matrix& history(size_t k) { return history_[k]; }
   const Matrix& history(size_t k) const { return history_[k]; }
@@ -167,7 +184,7 @@ class RecurrentLayer : public Layer {
     forward_steps(x, T, B);
     for (size_t k = 0; k < history_.size(); ++k) carry_[k] = history_[k].rightCols(B);  // where the next forward starts
     y.resize(H_, T, B);
-    y.data = history_[0].rightCols(TB);
+    copy_matrix(y.data, history_[0].rightCols(TB));
     if (mode == Mode::Train) x_ = x.data;
   }
 

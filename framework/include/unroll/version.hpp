@@ -20,7 +20,9 @@
 ///   7: LayerFootprint::state_floats (the memory estimate under train.bptt.memory), and
 ///      Node::validated(): a block records that validation produced it, so the host validates
 ///      each initializer block once.
-#define UNROLL_API_VERSION 7
+///   8: PackedMatrix and gemm on it (a recurrent layer packs U once per pass), fill_columns and
+///      copy_matrix (linalg.hpp).
+#define UNROLL_API_VERSION 8
 
 #define UNROLL_STR2(x) #x
 #define UNROLL_STR(x) UNROLL_STR2(x)
