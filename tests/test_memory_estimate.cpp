@@ -116,11 +116,12 @@ TEST_CASE("the estimate counts what train.bptt.memory keeps of a recurrent layer
   const LayerMemory full = lstm({});
   const LayerMemory every = lstm({"train.bptt.memory.every=10"});
   const LayerMemory budget = lstm({"train.bptt.memory.budget=4000"});
-  // Full storage: 7 floats per unit, step and sample (lstm's footprint). Every 10 steps: one
-  // segment's 10 steps, plus h and c at the 10 segment starts and the final state.
+  // Full storage: 11 floats per unit, step and sample (lstm's footprint: h, c, tanh c, the four
+  // gates and, in backward, their four gradients). Every 10 steps: one segment's 10 steps, plus h
+  // and c at the 10 segment starts and the final state.
   const double H = 5, T = 100, B = 8;
-  CHECK(full.bytes - every.bytes == Approx(4 * (7 * H * T * B - (7 * H * 10 * B + 2 * H * 11 * B))));
-  CHECK(full.bytes - budget.bytes == Approx(4 * 7 * H * T * B - 4000));  // the budget bounds it
+  CHECK(full.bytes - every.bytes == Approx(4 * (11 * H * T * B - (11 * H * 10 * B + 2 * H * 11 * B))));
+  CHECK(full.bytes - budget.bytes == Approx(4 * 11 * H * T * B - 4000));  // the budget bounds it
   CHECK(full.note.empty());
   CHECK_THAT(every.note, Contains("every 10 steps"));
   // Feed-forward layers are not touched.

@@ -29,7 +29,7 @@ double kept_floats(const StepStorage& s, double per_step, double state, double T
     return per_step * k * B + (train ? state * (std::ceil(T / k) + 1) * B : 0.0);
   }
   note = "bptt.memory: within the budget of " + format_bytes(s.budget_bytes);
-  return std::min(full, s.budget_bytes / kFloat);  // the layer picks the longest segments that fit
+  return std::min(full, s.budget_bytes / kFloat);  // the layer's segments fit the budget (recurrent.hpp)
 }
 
 std::string count_text(double n) {

@@ -142,8 +142,8 @@ UNROLL_PLUGIN(registry) {
           throw Error(c.name + ": gru needs at least one input feature, got " + std::to_string(c.input_size));
         return std::make_unique<Gru>(o, c);
       },
-      [](const Options& o, int in) {  // memory estimate: W, U, b; gates and the candidate per step
+      [](const Options& o, int in) {  // memory estimate: W, U, b; per step what backward holds (11H, as above)
         const long long H = o.integer("units");
-        return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 5 * H, /*state_floats=*/H};
+        return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 11 * H, /*state_floats=*/H};
       });
 }

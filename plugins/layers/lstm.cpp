@@ -150,8 +150,8 @@ UNROLL_PLUGIN(registry) {
           throw Error(c.name + ": lstm needs at least one input feature, got " + std::to_string(c.input_size));
         return std::make_unique<Lstm>(o, c);
       },
-      [](const Options& o, int in) {  // memory estimate: W, U, b; gates, c and tanh(c) per step
+      [](const Options& o, int in) {  // memory estimate: W, U, b; per step what backward holds (11H, as above)
         const long long H = o.integer("units");
-        return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), 7 * H, /*state_floats=*/2 * H};
+        return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), 11 * H, /*state_floats=*/2 * H};
       });
 }
