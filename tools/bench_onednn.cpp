@@ -5,6 +5,7 @@
 //
 //   unroll_bench_onednn [--cells rnn,lstm,gru] [--hidden 128,512] [--threads 1,2]
 //                       [--steps 28] [--batch 128] [--input 28] [--samples 60000] [--repeat 3]
+//   unroll_bench_onednn --gemm M:K:N:TA:TB[,...] [--threads 1,2]   (oneDNN's sgemm alone, below)
 //
 // What is timed is the layer alone, as unroll's per-layer profile (UNROLL_GEMM_PROFILE) times
 // its recurrent layer: no data, loss or optimizer. The primitives are created once, their weights
@@ -176,10 +177,44 @@ double time_epoch(const Shape& sh, long batches, const engine& eng, stream& s, d
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// --gemm: oneDNN's own sgemm (dnnl::sgemm, its JIT kernels) on one product shape, to compare
+// with unroll_bench_gemm's rate for the same shape: is a gap in the RNN times the GEMM kernel, or
+// the work around it? C (M x N, column-major) = op(A) op(B), called back to back for ~0.5 s.
+// dnnl::sgemm is row-major: the column-major C is the row-major C^T = op(B)^T op(A)^T.
+void time_gemm(const std::string& spec, int threads) {
+  long m, k, n, ta, tb;
+  if (std::sscanf(spec.c_str(), "%ld:%ld:%ld:%ld:%ld", &m, &k, &n, &ta, &tb) != 5) {
+    std::fprintf(stderr, "unroll_bench_onednn: --gemm wants M:K:N:TA:TB, got %s\n", spec.c_str());
+    std::exit(2);
+  }
+  std::mt19937 g(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> A(static_cast<size_t>(m * k)), B(static_cast<size_t>(k * n)), C(static_cast<size_t>(m * n));
+  for (float& v : A) v = u(g);
+  for (float& v : B) v = u(g);
+  const long lda = ta ? k : m, ldb = tb ? n : k;
+  auto once = [&] {
+    sgemm(tb ? 'T' : 'N', ta ? 'T' : 'N', n, m, k, 1.0f, B.data(), ldb, A.data(), lda, 0.0f, C.data(), m);
+  };
+  once();  // warm-up: JIT code generation, caches
+  long calls = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  double secs = 0;
+  while (secs < 0.5) {
+    for (int i = 0; i < 16; ++i) once();
+    calls += 16;
+    secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const double gflop = 2.0 * m * k * n * calls / 1e9;
+  std::printf("{\"gemm\":\"%s\",\"threads\":%d,\"calls\":%ld,\"us_per_call\":%.2f,\"gflops\":%.1f}\n", spec.c_str(),
+              threads, calls, 1e6 * secs / static_cast<double>(calls), gflop / secs);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cells = "rnn,lstm,gru", hidden = "128,512", threads = "1,2";
+  std::string cells = "rnn,lstm,gru", hidden = "128,512", threads = "1,2", gemms;
   int steps = 28, batch = 128, input = 28, repeat = 3;
   long samples = 60000;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -200,6 +235,8 @@ int main(int argc, char** argv) {
       samples = std::stol(v);
     else if (a == "--repeat")
       repeat = std::stoi(v);
+    else if (a == "--gemm")
+      gemms = v;
     else {
       std::fprintf(stderr,
                    "unroll_bench_onednn: unknown option %s (see the comment at the top of tools/bench_onednn.cpp)\n",
@@ -210,6 +247,13 @@ int main(int argc, char** argv) {
   if (argc % 2 == 0) {
     std::fprintf(stderr, "unroll_bench_onednn: option %s needs a value\n", argv[argc - 1]);
     return 2;
+  }
+  if (!gemms.empty()) {
+    for (const std::string& th : split(threads)) {
+      omp_set_num_threads(std::stoi(th));
+      for (const std::string& spec : split(gemms)) time_gemm(spec, std::stoi(th));
+    }
+    return 0;
   }
   const long batches = (samples + batch - 1) / batch;  // the epoch's batches, all full-size
   engine eng(engine::kind::cpu, 0);
