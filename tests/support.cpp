@@ -193,6 +193,11 @@ Matrix normal(Eigen::Index rows, Eigen::Index cols, Rng& rng, double scale) {
   return m;
 }
 
+Matrix normal(Eigen::Index rows, Eigen::Index cols, uint64_t seed, double scale) {
+  Rng rng(seed);
+  return normal(rows, cols, rng, scale);
+}
+
 void randomize(Layer& l, uint64_t seed, double scale) {
   Rng rng(seed);
   for (Param* p : l.params()) p->value = normal(p->value.rows(), p->value.cols(), rng, scale);

@@ -41,6 +41,8 @@ RunResult run_text(const struct TempDir& dir, const std::string& text, const std
 
 /// A matrix of N(0, scale^2) draws from rng.
 Matrix normal(Eigen::Index rows, Eigen::Index cols, Rng& rng, double scale = 1.0);
+/// The same from a stream of its own, seeded with `seed`.
+Matrix normal(Eigen::Index rows, Eigen::Index cols, uint64_t seed, double scale = 1.0);
 /// Moves every parameter of a layer away from its structured initial value (zero biases,
 /// orthogonal U): N(0, scale^2) draws from a stream seeded with `seed`.
 void randomize(Layer& l, uint64_t seed, double scale = 0.5);

@@ -7,20 +7,8 @@
 #include "support.hpp"
 #include "unroll/linalg.hpp"
 #include "unroll/parallel.hpp"
-#include "unroll/rng.hpp"
 
 using namespace unroll;
-
-namespace {
-
-Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
-  Rng rng(seed);
-  Matrix m(rows, cols);
-  for (float& v : m.reshaped()) v = static_cast<float>(rng.normal());
-  return m;
-}
-
-}  // namespace
 
 TEST_CASE("gemm with a packed A equals the plain gemm bit for bit", "[gemm]") {
   // m = 512 with one column packs in panels of 48 rows; depth 1000 is more than one depth block;
@@ -35,10 +23,10 @@ TEST_CASE("gemm with a packed A equals the plain gemm bit for bit", "[gemm]") {
               INFO("m " << m << ", k " << k << ", n " << n << ", A" << (ta == Trans::Yes ? "^T" : "") << " B"
                         << (tb == Trans::Yes ? "^T" : "") << ", beta " << beta);
               // A is a block of a larger matrix (a stride, as U.middleRows in an equation cell).
-              const Matrix big = random_matrix(ta == Trans::No ? m + 7 : k + 7, ta == Trans::No ? k : m, 1);
+              const Matrix big = testing::normal(ta == Trans::No ? m + 7 : k + 7, ta == Trans::No ? k : m, 1);
               const auto A = big.middleRows(3, ta == Trans::No ? m : k);
-              const Matrix B = tb == Trans::No ? random_matrix(k, n, 2) : random_matrix(n, k, 2);
-              const Matrix C0 = random_matrix(m, n, 3);
+              const Matrix B = tb == Trans::No ? testing::normal(k, n, 2) : testing::normal(n, k, 2);
+              const Matrix C0 = testing::normal(m, n, 3);
               Matrix plain = C0, packed = C0;
               gemm(plain, A, ta, B, tb, 0.5f, beta);
               const PackedMatrix P(A, ta, n);
@@ -59,11 +47,11 @@ TEST_CASE("a packed A serves its column count, and other shapes fall back to A i
   // The packed copy does not follow later changes of A (so it must be packed after the last
   // update); that makes the path a product took visible here.
   const Eigen::Index m = 512, k = 128;
-  Matrix A = random_matrix(m, k, 1);
+  Matrix A = testing::normal(m, k, 1);
   const PackedMatrix P(A, Trans::No, 64);
   const Matrix old_A = A;
   A *= 2.0f;
-  const Matrix B64 = random_matrix(k, 64, 2), B1 = random_matrix(k, 1, 3);
+  const Matrix B64 = testing::normal(k, 64, 2), B1 = testing::normal(k, 1, 3);
   Matrix c64(m, 64), c1(m, 1), want64(m, 64), want1(m, 1);
   gemm(c64, P, B64, Trans::No);
   gemm(want64, old_A, Trans::No, B64, Trans::No);
@@ -77,7 +65,7 @@ TEST_CASE("a packed product large enough to split over threads equals the plain 
   // Outside a time loop a large product is split over the run's threads (gemm's own policy, not
   // the packing's): the packed call must take the same split, so its bits match the plain call.
   const Eigen::Index m = 512, k = 128, n = 256;
-  const Matrix A = random_matrix(m, k, 1), B = random_matrix(k, n, 2);
+  const Matrix A = testing::normal(m, k, 1), B = testing::normal(k, n, 2);
   Matrix plain(m, n), packed(m, n);
   configure_threads(2);
   gemm(plain, A, Trans::No, B, Trans::No);

@@ -13,7 +13,6 @@
 #include "support.hpp"
 #include "unroll/linalg.hpp"
 #include "unroll/parallel.hpp"
-#include "unroll/rng.hpp"
 
 using namespace unroll;
 using unroll::testing::make_optimizer;
@@ -25,13 +24,6 @@ struct Threads {
   explicit Threads(int n) { configure_threads(n); }
   ~Threads() { configure_threads(1); }
 };
-
-Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
-  Rng rng(seed);
-  Matrix m(rows, cols);
-  for (float& v : m.reshaped()) v = static_cast<float>(rng.normal());
-  return m;
-}
 
 }  // namespace
 
@@ -118,7 +110,7 @@ TEST_CASE("a nested parallel_for runs on the calling thread, and a worker's exce
 
 TEST_CASE("parallel_sum adds chunk sums in a fixed order", "[parallel]") {
   Threads threads(2);
-  const Matrix a = random_matrix(300, 400, 7);
+  const Matrix a = testing::normal(300, 400, 7);
   auto sum = [&] {
     return parallel_sum(a.size(), [&](Eigen::Index from, Eigen::Index to) {
       return static_cast<double>(a.reshaped().segment(from, to - from).squaredNorm());
@@ -131,7 +123,7 @@ TEST_CASE("parallel_sum adds chunk sums in a fixed order", "[parallel]") {
 
 TEST_CASE("for_each_block sees matching blocks and refuses matrices of different sizes", "[parallel]") {
   Threads threads(2);
-  Matrix x = random_matrix(256, 300, 1), y = Matrix::Zero(256, 300);
+  Matrix x = testing::normal(256, 300, 1), y = Matrix::Zero(256, 300);
   const Matrix& cx = x;
   for_each_block([](ConstArrayMap a, ArrayMap b) { b = 2.0f * a + 1.0f; }, cx, y);
   CHECK(y.isApprox((2.0f * x.array() + 1.0f).matrix()));
@@ -151,16 +143,16 @@ TEST_CASE("optimizer updates split over 2 threads equal the 1-thread update bit 
       Threads t(threads);
       auto opt = make_optimizer(yaml);
       Param p("dense0.W", 600, 200, 200, 600, Node());
-      p.value = random_matrix(600, 200, 3);
+      p.value = testing::normal(600, 200, 3);
       std::vector<Param*> params{&p};
       for (uint64_t step = 0; step < 3; ++step) {
-        p.grad = random_matrix(600, 200, 10 + step);
+        p.grad = testing::normal(600, 200, 10 + step);
         opt->step(params, 0.1);
       }
       result[threads - 1] = p.value;
     }
     INFO(yaml);
-    CHECK_FALSE(result[0].isApprox(random_matrix(600, 200, 3)));  // the update did something
+    CHECK_FALSE(result[0].isApprox(testing::normal(600, 200, 3)));  // the update did something
     CHECK((result[0].array() == result[1].array()).all());
   }
 }
@@ -179,9 +171,9 @@ TEST_CASE("gemm: a column's numbers do not depend on how many columns the call h
           for (Trans tb : {Trans::No, Trans::Yes}) {
             INFO("m " << m << ", k " << k << ", n " << n << ", A" << (ta == Trans::Yes ? "^T" : "") << " B"
                       << (tb == Trans::Yes ? "^T" : ""));
-            const Matrix A = ta == Trans::No ? random_matrix(m, k, 1) : random_matrix(k, m, 1);
-            const Matrix B = tb == Trans::No ? random_matrix(k, n, 2) : random_matrix(n, k, 2);
-            const Matrix C0 = random_matrix(m, n, 3);
+            const Matrix A = ta == Trans::No ? testing::normal(m, k, 1) : testing::normal(k, m, 1);
+            const Matrix B = tb == Trans::No ? testing::normal(k, n, 2) : testing::normal(n, k, 2);
+            const Matrix C0 = testing::normal(m, n, 3);
             Matrix whole = C0;
             gemm(whole, A, ta, B, tb, 0.5f, 1.0f);
             // The kernel is right: against a double-precision product.
@@ -212,8 +204,8 @@ TEST_CASE("add_row_sums split over 2 threads equals the 1-thread sums bit for bi
   // and a row count with a tail below the 16-row vectors.
   for (Eigen::Index rows : {512, 132}) {
     INFO("rows " << rows);
-    const Matrix A = random_matrix(rows, 3584, 1);
-    const Vector c0 = random_matrix(rows, 1, 2).col(0);
+    const Matrix A = testing::normal(rows, 3584, 1);
+    const Vector c0 = testing::normal(rows, 1, 2).col(0);
     Vector one = c0, two = c0;
     {
       Threads t(1);
