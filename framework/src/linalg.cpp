@@ -125,11 +125,16 @@ void gemm_kernel(MatRef C, ConstMatRef A, ConstMatRef B, Eigen::Index k, float a
                                             C.data(), 1, C.outerStride(), alpha, blocking);
 }
 
-void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
+// C = beta * C, the first half of every product here (beta = 0 ignores C's old contents).
+void scale_by_beta(MatRef C, float beta) {
   if (beta == 0.0f)
     C.setZero();
   else if (beta != 1.0f)
     C *= beta;
+}
+
+void product(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float alpha, float beta) {
+  scale_by_beta(C, beta);
   const Eigen::Index k = ta == Trans::No ? A.cols() : A.rows();
   if (C.size() == 0 || k == 0) return;
   // A transposed column-major operand is the same memory read row-major.
@@ -179,6 +184,7 @@ void gemm_impl(MatRef C, ConstMatRef A, Trans ta, ConstMatRef B, Trans tb, float
     }
   });
 }
+
 // Packed products (PackedMatrix). Eigen's sequential GEMM (general_matrix_matrix_product::run)
 // walks panels of mc rows x kc depth of op(A), packs each one, and multiplies it with packed
 // blocks of nc columns of op(B). The panels of A are packed here once, with the blocking Eigen
@@ -257,10 +263,7 @@ bool packed_impl(MatRef C, const Vector& panels, Eigen::Index kc, Eigen::Index m
   if (kc == 0 || threads_for(m, n, k) > 1) return false;
   const Blocking b = blocking_for(m, n, k);
   if (b.kc != kc || b.mc != mc) return false;
-  if (beta == 0.0f)
-    C.setZero();
-  else if (beta != 1.0f)
-    C *= beta;
+  scale_by_beta(C, beta);
   if (C.size() == 0 || k == 0) return true;
   if (tb == Trans::No)
     packed_product<Eigen::ColMajor>(C, panels, k, B, alpha, b);
