@@ -27,6 +27,7 @@
 #include "spawn.hpp"
 #include "support.hpp"
 #include "unroll/host/checkpoint.hpp"
+#include "unroll/host/distributed.hpp"
 #include "unroll/files.hpp"
 
 extern char** environ;
@@ -44,13 +45,16 @@ using namespace unroll::testing::mpi;
 
 // An MLP with everything that crosses ranks: a padded last batch (810 training samples in
 // batches of 64), batch norm with synchronized statistics, L2 and max-norm regularizers,
-// gradient clipping, a validation split and a test split.
+// gradient clipping, a validation split and a test split. The 256x256 weight is at the size the
+// gradient sum takes in place (GradientSum::kInPlaceFloats); the other gradients share a buffer.
 const char* kMlp = R"(name: mpi_mlp
 seed: 3
 data: {kind: blobs, classes: 3, features: 8, samples: 300, test_samples: 40, spread: 2.0, validation: 90}
 model:
-  - {kind: dense, units: 32}
+  - {kind: dense, units: 256}
   - {kind: batch_norm, sync: true}
+  - {kind: tanh}
+  - {kind: dense, units: 256}
   - {kind: tanh}
   - {kind: dense, units: 3}
 loss: {kind: cross_entropy}
@@ -101,6 +105,8 @@ TEST_CASE("mpi: an MLP trained by 2 ranks matches the one-process run", "[mpi]")
   REQUIRE(two.code == 0);
   require_close_metrics(dir.file("one/metrics.csv"), dir.file("two/metrics.csv"));
   require_close_checkpoints(dir.file("one/checkpoint"), dir.file("two/checkpoint"));
+  // Both ways of the gradient sum ran: in place (the 256x256 weight) and in the shared buffer.
+  STATIC_REQUIRE(unroll::GradientSum::kInPlaceFloats <= 256 * 256);
   // Only rank 0 wrote the folder, and it says how the run was made.
   CHECK_THAT(unroll::read_file(dir.file("two/summary.json")), Contains("\"ranks\": 2"));
   CHECK_THAT(unroll::read_file(dir.file("two/log.txt")), Contains("ranks: 2 (data-parallel"));
@@ -211,7 +217,7 @@ TEST_CASE("mpi: per-rank batch norm differs from sync: true, which matches one p
   for (const auto& [name, m] : s.buffers)
     if (name == "batch_norm1.running_mean") {
       found = true;
-      CHECK(m.rows() == 32);
+      CHECK(m.rows() == 256);
       CHECK(m.allFinite());
     }
   CHECK(found);

@@ -44,28 +44,22 @@ void start_distributed() {
 #endif
 }
 
-std::vector<double> GradientSum::sum(Communicator& comm, const std::vector<Param*>& params,
-                                     std::span<const double> extras) {
-  size_t n = 0;
-  for (const Param* p : params) n += static_cast<size_t>(p->grad.size());
-  buffer_.resize(n + extras.size());
-  size_t at = 0;
-  for (const Param* p : params) {
-    std::copy_n(p->grad.data(), p->grad.size(), buffer_.data() + at);
-    at += static_cast<size_t>(p->grad.size());
-  }
-  for (double e : extras) buffer_[at++] = static_cast<float>(e);
-  comm.allreduce_sum(std::span<float>(buffer_));
-  return std::vector<double>(buffer_.begin() + static_cast<std::ptrdiff_t>(n), buffer_.end());
-}
-
-void GradientSum::unpack(const std::vector<Param*>& params, float scale) const {
-  size_t at = 0;
+void GradientSum::sum(Communicator& comm, const std::vector<Param*>& params) {
+  small_.clear();
   for (Param* p : params) {
-    Eigen::Map<const Eigen::ArrayXf> summed(buffer_.data() + at, p->grad.size());
-    Eigen::Map<Eigen::ArrayXf>(p->grad.data(), p->grad.size()) = summed * scale;
-    at += static_cast<size_t>(p->grad.size());
+    if (p->grad.size() >= kInPlaceFloats)
+      comm.allreduce_sum(std::span<float>(p->grad.data(), static_cast<size_t>(p->grad.size())));
+    else
+      small_.insert(small_.end(), p->grad.data(), p->grad.data() + p->grad.size());
   }
+  if (small_.empty()) return;
+  comm.allreduce_sum(std::span<float>(small_));
+  const float* summed = small_.data();
+  for (Param* p : params)
+    if (p->grad.size() < kInPlaceFloats) {
+      std::copy_n(summed, p->grad.size(), p->grad.data());
+      summed += p->grad.size();
+    }
 }
 
 void average_buffers(Communicator& comm, const std::vector<std::pair<std::string, Matrix*>>& buffers) {

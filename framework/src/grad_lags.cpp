@@ -16,12 +16,11 @@ void GradLags::start_epoch() {
   count_.clear();
 }
 
-void GradLags::add_window(Model& model, int start, int end, float scale) {
+void GradLags::add_window(Model& model, int start, int end) {
   size_t li = 0;
   for (auto& l : model.layers()) {
     if (!l->is_recurrent()) continue;
     std::vector<double> norms = l->hidden_grad_norms();
-    for (double& v : norms) v *= scale;
     if (communicator().size() > 1) {  // the norm over the global batch: sqrt of the summed squares
       for (double& v : norms) v *= v;
       communicator().allreduce_sum(std::span<double>(norms));

@@ -14,9 +14,9 @@ class GradLags {
   /// Forget the sums of the previous epoch.
   void start_epoch();
   /// Add the norms of a window that ran forward over steps [start, end) and back-propagated
-  /// (lag 0 is its last step). `scale` multiplies this rank's norms: the ranks of a
-  /// data-parallel run backpropagate loss sums, and scale is 1 / the global loss count.
-  void add_window(Model& model, int start, int end, float scale = 1.0f);
+  /// (lag 0 is its last step). The ranks of a data-parallel run backpropagate with the global
+  /// batch's loss count, so each rank's dL/dh is its samples' columns of the global one.
+  void add_window(Model& model, int start, int end);
   /// Append the epoch's means to the CSV text.
   void end_epoch(int epoch);
   /// A resumed run keeps the rows of the epochs its checkpoint holds (`csv` as written before).

@@ -26,8 +26,8 @@ std::string why_not_sharded(const Optimizer& optimizer, const std::string& optim
   return "";
 }
 
-OptimizerShard::OptimizerShard(Communicator& comm, std::vector<Param*> params, size_t extras)
-    : comm_(comm), params_(std::move(params)), extras_(extras) {
+OptimizerShard::OptimizerShard(Communicator& comm, std::vector<Param*> params)
+    : comm_(comm), params_(std::move(params)) {
   for (const Param* p : params_) {
     offsets_.push_back(total_);
     total_ += static_cast<size_t>(p->value.size());
@@ -35,8 +35,7 @@ OptimizerShard::OptimizerShard(Communicator& comm, std::vector<Param*> params, s
   const int n = comm_.size();
   for (int r = 0; r < n; ++r) {
     const Slice s = rank_slice(total_, r, n);
-    counts_values_.push_back(static_cast<int>(s.size()));
-    counts_sum_.push_back(static_cast<int>(s.size() + extras_));
+    counts_.push_back(static_cast<int>(s.size()));
     if (r == comm_.rank()) begin_ = s.begin, end_ = s.end;
   }
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -46,34 +45,19 @@ OptimizerShard::OptimizerShard(Communicator& comm, std::vector<Param*> params, s
       ranges_.push_back(ParamRange{params_[i], static_cast<Eigen::Index>(from - offsets_[i]),
                                    static_cast<Eigen::Index>(to - offsets_[i])});
   }
-  send_.resize(total_ + extras_ * static_cast<size_t>(n));
-  recv_.resize(share_size() + extras_);
+  send_.resize(total_);
+  recv_.resize(share_size());
   values_.resize(total_);
 }
 
-std::vector<double> OptimizerShard::sum(std::span<const double> extras) {
-  // Block r of the send buffer: the gradient elements of rank r's share, then the extras. Flat
-  // element f of share r sits at f + r * extras.
-  const int n = comm_.size();
-  size_t r = 0, share_end = static_cast<size_t>(counts_values_[0]);
+void OptimizerShard::sum() {
+  // The send buffer is the parameters' gradients end to end; block r is rank r's share.
   for (size_t i = 0; i < params_.size(); ++i) {
     float* g = params_[i]->grad.data();
-    const size_t len = static_cast<size_t>(params_[i]->grad.size());
-    for (size_t done = 0; done < len;) {
-      const size_t f = offsets_[i] + done;
-      while (f >= share_end) share_end += static_cast<size_t>(counts_values_[++r]);
-      const size_t piece = std::min(len - done, share_end - f);
-      std::copy_n(g + done, piece, send_.data() + f + r * extras_);
-      std::fill_n(g + done, piece, 0.0f);  // consumed: the sum comes back through the share only
-      done += piece;
-    }
+    std::copy_n(g, params_[i]->grad.size(), send_.data() + offsets_[i]);
+    std::fill_n(g, params_[i]->grad.size(), 0.0f);  // consumed: the sum comes back through the share only
   }
-  for (int b = 0; b < n; ++b) {
-    float* at = send_.data() + rank_slice(total_, b, n).end + static_cast<size_t>(b) * extras_;
-    for (size_t e = 0; e < extras_; ++e) at[e] = static_cast<float>(extras[e]);
-  }
-  comm_.reduce_scatter_sum(send_, recv_, counts_sum_);
-  return std::vector<double>(recv_.begin() + static_cast<std::ptrdiff_t>(share_size()), recv_.end());
+  comm_.reduce_scatter_sum(send_, recv_, counts_);
 }
 
 void OptimizerShard::write_gradients() {
@@ -91,7 +75,7 @@ void OptimizerShard::finish_step() {
     std::copy_n(r.param->value.data() + r.begin, r.end - r.begin, v);
     v += r.end - r.begin;
   }
-  comm_.allgather(values_, counts_values_);
+  comm_.allgather(values_, counts_);
   for (size_t i = 0; i < params_.size(); ++i)
     std::copy_n(values_.data() + offsets_[i], params_[i]->value.size(), params_[i]->value.data());
 }
@@ -146,7 +130,7 @@ StateMap OptimizerShard::gather_state(const StateMap& local) {
         std::fill_n(v, r.end - r.begin, 0.0f);
       v += r.end - r.begin;
     }
-    comm_.allgather(values_, counts_values_);
+    comm_.allgather(values_, counts_);
     for (size_t i = 0; i < params_.size(); ++i, ++k) {
       if (present[k] == 0) continue;
       const Param& p = *params_[i];

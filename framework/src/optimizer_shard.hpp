@@ -4,8 +4,7 @@
 // contiguous share rank_slice(P, r, N). An update is then
 //
 //   reduce-scatter: rank r receives the SUM over ranks of the gradient of its share only
-//     (the window's few numbers ride at the end of every rank's block, so every rank gets them)
-//   scale, clip and step the share (the optimizer's step_range)
+//   clip and step the share (the optimizer's step_range)
 //   allgather: every rank's updated share to every rank, so the replicas stay identical
 //
 // the same bytes on the wire as one allreduce (a ring allreduce is exactly a reduce-scatter
@@ -34,19 +33,16 @@ std::string why_not_sharded(const Optimizer& optimizer, const std::string& optim
 
 class OptimizerShard {
  public:
-  /// `extras`: how many numbers of the window travel with every gradient sum.
-  OptimizerShard(Communicator& comm, std::vector<Param*> params, size_t extras);
+  OptimizerShard(Communicator& comm, std::vector<Param*> params);
 
-  /// Pack every gradient (zeroing it: it is consumed) and the extras, reduce-scatter, and return
-  /// the extras summed over the ranks. This rank's share of the summed gradient is gradient().
-  std::vector<double> sum(std::span<const double> extras);
+  /// Pack every gradient (zeroing it: it is consumed) and reduce-scatter: this rank's share of
+  /// the summed gradient is then gradient().
+  void sum();
   /// This rank's share of the summed gradient, in the flat order of the parameters.
   std::span<float> gradient() { return {recv_.data(), share_size()}; }
-  /// Multiply the share's summed gradient by `s` (1 / the global batch's loss columns).
-  void scale(float s) { ArrayMap(recv_.data(), static_cast<Eigen::Index>(share_size())) *= s; }
   /// The elements of the parameters in this rank's share (what step_range updates).
   const std::vector<ParamRange>& ranges() const { return ranges_; }
-  size_t share_size() const { return static_cast<size_t>(counts_values_[comm_.rank()]); }
+  size_t share_size() const { return static_cast<size_t>(counts_[comm_.rank()]); }
   size_t total_size() const { return total_; }
   Communicator& comm() { return comm_; }
 
@@ -71,9 +67,9 @@ class OptimizerShard {
   Communicator& comm_;
   std::vector<Param*> params_;
   std::vector<size_t> offsets_;  // of each parameter in the flat vector
-  size_t total_ = 0, extras_ = 0;
-  size_t begin_ = 0, end_ = 0;                   // this rank's share of the flat vector
-  std::vector<int> counts_sum_, counts_values_;  // reduce-scatter blocks (share + extras), allgather blocks
+  size_t total_ = 0;
+  size_t begin_ = 0, end_ = 0;  // this rank's share of the flat vector
+  std::vector<int> counts_;     // every rank's share: reduce-scatter and allgather blocks
   std::vector<ParamRange> ranges_;
   std::vector<float> send_, recv_, values_;  // kept between updates: one allocation per run
 };

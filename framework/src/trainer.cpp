@@ -61,9 +61,6 @@ int configure_threads(int requested) {
 
 namespace {
 
-/// The numbers of a window that travel with its gradient sum (see sum_over_ranks).
-constexpr size_t kWindowNumbers = 5;
-
 /// Thrown between batches when a stop was requested; caught in Trainer::run.
 struct Interrupted {
   int epoch;
@@ -94,7 +91,7 @@ class Trainer {
   /// `update` false: forward and backward only (the grad_lags measurement at initialization).
   void train_batch(std::span<const size_t> idx, int epoch, long batch_no, bool update = true);
   void grad_lags_at_init();
-  float sum_over_ranks(Tally& t, long count);
+  long agree_on_window(Tally& t, long count);
   EpochMeasures measure(int epoch, Clock::time_point t0);
   Tally evaluate(Split split, const std::vector<size_t>& idx);
   /// The schedule's clock before an update of `epoch` (the pipeline fills in the step).
@@ -116,7 +113,7 @@ class Trainer {
   // one-process run is rank 0 of 1.
   Communicator& comm_ = communicator();
   bool stop_requested_ = false;            // some rank got SIGINT/SIGTERM (agreed on by every rank)
-  GradientSum grad_sum_;                   // the one allreduce per update
+  GradientSum grad_sum_;                   // the gradients' sum over the ranks, in place
   std::unique_ptr<OptimizerShard> shard_;  // the optimizer step sharded over the ranks (else null)
   RunOutputs out_;
   TrainSettings s_;
@@ -208,7 +205,7 @@ void Trainer::decide_sharding() {
     out_.log("optimizer step replicated on every rank, not sharded: " + why);
     return;
   }
-  shard_ = std::make_unique<OptimizerShard>(comm_, c_.params, kWindowNumbers);
+  shard_ = std::make_unique<OptimizerShard>(comm_, c_.params);
   update_->shard_over(shard_.get());
   out_.log("optimizer step sharded over " + std::to_string(comm_.size()) + " ranks (ZeRO-1): rank 0 steps " +
            std::to_string(shard_->share_size()) + " of " + std::to_string(shard_->total_size()) +
@@ -371,11 +368,9 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no,
     bptt_.forward();
     Tally t;
     if (w->has_loss) t.add(w->outputs->data.middleCols(w->col0, w->ncols), *w->targets, w->loss_sum);
-    // One process divides the loss gradient by the window's loss columns. Ranks backpropagate
-    // the sum of theirs, and the one allreduce gives the global count to divide by.
-    bptt_.backward(ranks && w->has_loss ? 1 : w->count);
-    float scale = 1.0f;  // what turns this rank's gradient (and dL/dh) into the global batch's mean
-    if (ranks && w->has_loss) scale = sum_over_ranks(t, w->count);
+    // One process divides the loss gradient by the window's loss columns; ranks first agree on
+    // the global batch's count, so that each rank's gradient is its share of the global mean.
+    const long divisor = ranks && w->has_loss ? agree_on_window(t, w->count) : w->count;
     if (w->has_loss && !std::isfinite(t.loss)) {
       std::ostringstream s;
       s << "training diverged: the loss is " << t.loss << " at epoch " << epoch + 1 << ", batch " << batch_no + 1
@@ -383,12 +378,19 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no,
         << "learning rate or clip gradients (train.clip.norm)";
       throw Diverged(s.str());
     }
+    bptt_.backward(divisor);
+    if (ranks && w->has_loss) {
+      if (shard_)
+        shard_->sum();
+      else
+        grad_sum_.sum(comm_, c_.params);
+    }
     if (w->has_loss) {
       epoch_train_.loss += t.loss;
       epoch_train_.count += t.count;
       epoch_train_.correct += t.correct;
     }
-    if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end, scale);
+    if (w->has_loss && s_.grad_lags) lags_.add_window(*c_.model, w->start, w->end);
     if (!update) continue;
     update_->restore();
     if (w->has_loss) {
@@ -398,26 +400,20 @@ void Trainer::train_batch(std::span<const size_t> idx, int epoch, long batch_no,
   }
 }
 
-// The one collective of a data-parallel update: the gradients, the window's loss and counts,
-// and the stop flag, so that every rank averages over the global batch and all ranks agree on
-// a divergence or a stop request (a rank that stopped alone would leave the others waiting).
-// `count` is this rank's loss columns; returns 1 / the global count, by which the summed
-// gradients have been multiplied.
-float Trainer::sum_over_ranks(Tally& t, long count) {
-  const std::array<double, kWindowNumbers> mine{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct),
-                                                static_cast<double>(count), interrupt_requested() ? 1.0 : 0.0};
-  const std::vector<double> v = shard_ ? shard_->sum(mine) : grad_sum_.sum(comm_, c_.params, mine);
+// What every rank must know before its backward pass: the window's loss, counts and correct
+// answers over the global batch (for the metrics), its loss columns (the divisor that makes the
+// gradient a mean) and the stop flag, so that all ranks agree on a divergence or a stop request
+// (a rank that stopped alone would leave the others waiting). One small allreduce; `count` is
+// this rank's loss columns; returns the global count.
+long Trainer::agree_on_window(Tally& t, long count) {
+  std::array<double, 5> v{t.loss, static_cast<double>(t.count), static_cast<double>(t.correct),
+                          static_cast<double>(count), interrupt_requested() ? 1.0 : 0.0};
+  comm_.allreduce_sum(v);
   t.loss = v[0];
   t.count = std::lround(v[1]);
   t.correct = std::lround(v[2]);
-  const long global = std::lround(v[3]);
   stop_requested_ = v[4] > 0;
-  const float scale = global > 0 ? static_cast<float>(1.0 / static_cast<double>(global)) : 0.0f;
-  if (shard_)  // the update pipeline scales this rank's share of the sum
-    shard_->scale(scale);
-  else
-    grad_sum_.unpack(c_.params, scale);
-  return scale;
+  return std::lround(v[3]);
 }
 
 Tally Trainer::evaluate(Split split, const std::vector<size_t>& idx) {
