@@ -2,7 +2,9 @@
 // are checked before a run starts — by `unroll run FILE --check` and by the check every run makes
 // before its folder is made — with their file:line:column, not when the model is first
 // initialized. The cell layer's schema sees `params` only as a mapping, so the check builds the
-// model and validates every parameter's initializer blocks (check.cpp).
+// model and validates every parameter's initializer blocks (check.cpp). The same check also holds
+// `train.loss_at` against the dataset's targets and each regularizer's `params` pattern against
+// the model's parameters.
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -113,4 +115,30 @@ TEST_CASE("the pre-flight check reports every error it finds, each once at its f
   CHECK(testing::run_unroll({"run", t.file("exp.yaml"), "--check"}, t.file("check.log")) == kExitFailed);
   const std::string log = read_file(t.file("check.log"));
   CHECK_THAT(log, Contains("error: " + t.file("exp.yaml") + ":6:") && Contains("the model outputs 5 features"));
+}
+
+TEST_CASE(
+    "the pre-flight check catches a per-step loss without per-step targets and a parameter pattern matching nothing",
+    "[input]") {
+  // Both were found only when the run built its components: a sweep, which checks every variant
+  // before it starts any (or submits them to Slurm), let such a variant through to fail alone.
+  testing::TempDir t;
+  const std::string text =
+      "name: adding\n"
+      "data: {kind: adding, length: 6, samples: 32, test_samples: 8}\n"
+      "model: [{kind: elman, units: 4}, {kind: last_step}, {kind: dense, units: 1}]\n"
+      "loss: {kind: squared_error}\n"
+      "regularizers: [{kind: l2, lambda: 0.01, params: 'lstm*'}]\n"
+      "train: {epochs: 1, batch: 8, loss_at: every}\n";
+  const std::vector<std::string> messages = check_messages(t, "exp.yaml", text);
+  REQUIRE(messages.size() == 2);
+  CHECK_THAT(messages[0],
+             Contains("exp.yaml:6:") && Contains("loss_at: every needs per-step targets") && Contains("'adding'"));
+  CHECK_THAT(messages[1], Contains("exp.yaml:5:") && Contains("'lstm*' matches none") && Contains("elman0.U"));
+
+  // Fixed, the same experiment passes.
+  std::string fixed = text;
+  fixed.replace(fixed.find("loss_at: every"), 14, "loss_at: last");
+  fixed.replace(fixed.find("'lstm*'"), 7, "'elman*'");
+  CHECK(check_messages(t, "fixed.yaml", fixed).empty());
 }

@@ -13,8 +13,11 @@
 #include "unroll/host/compose.hpp"
 #include "unroll/host/experiment.hpp"
 #include "unroll/files.hpp"
+#include "unroll/host/diagnostics.hpp"
 #include "unroll/host/report.hpp"
+#include "unroll/host/run_failure.hpp"
 #include "unroll/host/sweep.hpp"
+#include "spawn.hpp"
 
 using namespace unroll;
 using unroll::testing::TempDir;
@@ -339,6 +342,38 @@ TEST_CASE("an invalid variant is reported with its name and location before anyt
 
   write(t.file("seeds.yaml"), "extends: base.yaml\nseeds: [1, x]\n");
   CHECK(error_of([&] { load_sweep(t.file("seeds.yaml"), {}, host); }).find("seeds.yaml:2:") != std::string::npos);
+}
+
+TEST_CASE("a variant that only building finds wrong is refused before any run starts or task is submitted", "[sweep]") {
+  // The schema accepts both variants below; building them does not: a last layer of 3 units on
+  // 2 classes, and a regularizer pattern that matches no parameter. The sweep checks every variant
+  // as `unroll run --check` would, so neither fails its runs one by one later.
+  TempDir t;
+  write(t.file("base.yaml"), kBase);
+  auto& host = unroll::testing::host();
+  write(t.file("built.yaml"),
+        "extends: base.yaml\nvariants:\n  wide:\n    model[2].units: 3\n  fine: {optimizer.lr: 0.2}\n"
+        "  nomatch: {regularizers: [{kind: l2, lambda: 0.1, params: 'conv*'}]}\n");
+  const SweepSpec spec = load_sweep(t.file("built.yaml"), {}, host);  // the schema passes every variant
+  REQUIRE(spec.variants.size() == 4);
+  std::vector<std::string> messages;
+  try {
+    preflight_sweep(spec, host);
+  } catch (const ConfigErrors& e) {
+    messages = e.messages();
+  }
+  REQUIRE(messages.size() == 2);
+  CHECK_THAT(messages[0], Catch::Contains("variant 'wide'") && Catch::Contains("the model outputs 3 features"));
+  CHECK_THAT(messages[1], Catch::Contains("variant 'nomatch'") && Catch::Contains("built.yaml:6:") &&
+                              Catch::Contains("'conv*' matches none"));
+
+  // The command refuses it before it makes the sweep folder; without the two, the check passes.
+  CHECK(unroll::testing::run_unroll({"sweep", t.file("built.yaml"), "--out", t.file("out")}, t.file("sweep.log")) ==
+        kExitFailed);
+  CHECK_THAT(read_file(t.file("sweep.log")), Catch::Contains("variant 'wide'"));
+  CHECK_FALSE(fs::exists(t.file("out")));
+  write(t.file("good.yaml"), "extends: base.yaml\nvariants:\n  fine: {optimizer.lr: 0.2}\n");
+  CHECK_NOTHROW(preflight_sweep(load_sweep(t.file("good.yaml"), {}, host), host));
 }
 
 TEST_CASE("sweep statistics match hand-computed values", "[sweep]") {

@@ -113,8 +113,10 @@ int cmd_sweep(const std::vector<std::string>& args) {
   const auto sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   SweepSpec spec = load_sweep(file, sets, host);  // every variant is validated before anything runs
   for (const auto& n : spec.notes) std::fprintf(stderr, "sweep: note: %s\n", n.c_str());
+  preflight_sweep(spec, host);  // and built as far as a run would before training
   if (vm.count("check")) {
-    std::printf("%zu variant(s) x %zu seed(s), all valid:\n", spec.variants.size(), spec.seeds.size());
+    std::printf("%zu variant(s) x %zu seed(s), all valid (each built as far as a run would before training):\n",
+                spec.variants.size(), spec.seeds.size());
     for (const auto& v : spec.variants) std::printf("  %s\n", v.name.c_str());
     return 0;
   }

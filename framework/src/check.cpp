@@ -1,5 +1,7 @@
 #include "unroll/host/check.hpp"
 
+#include "run_components.hpp"
+#include "train_settings.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/config.hpp"
 #include "unroll/host/diagnostics.hpp"
@@ -35,26 +37,31 @@ void check_initializers(Model& model, const PluginHost& host, uint64_t seed, con
 }
 }  // namespace
 
-Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const std::string& resume_dir) {
+Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const std::string& resume_dir,
+                               std::shared_ptr<Dataset> data) {
   const Node& cfg = exp.config;
   const uint64_t seed = static_cast<uint64_t>(cfg.at("seed").as_int().value_or(1));
   HostBuildContext dctx(host, "data", 0, seed, exp.base_dir);
   Preflight pf;
-  pf.data = build_run_dataset(cfg.at("data"), host, dctx, resume_dir);
-  const auto& data = pf.data;
-  const DatasetInfo info = data->info();
+  pf.data = data ? std::move(data) : build_run_dataset(cfg.at("data"), host, dctx, resume_dir);
+  const DatasetInfo info = pf.data->info();
   // From here every problem is collected, as validation does, and all are reported at once
   // (each at its file:line:column): a model that does not fit and a wrong output size are two
   // errors to fix, not one after the other.
   Diagnostics diag;
+  diag.attempt(
+      [&] { loss_every_step(read_train_settings(cfg.at("train")).loss_at, info, cfg.at("data").at("kind").text()); });
   const MemoryEstimate mem = estimate_memory(cfg, info, host);
   // Only a model that fits is built (layers check their own options and sizes as they are made);
-  // then its initializer blocks and its output against the dataset.
+  // then its initializer blocks, the regularizers' parameter patterns, and its output against
+  // the dataset.
   if (diag.attempt([&] { check_memory(mem, available_memory(), cfg); }) && diag.attempt([&] {
         pf.model =
             std::make_shared<Model>(cfg.at("model"), info.input_size, host, seed, exp.base_dir, info.input_vocab);
       })) {
     check_initializers(*pf.model, host, seed, exp.base_dir, diag);
+    for (const Node& block : cfg.at("regularizers").items())
+      diag.attempt([&] { check_param_selection(block, pf.model->params()); });
     const int out = pf.model->output_size();
     if (out != info.output_size)
       diag.add(cfg.at("model").loc().str() + ": the model outputs " + std::to_string(out) + " features, but dataset '" +
@@ -64,7 +71,7 @@ Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const st
   }
   diag.throw_if_any();
   pf.report = exp.file + ": valid\n  data: " + cfg.at("data").at("kind").text() + ", " +
-              std::to_string(data->size(Split::Train)) + " training samples, " + std::to_string(info.steps) +
+              std::to_string(pf.data->size(Split::Train)) + " training samples, " + std::to_string(info.steps) +
               " step(s) of " + std::to_string(info.input_size) + " features, " + std::to_string(info.output_size) +
               " outputs\n  memory estimate:\n" + mem.text();
   return pf;

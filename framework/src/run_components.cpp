@@ -14,10 +14,6 @@
 
 namespace unroll {
 
-namespace {
-// A regularizer option named `params` selects parameters by name (param_selection.hpp). It is
-// checked against the model here, before training, so that a pattern matching nothing is
-// reported at its place in the file rather than at the first update.
 void check_param_selection(const Node& block, const std::vector<Param*>& params) {
   const Node* pattern = block.find("params");
   if (!pattern || !pattern->is_scalar()) return;
@@ -27,7 +23,15 @@ void check_param_selection(const Node& block, const std::vector<Param*>& params)
     throw Error(pattern->loc().str() + ": " + e.what());
   }
 }
-}  // namespace
+
+bool loss_every_step(const Node& loss_at, const DatasetInfo& info, const std::string& data_kind) {
+  const std::string at = loss_at.text();
+  const bool every = at == "auto" ? info.every_step : at == "every";
+  if (every && !info.every_step && info.steps > 1)
+    throw Error(loss_at.loc().str() + ": loss_at: every needs per-step targets, but dataset '" + data_kind +
+                "' has targets at the last step only");
+  return every;
+}
 
 RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
                                std::shared_ptr<Dataset> data, const std::string& resume_dir,
@@ -41,11 +45,7 @@ RunComponents build_components(const Experiment& exp, PluginHost& host, const Tr
   marker::set_phase("build");
   const DatasetInfo& info = c.info;
 
-  const std::string loss_at = s.loss_at.text();
-  c.every_step = loss_at == "auto" ? info.every_step : loss_at == "every";
-  if (c.every_step && !info.every_step && info.steps > 1)
-    throw Error(s.loss_at.loc().str() + ": loss_at: every needs per-step targets, but dataset '" +
-                cfg.at("data").at("kind").text() + "' has targets at the last step only");
+  c.every_step = loss_every_step(s.loss_at, info, cfg.at("data").at("kind").text());
 
   // Refuse a model that cannot fit, naming its largest layer, before any layer is allocated.
   check_memory(estimate_memory(cfg, info, host), available_memory(), cfg);

@@ -4,6 +4,7 @@
 // are split into training, validation and test. Errors name the place in the experiment file.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "train_settings.hpp"
@@ -38,6 +39,16 @@ struct RunComponents {
 RunComponents build_components(const Experiment& exp, PluginHost& host, const TrainSettings& s, uint64_t seed,
                                std::shared_ptr<Dataset> data = nullptr, const std::string& resume_dir = "",
                                std::shared_ptr<Model> model = nullptr);
+
+/// Whether the loss is taken at every step of a sequence: `loss_at` (train.loss_at: auto, last or
+/// every) against what the dataset declares. Throws, at loss_at's place in the file, for `every`
+/// on a dataset whose targets are at the last step only (`data_kind` names it).
+bool loss_every_step(const Node& loss_at, const DatasetInfo& info, const std::string& data_kind);
+
+/// A regularizer block's `params` pattern (param_selection.hpp) against the model's parameters:
+/// a pattern that matches nothing throws, at the pattern's place in the file. Checked before
+/// training (and by --check), not at the first update.
+void check_param_selection(const Node& regularizer_block, const std::vector<Param*>& params);
 
 /// The samples of a run (indices into the dataset's splits).
 struct SampleSplit {

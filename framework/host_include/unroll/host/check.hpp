@@ -37,8 +37,10 @@ struct Preflight {
 /// Diagnostics::kLimit, the rest counted). A model that does not fit is not built, so its own
 /// checks wait for the next run of the check.
 /// `resume_dir`: the run folder being resumed or continued, whose token vocabulary the data
-/// keeps (run_data.hpp), or "".
-Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const std::string& resume_dir = "");
+/// keeps (run_data.hpp), or "". `data`: the dataset already built from this experiment's data
+/// block and seed (a sweep checks many variants of one dataset), or null to build it here.
+Preflight preflight_experiment(const Experiment& exp, PluginHost& host, const std::string& resume_dir = "",
+                               std::shared_ptr<Dataset> data = nullptr);
 
 /// preflight_experiment's report (what `unroll run FILE --check` prints).
 std::string check_experiment(const Experiment& exp, PluginHost& host);

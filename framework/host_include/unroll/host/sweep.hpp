@@ -65,6 +65,15 @@ struct SweepSpec {
 /// dropped (a note says so), so the base runs exactly once.
 SweepSpec load_sweep(const std::string& file, const std::vector<std::string>& sets, PluginHost& host);
 
+/// The pre-flight check of `unroll run` (check.hpp) for every variant, before any run starts or
+/// any Slurm task is submitted: each variant's dataset, model, memory estimate, output size,
+/// initializer blocks, loss_at and regularizer patterns. load_sweep validates what the schema
+/// sees; this catches what only building finds (a last layer of the wrong width in one variant),
+/// which would otherwise fail that variant's every run, one Slurm allocation each. Variants with
+/// the same data block and seed share one dataset. Every problem is thrown at once as a
+/// ConfigErrors, each message naming its variant.
+void preflight_sweep(const SweepSpec& spec, PluginHost& host);
+
 /// A readable label for a value in a variant name: scalars as written, `null`, a component
 /// block as `adam` or `adam(lr=0.001)`, lists as `[a,b]`.
 std::string value_label(const Node& value);
