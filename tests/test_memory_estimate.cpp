@@ -4,7 +4,16 @@
 // layer is what the layer really keeps; --check writes nothing.
 #include <malloc.h>
 #include <sys/wait.h>
+// AddressSanitizer keeps its own allocator: GCC says so with __SANITIZE_ADDRESS__, clang with
+// __has_feature(address_sanitizer).
 #if defined(__SANITIZE_ADDRESS__)
+#define UNROLL_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNROLL_TEST_ASAN 1
+#endif
+#endif
+#ifdef UNROLL_TEST_ASAN
 #include <sanitizer/allocator_interface.h>
 #endif
 
@@ -46,10 +55,9 @@ Experiment load(const testing::TempDir& dir, const std::string& text, const std:
   return load_experiment(dir.file("exp.yaml"), sets, testing::host());
 }
 
-// Heap bytes in use now (AddressSanitizer keeps its own allocator, and glibc's numbers are then
-// empty).
+// Heap bytes in use now (under AddressSanitizer glibc's numbers are empty: ask its allocator).
 double heap_in_use() {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef UNROLL_TEST_ASAN
   return static_cast<double>(__sanitizer_get_current_allocated_bytes());
 #else
   const struct mallinfo2 m = mallinfo2();
