@@ -26,6 +26,11 @@
 namespace {
 using namespace unroll;
 
+// Floats per step, sample and unit that backward needs: h, U_n h + b_hn, the three gates, and the
+// gradients w.r.t. W x + b (3H) and U h + b_hn (3H). Both the segment sizing (stored_floats_per_step)
+// and the memory estimate (the footprint) read it, so they cannot disagree.
+constexpr int kStoredPerUnit = 11;
+
 template <class Block>
 void sigmoid(Block&& a) {
   a.array() = (1.0f + (-a.array()).exp()).inverse();
@@ -43,8 +48,7 @@ class Gru final : public RecurrentLayer {
   std::vector<Param*> params() override { return {&W_, &U_, &b_}; }
 
  protected:
-  // Per step: h, U_n h + b_hn, the three gates, and the gradients w.r.t. W x + b and U h + b_hn.
-  double stored_floats_per_step() const override { return 11.0 * H_; }
+  double stored_floats_per_step() const override { return double{kStoredPerUnit} * H_; }
 
   void forward_steps(const Seq& x, int T, int B) override {
     const int H = H_;
@@ -142,8 +146,9 @@ UNROLL_PLUGIN(registry) {
           throw Error(c.name + ": gru needs at least one input feature, got " + std::to_string(c.input_size));
         return std::make_unique<Gru>(o, c);
       },
-      [](const Options& o, int in) {  // memory estimate: W, U, b; per step what backward holds (11H, as above)
+      [](const Options& o, int in) {  // memory estimate: W, U, b; per step what backward holds (kStoredPerUnit H)
         const long long H = o.integer("units");
-        return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, 11 * H, /*state_floats=*/H};
+        return LayerFootprint{static_cast<int>(H), 3.0 * H * (in + H) + 4.0 * H, kStoredPerUnit * H,
+                              /*state_floats=*/H};
       });
 }

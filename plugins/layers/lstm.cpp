@@ -25,6 +25,11 @@
 namespace {
 using namespace unroll;
 
+// Floats per step, sample and unit that backward needs: h, c, tanh(c), the four gates and their four
+// pre-activation gradients. Both the segment sizing (stored_floats_per_step) and the memory estimate
+// (the footprint) read it, so they cannot disagree.
+constexpr int kStoredPerUnit = 11;
+
 template <class Block>
 void sigmoid(Block&& a) {
   a.array() = (1.0f + (-a.array()).exp()).inverse();
@@ -51,8 +56,7 @@ class Lstm final : public RecurrentLayer {
   std::vector<Param*> params() override { return {&W_, &U_, &b_}; }
 
  protected:
-  // Per step: h, c, tanh(c), the four gates and their four pre-activation gradients.
-  double stored_floats_per_step() const override { return 11.0 * H_; }
+  double stored_floats_per_step() const override { return double{kStoredPerUnit} * H_; }
 
   void forward_steps(const Seq& x, int T, int B) override {
     const int H = H_;
@@ -150,8 +154,9 @@ UNROLL_PLUGIN(registry) {
           throw Error(c.name + ": lstm needs at least one input feature, got " + std::to_string(c.input_size));
         return std::make_unique<Lstm>(o, c);
       },
-      [](const Options& o, int in) {  // memory estimate: W, U, b; per step what backward holds (11H, as above)
+      [](const Options& o, int in) {  // memory estimate: W, U, b; per step what backward holds (kStoredPerUnit H)
         const long long H = o.integer("units");
-        return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), 11 * H, /*state_floats=*/2 * H};
+        return LayerFootprint{static_cast<int>(H), 4.0 * H * (in + H + 1.0), kStoredPerUnit * H,
+                              /*state_floats=*/2 * H};
       });
 }
