@@ -1,10 +1,9 @@
-// A cell's init blocks (`params: {b: {init: ..., blocks: {f: ...}}}` of a `kind: cell` layer)
-// are checked before a run starts — by `unroll run FILE --check` and by the check every run makes
-// before its folder is made — with their file:line:column, not when the model is first
-// initialized. The cell layer's schema sees `params` only as a mapping, so the check builds the
-// model and validates every parameter's initializer blocks (check.cpp). The same check also holds
-// `train.loss_at` against the dataset's targets and each regularizer's `params` pattern against
-// the model's parameters.
+// The pre-flight check (check.cpp), which `unroll run FILE --check`, every run before its folder
+// is made, and `unroll sweep` for each variant run: it builds the model and reports every error
+// that schema validation cannot see, each at its file:line:column. Here: a cell's init blocks
+// (`params: {b: {init: ..., blocks: {f: ...}}}` of a `kind: cell` layer, which the cell layer's
+// schema sees only as a mapping), a last layer of the wrong width, `train.loss_at` against the
+// dataset's targets, and each regularizer's `params` pattern against the model's parameters.
 #include <catch2/catch.hpp>
 #include <filesystem>
 
