@@ -50,13 +50,14 @@ NETWORKS = {
 
 # The benchmark models on this machine (2 cores; docs/scaling.md says where each figure comes
 # from). P parameters, U updates per epoch (60,000 samples, batch 128), W loss windows per
-# update, t(1): s/epoch with one rank and both cores in a quiet period (docs/performance.md),
-# R: the replicated per-update work (an SGD-momentum / Adam pass over P parameters plus zeroing,
-# ~0.1 ms for the MLP's 269k parameters measured quiet; scaled by P for the LSTM).
+# update, t(1): s/epoch with one rank and both cores, quiet (the "gradient sum in place"
+# measurement of docs/scaling.md: MLP 0.413-0.419, LSTM 3.91-4.09), R: the replicated per-update
+# work (the gradient norm, zeroing and the optimizer step over all P parameters: 12% of a rank's
+# profile of the ~1.07 ms MLP update, ~0.13 ms; scaled by P for the LSTM).
 MEASURED = {
     # name: (P, U, W, epoch_s_1rank, replicated_s_per_update, global_batch)
-    "mlp_b128": (269_322, 469, 1, 0.336, 100e-6, 128),
-    "lstm": (81_674, 469, 1, 4.03, 40e-6, 128),
+    "mlp_b128": (269_322, 469, 1, 0.413, 130e-6, 128),
+    "lstm": (81_674, 469, 1, 3.94, 40e-6, 128),
 }
 
 # 2 ranks in shared memory, bench_allreduce's fastest call per size (the machine was shared; the
