@@ -6,8 +6,8 @@ what it produced, not its numbers: every cell x BPTT setting has a row in each t
 table with a score for every lag; every cell got an lr from the CI grid; the figures are PNG
 files under 200 KB; the gradient reaching h_{t-k} at initialization falls with k for both tanh
 Elman cells (adding task, loss at the last step only); a second invocation resumes: it runs
-nothing again and writes the same tables; and --prepare (the cluster route) runs nothing and
-lists what is left to submit.
+nothing again and writes the same tables; --prepare (the cluster route) runs nothing and
+lists what is left to submit; and --full-bptt takes its stage 1 from the full study's folder.
 
   tests/claims/test_pipeline.py BUILD/bin/unroll WORK_DIR
 """
@@ -113,6 +113,24 @@ def main():
     check(r.returncode == 0 and len(lines) == 3 and all(l.endswith("--slurm") and "_lr.yaml" in l for l in lines),
           f"--prepare on a fresh folder lists the three stage-1 sweeps: {r.stdout}")
     shutil.rmtree(fresh, ignore_errors=True)
+
+    # --full-bptt shares the full study's stage 1: on a fresh parent folder it lists the three
+    # stage-1 sweeps of the sibling claims-full, whose stage files are the full setting's own.
+    parent = os.path.join(work, "claims-share")
+    shutil.rmtree(parent, ignore_errors=True)
+    prep_full = [os.path.join(ROOT, "tools", "claims"), "--prepare", "--unroll", unroll]
+    r = subprocess.run(prep_full[:1] + ["--full-bptt"] + prep_full[1:] + ["--out", os.path.join(parent, "claims-full-bptt")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = r.stdout.strip().split("\n")
+    shared = os.path.join(parent, "claims-full")
+    check(r.returncode == 0 and len(lines) == 3 and all(f"--out {shared}/" in l and "_lr --slurm" in l for l in lines),
+          f"--full-bptt --prepare lists the full study's stage-1 sweeps: {r.stdout}")
+    written = {f: open(os.path.join(shared, f)).read() for f in sorted(os.listdir(shared)) if f.endswith(".yaml")}
+    r = subprocess.run(prep_full + ["--out", shared], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(r.returncode == 0 and len(written) == 3 and
+          {f: open(os.path.join(shared, f)).read() for f in written} == written,
+          f"--full-bptt wrote the full setting's stage-1 files: {sorted(written)}")
+    shutil.rmtree(parent, ignore_errors=True)
 
     # A generated stage file reproduces its stage on its own.
     r = subprocess.run([unroll, "sweep", os.path.join(out, "copy_horizon.yaml"), "--check"],
