@@ -6,8 +6,9 @@ what it produced, not its numbers: every cell x BPTT setting has a row in each t
 table with a score for every lag; every cell got an lr from the CI grid; the figures are PNG
 files under 200 KB; the gradient reaching h_{t-k} at initialization falls with k for both tanh
 Elman cells (adding task, loss at the last step only); a second invocation resumes: it runs
-nothing again and writes the same tables; --prepare (the cluster route) runs nothing and
-lists what is left to submit; and --full-bptt takes its stage 1 from the full study's folder.
+nothing again and writes the same tables; a second folder with --adopt-from the first trains
+nothing; --prepare (the cluster route) runs nothing and lists what is left to submit; and
+--full-bptt takes its stage 1 from the full study's folder.
 
   tests/claims/test_pipeline.py BUILD/bin/unroll WORK_DIR
 """
@@ -97,6 +98,19 @@ def main():
     check(summaries(out) == before, "the second invocation reruns nothing")
     strip = lambda t: re.sub(r"\(report written.*\)", "", re.sub(r"\d+ runs, [\d.]+ CPU-hours", "", t))
     check(strip(open(os.path.join(out, "results.md")).read()) == strip(results), "the same tables after resuming")
+
+    # --adopt-from: a second study folder takes the first one's completed runs (the full study and
+    # --full-bptt do this with each other) and trains nothing: the same run folders, untouched.
+    adopted = os.path.join(work, "claims-ci-adopted")
+    shutil.rmtree(adopted, ignore_errors=True)
+    r = subprocess.run(cmd[:3] + [adopted] + cmd[4:] + ["--adopt-from", out],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rel = lambda found, root: {os.path.relpath(p, root): t for p, t in found.items()}
+    check(r.returncode == 0 and "completed runs of the same configuration" in r.stdout,
+          f"--adopt-from exits 0 and says what it took: {r.stdout[-2000:]}")
+    check(rel(summaries(adopted), adopted) == rel(before, out), "--adopt-from takes every run and reruns none")
+    check(strip(open(os.path.join(adopted, "results.md")).read()) == strip(results), "the same tables from adopted runs")
+    shutil.rmtree(adopted, ignore_errors=True)
 
     # --prepare (the cluster route) runs nothing: on the finished folder there is nothing left to
     # submit and the stage files come out the same; on a fresh one, stage 1 of each task is to submit.
