@@ -9,6 +9,7 @@
 #include "unroll/communicator.hpp"
 #include "unroll/error.hpp"
 #include "unroll/host/diagnostics.hpp"
+#include "unroll/host/huge_pages.hpp"
 
 namespace {
 
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
+  // Training walks a few large arrays every update: put them on 2 MiB pages (huge_pages.hpp).
+  if (cmd == "run") unroll::restart_with_huge_pages(argv);
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (cmd == "run") return unroll::cli::cmd_run(args);

@@ -12,6 +12,7 @@
 #include "grad_lags.hpp"
 #include "metrics_table.hpp"
 #include "unroll/host/config.hpp"
+#include "unroll/host/huge_pages.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/run_folder.hpp"
 
@@ -103,6 +104,7 @@ void RunOutputs::write_summary(const RunSummary& s, const MetricsTable& table) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);  // ru_maxrss is in KiB on Linux; whole process so far
   j["peak_rss_mb"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  j["huge_pages_mb"] = huge_pages_mb();  // of it on 2 MiB pages (huge_pages.hpp), now
   j["seed"] = s.seed;
   j["steps"] = s.steps;
   if (s.best_epoch > 0)

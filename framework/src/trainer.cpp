@@ -33,6 +33,7 @@
 #include "unroll/host/distributed.hpp"
 #include "unroll/files.hpp"
 #include "unroll/host/finite_check.hpp"
+#include "unroll/host/huge_pages.hpp"
 #include "unroll/host/model.hpp"
 #include "unroll/host/model_summary.hpp"
 #include "unroll/host/plugin_host.hpp"
@@ -495,6 +496,7 @@ RunResult Trainer::run() {
   out_.log("model:\n" + model_summary(*c_.model, cfg().at("model"), c_.info.steps, s_.batch,
                                       cfg().at("optimizer").at("kind").text()));
   out_.log("threads: " + std::to_string(threads_) + ", seed " + std::to_string(seed_), false);
+  out_.log("memory: " + huge_pages_state(), false);
   if (comm_.size() > 1) {
     out_.log("ranks: " + std::to_string(comm_.size()) + " (data-parallel, " + comm_.describe() + "), " +
              std::to_string(comm_.local_size()) + " on this machine; each takes a slice of every batch of " +
