@@ -45,7 +45,8 @@ double huge_pages_mb(const std::string& run) {
 
 }  // namespace
 
-TEST_CASE("unroll run puts its large allocations on huge pages and trains to the same numbers", "[memory][huge_pages]") {
+TEST_CASE("unroll run puts its large allocations on huge pages and trains to the same numbers",
+          "[memory][huge_pages]") {
   TempDir t;
   // A 512 x 1024 weight (2 MiB, its gradient and momentum the same) and 4 MiB of data: large
   // enough for whole 2 MiB pages.

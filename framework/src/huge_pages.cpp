@@ -64,8 +64,9 @@ std::string huge_pages_state() {
   if (mode == "always") return "large allocations on 2 MiB pages (" + kernel + ")";
   if (value && *value != "0")
     return "large allocations on 2 MiB pages (" + std::string(kTunable) + "=" + *value + ", " + kernel + ")";
-  return "4 KiB pages (" + (value ? "GLIBC_TUNABLES sets " + std::string(kTunable) + "=0" : kTunable + std::string(" not set")) +
-         ", " + kernel + ")";
+  return "4 KiB pages (" +
+         (value ? "GLIBC_TUNABLES sets " + std::string(kTunable) + "=0" : kTunable + std::string(" not set")) + ", " +
+         kernel + ")";
 }
 
 double huge_pages_mb() {
