@@ -17,9 +17,13 @@
 #include "unroll/host/report.hpp"
 #include "unroll/host/run_failure.hpp"
 #include "unroll/host/sweep.hpp"
+#include "unroll/host/sweep_run.hpp"
 #include "spawn.hpp"
 
 using namespace unroll;
+using unroll::testing::shell;
+using unroll::testing::shell_quote;
+using unroll::testing::ShellResult;
 using unroll::testing::TempDir;
 using unroll::testing::write;
 namespace fs = std::filesystem;
@@ -424,7 +428,7 @@ TEST_CASE("sweep statistics match hand-computed values", "[sweep]") {
   CHECK_FALSE(welch_test({1}, {2, 3}).valid);
 }
 
-TEST_CASE("an end-to-end sweep survives a diverging variant and resumes", "[sweep]") {
+TEST_CASE("an end-to-end sweep survives a diverging variant and keeps its runs as results", "[sweep]") {
   const std::string exe = std::string(UNROLL_BINARY_DIR) + "/bin/unroll";
   REQUIRE(fs::exists(exe));  // build the `unroll` target before the tests
   TempDir t;
@@ -443,12 +447,13 @@ TEST_CASE("an end-to-end sweep survives a diverging variant and resumes", "[swee
   SweepResult r = run_sweep(spec, o);
   CHECK(r.total == 4);
   CHECK(r.completed == 2);
-  CHECK(r.failed == 2);
+  CHECK(r.diverged == 2);
+  CHECK(r.failed == 0);
   CHECK(r.threads_per_run >= 1);
   CHECK(fs::exists(t.file("out/runs/base/seed1/summary.json")));
   CHECK(fs::exists(t.file("out/runs/base/seed2/metrics.csv")));
   CHECK(fs::exists(t.file("out/variants/diverges.yaml")));
-  CHECK(read_file(t.file("out/runs/diverges/seed1/sweep_run.json")).find("failed") != std::string::npos);
+  CHECK(read_file(t.file("out/runs/diverges/seed1/sweep_run.json")).find("\"diverged\"") != std::string::npos);
 
   ReportOptions ro;  // no plots: fast and independent of matplotlib
   const std::string md = write_report(o.out_dir, ro);
@@ -460,11 +465,47 @@ TEST_CASE("an end-to-end sweep survives a diverging variant and resumes", "[swee
   CHECK(md.find("diverge") != std::string::npos);
   CHECK(md.find("2/2") != std::string::npos);  // the base's n
 
-  // Again: completed runs are skipped, failed ones retried (and fail again).
+  // Again: completed runs are skipped, and so are diverged ones: the same config and seed would
+  // diverge again.
   const auto stamp = fs::last_write_time(t.file("out/runs/base/seed1/summary.json"));
+  const auto diverged_stamp = fs::last_write_time(t.file("out/runs/diverges/seed1/summary.json"));
   SweepResult again = run_sweep(spec, o);
-  CHECK(again.skipped == 2);
+  CHECK(again.skipped == 4);
   CHECK(again.completed == 2);
-  CHECK(again.failed == 2);
+  CHECK(again.diverged == 2);
+  CHECK(again.failed == 0);
   CHECK(fs::last_write_time(t.file("out/runs/base/seed1/summary.json")) == stamp);
+  CHECK(fs::last_write_time(t.file("out/runs/diverges/seed1/summary.json")) == diverged_stamp);
+  CHECK(run_folder_state(t.file("out/runs/diverges/seed1")) == "diverged");
+
+  // --status names them, and a Slurm submission leaves them out (a dry run needs no cluster:
+  // nothing of this folder was ever submitted) unless --retry-diverged.
+  const ShellResult status = shell(shell_quote(exe) + " sweep " + shell_quote(o.out_dir) + " --status");
+  INFO(status.out);
+  CHECK(status.code == 0);
+  CHECK(status.out.find("4 runs: 2 done, 0 running, 0 pending, 0 failed, 2 diverged") != std::string::npos);
+  const std::string submit = shell_quote(exe) + " sweep " + shell_quote(t.file("sweep.yaml")) + " --out " +
+                             shell_quote(o.out_dir) + " --slurm --dry-run";
+  const ShellResult kept = shell(submit);
+  INFO(kept.out);
+  CHECK(kept.code == 0);
+  CHECK(kept.out.find("2 diverged run(s) kept as results, not submitted") != std::string::npos);
+  CHECK(kept.out.find("nothing to submit") != std::string::npos);
+  const ShellResult retry = shell(submit + " --retry-diverged");
+  INFO(retry.out);
+  CHECK(retry.code == 0);
+  CHECK(retry.out.find("2 to submit") != std::string::npos);
+  const std::string script = read_file(t.file("out/slurm/array.sbatch"));
+  CHECK(script.find("'diverges/seed1'") != std::string::npos);
+  CHECK(script.find("'diverges/seed2'") != std::string::npos);
+  CHECK(script.find("'base/seed1'") == std::string::npos);
+
+  // Asked to, it runs them again (a second attempt, which diverges the same way).
+  o.retry_diverged = true;
+  SweepResult retried = run_sweep(spec, o);
+  CHECK(retried.skipped == 2);
+  CHECK(retried.diverged == 2);
+  const std::string rec = read_file(t.file("out/runs/diverges/seed1/sweep_run.json"));
+  CHECK(rec.find("\"attempt\": 2") != std::string::npos);
+  CHECK(rec.find("\"diverged\"") != std::string::npos);
 }

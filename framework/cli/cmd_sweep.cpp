@@ -30,6 +30,7 @@ int print_status(const std::string& dir) {
   }
   std::printf("%s: %zu runs: %d done, %d running, %d pending, %d failed", dir.c_str(), states.size(), count["done"],
               count["running"], count["pending"], count["failed"]);
+  if (count["diverged"]) std::printf(", %d diverged", count["diverged"]);
   if (count["unknown"]) std::printf(", %d unknown (Slurm does not answer)", count["unknown"]);
   std::printf("\n");
   std::printf("  %-*s  %-8s %-11s %s\n", static_cast<int>(width), "run", "state", "source", "detail");
@@ -68,7 +69,11 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "plugin-dir", po::value<std::vector<std::string>>()->composing(), "extra plugin folder (repeatable)")(
       "check", "resolve and validate every variant, list them, and stop")("no-report",
                                                                           "do not write the report at the end")(
-      "status", "show each run's state (done / running / pending / failed) and where it came from, and stop")(
+      "retry-diverged",
+      "run (or submit) again the runs that diverged; without it a diverged run is kept as a result, since the same "
+      "config and seed diverge again")(
+      "status",
+      "show each run's state (done / running / pending / failed / diverged) and where it came from, and stop")(
       "slurm", "submit the runs that are not completed as a Slurm job array, and return")(
       "partition", po::value<std::string>(), "--slurm: the partition (default: the cluster's default)")(
       "time", po::value<std::string>(), "--slurm: time limit per run, Slurm syntax: 30, 4:00:00, 2-00:00:00")(
@@ -135,9 +140,12 @@ int cmd_sweep(const std::vector<std::string>& args) {
     so.dry_run = vm.count("dry-run") > 0;
     so.unroll_binary = boost::dll::program_location().string();
     so.plugin_dirs = abs_plugin_dirs;
+    so.retry_diverged = vm.count("retry-diverged") > 0;
     const SlurmSubmission sub = submit_sweep_to_slurm(spec, out_dir, so);
     std::printf("sweep %s: %d runs: %d completed, %d still queued in Slurm, %d to submit\n", spec.name.c_str(),
                 sub.total, sub.completed, sub.active, sub.submitted);
+    if (sub.diverged)
+      std::printf("%d diverged run(s) kept as results, not submitted (--retry-diverged submits them)\n", sub.diverged);
     if (sub.submitted == 0) {
       std::printf("nothing to submit\n");
       return 0;
@@ -161,6 +169,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
   so.jobs = vm["jobs"].as<int>();
   so.threads_per_run = vm["threads-per-run"].as<int>();
   so.handle_signals = true;
+  so.retry_diverged = vm.count("retry-diverged") > 0;
   SweepResult r = run_sweep(spec, so);
   if (r.interrupted) {
     std::fprintf(stderr, "sweep stopped: run the same command again to resume it\n");
@@ -170,7 +179,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
     write_report(so.out_dir, report_options());
     std::printf("report: %s/report.md\n", so.out_dir.c_str());
   }
-  return r.failed ? 1 : 0;
+  return r.failed || r.diverged ? 1 : 0;  // every run completed, or not
 }
 
 int cmd_sweep_task(const std::vector<std::string>& args) {

@@ -237,6 +237,11 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record) {
       st.source = info->source;
       st.detail = "Slurm " + info->state + " (job " + st.job + ")";
       st.in_slurm_queue = true;
+    } else if (folder == "diverged") {
+      // Its end is in the folder, whatever state Slurm gave the task (FAILED, exit code 1).
+      st.state = "diverged";
+      st.source = "run folder";
+      st.detail = folder_error.empty() ? "diverged" : folder_error;
     } else if (info) {
       // Slurm says the task has ended, and the run did not complete.
       st.state = "failed";
@@ -345,6 +350,8 @@ SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& 
     ++sub.total;
     if (s.state == "done")
       ++sub.completed;
+    else if (s.state == "diverged" && !opt.retry_diverged)
+      ++sub.diverged;
     else if (s.in_slurm_queue)
       ++sub.active;
     else

@@ -378,9 +378,13 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   std::deque<SweepRun> pending;
   for (const auto& r : all) {
     ++res.total;
-    if (run_folder_state(r.dir, false) == "completed") {
+    const std::string state = run_folder_state(r.dir, false);
+    if (state == "completed") {
       ++res.skipped;
       ++res.completed;
+    } else if (state == "diverged" && !opt.retry_diverged) {
+      ++res.skipped;
+      ++res.diverged;
     } else {
       pending.push_back(r);
     }
@@ -416,14 +420,20 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   const int to_run = static_cast<int>(pending.size());
   if (opt.progress)
     std::fprintf(stderr,
-                 "sweep %s: %zu variant(s) x %zu seed(s) = %d runs (%d done before), %d at a time, %d thread(s) each\n",
-                 spec.name.c_str(), spec.variants.size(), spec.seeds.size(), res.total, res.skipped, res.jobs,
-                 res.threads_per_run);
+                 "sweep %s: %zu variant(s) x %zu seed(s) = %d runs (%d done before%s), %d at a time, %d thread(s) "
+                 "each\n",
+                 spec.name.c_str(), spec.variants.size(), spec.seeds.size(), res.total, res.skipped,
+                 res.diverged ? (", " + std::to_string(res.diverged) +
+                                 " of them diverged and kept as results: --retry-diverged runs them again")
+                                    .c_str()
+                              : "",
+                 res.jobs, res.threads_per_run);
 
   auto status_line = [&] {
     std::ostringstream s;
-    s << "sweep: " << res.completed << "/" << res.total << " done, " << running.size() << " running, " << res.failed
-      << " failed";
+    s << "sweep: " << res.completed << "/" << res.total << " done, " << running.size() << " running, ";
+    if (res.diverged) s << res.diverged << " diverged, ";
+    s << res.failed << " failed";
     const int left = static_cast<int>(pending.size() + running.size());
     if (finished_now > 0 && left > 0) {
       const double per = seconds_done / finished_now;
@@ -486,6 +496,8 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       ++finished_now;
       if (st == "completed")
         ++res.completed;
+      else if (st == "diverged")
+        ++res.diverged;
       else if (st == "interrupted")
         ++res.interrupted_runs;
       else
@@ -493,6 +505,7 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       std::ostringstream line;
       line << (st == "completed"     ? "done   "
                : st == "interrupted" ? "stopped "
+               : st == "diverged"    ? "DIVERGED "
                                      : "FAILED ")
            << run.run.variant << " seed " << run.run.seed << " (" << fmt_duration(secs) << ")";
       if (st != "completed") line << ": " << error.substr(0, 300);
@@ -506,8 +519,8 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   }
   if (tty) std::fprintf(stderr, "\r\033[K");
   if (opt.progress)
-    std::fprintf(stderr, "sweep %s: %d/%d runs completed, %d failed%s (%d run now in %s)\n", spec.name.c_str(),
-                 res.completed, res.total, res.failed,
+    std::fprintf(stderr, "sweep %s: %d/%d runs completed, %d diverged, %d failed%s (%d run now in %s)\n",
+                 spec.name.c_str(), res.completed, res.total, res.diverged, res.failed,
                  res.interrupted ? (", stopped by " + std::string(signal_name(stop_signal))).c_str() : "", to_run,
                  fmt_duration(std::chrono::duration<double>(Clock::now() - t0).count()).c_str());
   return res;

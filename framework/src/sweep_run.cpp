@@ -101,12 +101,13 @@ std::string run_folder_state(const std::string& run_dir, bool trust_running) {
   const Json sum = read_json_or_null(d / "summary.json");
   const std::string s = str_of(sum, "status");
   if (s == "completed") return "completed";
+  if (s == "diverged") return "diverged";
   const Json rec = read_json_or_null(d / "sweep_run.json");
   if (trust_running && str_of(rec, "status") == "running") return "running";
   const bool ckpt = fs::exists(d / "checkpoint" / "manifest.json") && fs::exists(d / "config.yaml");
   // Stopped, killed with its supervisor ("running" left behind), crashed (a signal, the OOM
   // killer) or killed before it wrote a summary: the last good checkpoint is where to go on.
-  // A diverged or failed run starts over: resuming would replay the same end.
+  // A failed run starts over: resuming would replay the same end.
   if (ckpt && (s == "interrupted" || s == "running" || s == "crashed" || s.empty())) return "resumable";
   if (!s.empty() || rec.is_object()) return "failed";
   return "";
@@ -175,6 +176,7 @@ std::string finish_run(const StartedRun& r, int wait_status, int stop_signal, co
   std::string status = ok ? "completed" : "failed";
   // A run we asked to stop, that checkpointed and said so, is interrupted, not broken.
   if (!ok && stop_signal && summary_status == "interrupted") status = "interrupted";
+  if (!ok && summary_status == "diverged") status = "diverged";
   if (!ok) {
     if (status == "interrupted") {
       error = "stopped by " + std::string(signal_name(stop_signal)) +

@@ -32,12 +32,14 @@ struct SlurmOptions {
   bool dry_run = false;                  // write the scripts, print the sbatch commands, submit nothing
   std::string unroll_binary;             // the `unroll` the tasks run (an absolute path)
   std::vector<std::string> plugin_dirs;  // passed to every run as --plugin-dir
+  bool retry_diverged = false;           // submit diverged runs again instead of keeping them as results
 };
 
 /// What one submission did.
 struct SlurmSubmission {
   int total = 0;                      // runs in the sweep
   int completed = 0;                  // already completed (not submitted)
+  int diverged = 0;                   // diverged earlier and kept as results (not submitted)
   int active = 0;                     // still pending or running in Slurm from an earlier submission (not submitted)
   int submitted = 0;                  // array tasks in this submission
   std::string array_job, report_job;  // Slurm job ids ("" on a dry run or when nothing was submitted)
@@ -47,7 +49,8 @@ struct SlurmSubmission {
 
 /// Validate-first submission: `spec` was loaded by load_sweep (every variant valid). Writes the
 /// folder (prepare_sweep_folder), reconciles earlier submissions (sweep_status with record),
-/// submits one array task per run that is neither completed nor pending/running in Slurm, and
+/// submits one array task per run that is neither completed, nor diverged (unless
+/// opt.retry_diverged), nor pending/running in Slurm, and
 /// records the job ids in sweep.json under "slurm": {"submissions": [...]}. Throws unroll::Error
 /// with sbatch's message when submission fails.
 SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& sweep_dir, const SlurmOptions& opt);
@@ -55,7 +58,8 @@ SlurmSubmission submit_sweep_to_slurm(const SweepSpec& spec, const std::string& 
 /// One run's state, for `unroll sweep --status`.
 struct RunStatus {
   SweepRun run;
-  std::string state;            // "done", "running", "pending" or "failed"; "unknown" when Slurm does not answer
+  std::string state;            // "done", "diverged", "running", "pending" or "failed"; "unknown" when Slurm does
+                                // not answer
   std::string source;           // where the state came from: "run folder", "sacct", "scontrol" or "squeue"
   std::string detail;           // Slurm's state and exit code, the run's error, "not submitted", ...
   std::string job;              // its Slurm task ("12_3"), if it was submitted
@@ -71,7 +75,7 @@ std::vector<RunStatus> sweep_status(const std::string& sweep_dir, bool record);
 /// The body of one array task: run SWEEP_DIR's run REL ("VARIANT_DIR/seedS") with start_run, pass
 /// on SIGTERM/SIGINT (Slurm's --signal warning, scancel) to it so it checkpoints, and record
 /// its end with the job's ids from the SLURM_* environment. Returns the task's exit code: 0 when
-/// the run completed, 1 when it failed, 143 when it was stopped by a signal.
+/// the run completed, 1 when it diverged or failed, 143 when it was stopped by a signal.
 int run_slurm_task(const std::string& sweep_dir, const std::string& rel, RunCommand cmd);
 
 }  // namespace unroll

@@ -87,12 +87,14 @@ struct SweepOptions {
   bool progress = true;                  // live progress on stderr
   bool handle_signals = false;           // SIGINT/SIGTERM/SIGHUP stop the sweep cleanly (the CLI sets it)
   double stop_grace_seconds = 60;        // after passing a stop on, SIGKILL runs still alive this long after
+  bool retry_diverged = false;           // start diverged runs over instead of keeping them as results
 };
 
 struct SweepResult {
   int total = 0;      // variant x seed runs
-  int skipped = 0;    // completed by an earlier invocation
+  int skipped = 0;    // completed (or diverged, and kept) by an earlier invocation
   int completed = 0;  // completed now or before
+  int diverged = 0;   // diverged now or before (kept: the same config and seed diverge again)
   int failed = 0;
   int resumed = 0;           // runs continued from their checkpoint
   bool interrupted = false;  // a stop signal ended the sweep early
@@ -107,14 +109,15 @@ struct SweepResult {
 /// last invocation, and return every run of the sweep.
 std::vector<SweepRun> prepare_sweep_folder(const SweepSpec& spec, const std::string& out_dir);
 
-/// Run every variant x seed not completed yet (summary.json status "completed") as a child
-/// process `unroll run variants/NAME.yaml --set seed=S --out runs/NAME/seedS --threads T --quiet`
-/// (or `unroll run --resume runs/NAME/seedS` when an earlier attempt left a checkpoint), up to
-/// `jobs` at a time. A run that fails in any way (non-zero exit, divergence, a signal such as
-/// SIGSEGV or SIGKILL, exit 0 without a summary) is recorded in its sweep_run.json with its error
-/// and the others go on. A variant whose resolved config changed since the last invocation has
-/// its old runs discarded. Holds the folder's SweepLock; no child outlives the call (see
-/// host/child_process.hpp), and children left by a killed earlier sweep are stopped first.
+/// Run every variant x seed without a result yet (summary.json status "completed", or "diverged"
+/// unless opt.retry_diverged) as a child process `unroll run variants/NAME.yaml --set seed=S --out
+/// runs/NAME/seedS --threads T --quiet` (or `unroll run --resume runs/NAME/seedS` when an earlier
+/// attempt left a checkpoint), up to `jobs` at a time. A run that diverges or fails in any way
+/// (non-zero exit, a signal such as SIGSEGV or SIGKILL, exit 0 without a summary) is recorded in
+/// its sweep_run.json with its error and the others go on. A diverged run is kept as a result: the
+/// same config and seed give the same numbers, so running it again would diverge again. A variant whose resolved config
+/// changed since the last invocation has its old runs discarded. Holds the folder's SweepLock; no child outlives the
+/// call (see host/child_process.hpp), and children left by a killed earlier sweep are stopped first.
 SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt);
 
 }  // namespace unroll

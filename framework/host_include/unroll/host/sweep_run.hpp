@@ -36,7 +36,9 @@ std::vector<SweepRun> list_sweep_runs(const std::string& sweep_dir);
 ///   "running"    sweep_run.json status running (its supervisor may or may not be alive);
 ///   "resumable"  a checkpoint and summary "interrupted", "running" (killed with its supervisor),
 ///                "crashed", or no summary;
-///   "failed"     a failed/diverged summary, or a failed sweep_run.json record without a checkpoint;
+///   "diverged"   summary.json status diverged: a result, final like "completed" (the same config
+///                and seed diverge again), rerun only when asked (--retry-diverged);
+///   "failed"     a failed summary, or a failed sweep_run.json record without a checkpoint;
 ///   ""           nothing there yet.
 /// With `trust_running` false a "running" record is ignored (its supervisor is known to be gone).
 std::string run_folder_state(const std::string& run_dir, bool trust_running = true);
@@ -66,8 +68,9 @@ StartedRun start_run(const SweepRun& run, const std::string& sweep_dir, const Ru
 
 /// Record how a started run ended. `wait_status` is its waitpid status; `stop_signal` the signal
 /// the supervisor passed on to it (0: none), and `stop_reason` why (e.g. Slurm's time limit).
-/// Returns the recorded status: "completed", "failed" or "interrupted" (stopped by a signal
-/// after its checkpoint was written; the next sweep resumes it), and the error text in `error`.
+/// Returns the recorded status: "completed", "diverged" (a NaN or infinite loss: a result, kept by
+/// later invocations), "failed" or "interrupted" (stopped by a signal after its checkpoint was
+/// written; the next sweep resumes it), and the error text in `error`.
 std::string finish_run(const StartedRun& r, int wait_status, int stop_signal, const std::string& stop_reason,
                        std::string* error = nullptr);
 
