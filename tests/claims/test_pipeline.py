@@ -106,7 +106,7 @@ def main():
     r = subprocess.run(cmd[:3] + [adopted] + cmd[4:] + ["--adopt-from", out],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rel = lambda found, root: {os.path.relpath(p, root): t for p, t in found.items()}
-    check(r.returncode == 0 and "completed runs of the same configuration" in r.stdout,
+    check(r.returncode == 0 and "finished runs of the same configuration" in r.stdout,
           f"--adopt-from exits 0 and says what it took: {r.stdout[-2000:]}")
     check(rel(summaries(adopted), adopted) == rel(before, out), "--adopt-from takes every run and reruns none")
     check(strip(open(os.path.join(adopted, "results.md")).read()) == strip(results), "the same tables from adopted runs")
