@@ -418,15 +418,14 @@ SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   const auto t0 = Clock::now();
   auto last_draw = t0 - std::chrono::seconds(10);
   const int to_run = static_cast<int>(pending.size());
+  const std::string kept = res.diverged ? ", " + std::to_string(res.diverged) +
+                                              " of them diverged and kept as results: --retry-diverged runs them again"
+                                        : "";
   if (opt.progress)
     std::fprintf(stderr,
                  "sweep %s: %zu variant(s) x %zu seed(s) = %d runs (%d done before%s), %d at a time, %d thread(s) "
                  "each\n",
-                 spec.name.c_str(), spec.variants.size(), spec.seeds.size(), res.total, res.skipped,
-                 res.diverged ? (", " + std::to_string(res.diverged) +
-                                 " of them diverged and kept as results: --retry-diverged runs them again")
-                                    .c_str()
-                              : "",
+                 spec.name.c_str(), spec.variants.size(), spec.seeds.size(), res.total, res.skipped, kept.c_str(),
                  res.jobs, res.threads_per_run);
 
   auto status_line = [&] {

@@ -5,8 +5,8 @@
 // walks end to end. On 4 KiB pages a 1 MB gradient spans 256 pages: 256 TLB entries for the
 // optimizer step, and 256 page-table lookups each time Open MPI's shared-memory transport copies
 // it to the other rank (the kernel's process_vm_readv). On 2 MiB pages it is one or two. Measured
-// on the MLP benchmark (docs/scaling.md): a 2-rank data-parallel epoch 6% faster, a one-process
-// epoch 0-3% faster, the numbers bit for bit the same.
+// on the MLP benchmark (docs/performance.md, tools/bench_huge_pages): an epoch ~5% faster, with
+// one process and with two ranks; the numbers bit for bit the same.
 //
 // glibc's malloc asks the kernel for huge pages when GLIBC_TUNABLES holds glibc.malloc.hugetlb=1,
 // and glibc reads GLIBC_TUNABLES only when a program starts. So `unroll run` sets it and starts

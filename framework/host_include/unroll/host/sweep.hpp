@@ -115,9 +115,10 @@ std::vector<SweepRun> prepare_sweep_folder(const SweepSpec& spec, const std::str
 /// attempt left a checkpoint), up to `jobs` at a time. A run that diverges or fails in any way
 /// (non-zero exit, a signal such as SIGSEGV or SIGKILL, exit 0 without a summary) is recorded in
 /// its sweep_run.json with its error and the others go on. A diverged run is kept as a result: the
-/// same config and seed give the same numbers, so running it again would diverge again. A variant whose resolved config
-/// changed since the last invocation has its old runs discarded. Holds the folder's SweepLock; no child outlives the
-/// call (see host/child_process.hpp), and children left by a killed earlier sweep are stopped first.
+/// same config and seed give the same numbers, so running it again would diverge again. A variant
+/// whose resolved config changed since the last invocation has its old runs discarded. Holds the
+/// folder's SweepLock; no child outlives the call (see host/child_process.hpp), and children left
+/// by a killed earlier sweep are stopped first.
 SweepResult run_sweep(const SweepSpec& spec, const SweepOptions& opt);
 
 }  // namespace unroll
