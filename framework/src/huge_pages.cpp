@@ -8,6 +8,16 @@
 #include <optional>
 #include <sstream>
 
+// AddressSanitizer replaces malloc: GCC says so with __SANITIZE_ADDRESS__, clang with
+// __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define UNROLL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNROLL_ASAN 1
+#endif
+#endif
+
 namespace unroll {
 
 namespace {
@@ -54,7 +64,7 @@ void restart_with_huge_pages(char** argv) {
 }
 
 std::string huge_pages_state() {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef UNROLL_ASAN
   return "AddressSanitizer's allocator (it does not ask for huge pages)";
 #endif
   const std::string mode = kernel_mode();
