@@ -9,6 +9,16 @@
 #include "unroll/rng.hpp"
 #include <vector>
 
+// UNROLL_TEST_ASAN: this build runs under AddressSanitizer, which keeps its own allocator. GCC
+// says so with __SANITIZE_ADDRESS__, clang with __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define UNROLL_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNROLL_TEST_ASAN 1
+#endif
+#endif
+
 namespace unroll::testing {
 
 /// A PluginHost with every built-in plugin loaded (from <test exe>/../lib/unroll/plugins).

@@ -10,14 +10,6 @@
 #include "support.hpp"
 #include "unroll/files.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNROLL_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNROLL_TEST_ASAN 1
-#endif
-#endif
-
 using namespace unroll;
 using namespace unroll::testing;
 
@@ -39,7 +31,7 @@ std::string memory_line(const std::string& run) {
   return "";
 }
 
-double huge_pages_mb(const std::string& run) {
+[[maybe_unused]] double huge_pages_mb(const std::string& run) {  // not asked under AddressSanitizer
   return nlohmann::json::parse(read_file(run + "/summary.json")).at("huge_pages_mb").get<double>();
 }
 

@@ -4,24 +4,15 @@
 // layer is what the layer really keeps; --check writes nothing.
 #include <malloc.h>
 #include <sys/wait.h>
-// AddressSanitizer keeps its own allocator: GCC says so with __SANITIZE_ADDRESS__, clang with
-// __has_feature(address_sanitizer).
-#if defined(__SANITIZE_ADDRESS__)
-#define UNROLL_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNROLL_TEST_ASAN 1
-#endif
-#endif
-#ifdef UNROLL_TEST_ASAN
-#include <sanitizer/allocator_interface.h>
-#endif
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
-#include "support.hpp"
+#include "support.hpp"  // UNROLL_TEST_ASAN
+#ifdef UNROLL_TEST_ASAN
+#include <sanitizer/allocator_interface.h>
+#endif
 #include "unroll/error.hpp"
 #include "unroll/host/check.hpp"
 #include "unroll/host/experiment.hpp"

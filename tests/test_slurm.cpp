@@ -71,8 +71,8 @@ void require_cluster() {
     FAIL("SLURM_CONF is not set: the [.slurm] tests run through `ctest -R slurm_cluster`, which starts a test cluster");
   std::string out;
   const int rc = sh("sinfo -h -o %t", &out);
-  if (rc != 0 || out.find("idle") == std::string::npos && out.find("mix") == std::string::npos &&
-                     out.find("alloc") == std::string::npos)
+  if (rc != 0 || (out.find("idle") == std::string::npos && out.find("mix") == std::string::npos &&
+                  out.find("alloc") == std::string::npos))
     FAIL("the Slurm test cluster (" << conf << ") does not answer: sinfo exit " << rc << ": " << out);
 }
 
